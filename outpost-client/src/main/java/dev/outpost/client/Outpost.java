@@ -1,0 +1,169 @@
+package dev.outpost.client;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.internal.LocalStore;
+import dev.outpost.client.internal.SyncEngine;
+import dev.outpost.protocol.Names;
+import dev.outpost.protocol.Priority;
+import dev.outpost.protocol.Wire;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * An app's offline-first data: a local store that always answers, and sync with an Outpost
+ * server when it can be reached.
+ *
+ * <pre>{@code
+ * try (Outpost outpost = Outpost.open(OutpostConfig.builder()
+ *         .storeFile(Path.of("notes.db"))
+ *         .serverUrl("http://127.0.0.1:8080")
+ *         .tokenProvider(TokenProvider.fixed(token))
+ *         .build())) {
+ *     outpost.put("notes", Ids.uuidV7(), "{\"title\":\"Buy milk\"}");   // on disk when it returns
+ *     SyncResult result = outpost.sync();                                // OFFLINE if no network
+ * }
+ * }</pre>
+ *
+ * <p>Every write returns once it is on disk (fsynced) with its operation queued; it is visible
+ * to reads at once. {@link #sync()} pushes the queue and pulls other devices' changes. Instances
+ * are thread-safe.
+ */
+public final class Outpost implements AutoCloseable {
+    private final LocalStore store;
+    private final SyncEngine engine;
+
+    private Outpost(LocalStore store, SyncEngine engine) {
+        this.store = store;
+        this.engine = engine;
+    }
+
+    /**
+     * Opens the local store, creating it and this device's id on first use.
+     *
+     * @throws OutpostException STORAGE if the file cannot be opened or was written by a newer Outpost
+     */
+    public static Outpost open(OutpostConfig config) throws OutpostException {
+        Objects.requireNonNull(config, "config");
+        LocalStore store = LocalStore.open(config.storeFile(), config.clock());
+        SyncEngine engine = config.transport() == null
+                ? null
+                : new SyncEngine(store, config.transport(), config.tokenProvider(), config.pushBatchSize(), config.pullPageSize());
+        return new Outpost(store, engine);
+    }
+
+    /** This device's id, created once when the store was created. */
+    public String deviceId() {
+        return store.deviceId();
+    }
+
+    /**
+     * Creates the record, or replaces all its fields, and queues the change.
+     *
+     * @param data the record's fields; null-valued fields are dropped
+     * @return the record as now stored
+     * @throws IllegalArgumentException if the collection or id is not valid
+     * @throws OutpostException STORAGE if it could not be saved; then nothing changed
+     */
+    public LocalRecord put(String collection, String id, ObjectNode data) throws OutpostException {
+        checkName(collection, id);
+        Objects.requireNonNull(data, "data");
+        return store.put(collection, id, data, Priority.NORMAL);
+    }
+
+    /**
+     * As {@link #put(String, String, ObjectNode)}, with the record as JSON text.
+     *
+     * @throws IllegalArgumentException if {@code json} is not a JSON object
+     */
+    public LocalRecord put(String collection, String id, String json) throws OutpostException {
+        return put(collection, id, Wire.object(Objects.requireNonNull(json, "json")));
+    }
+
+    /**
+     * As {@link #put(String, String, ObjectNode)}, with the record as a map of fields.
+     */
+    public LocalRecord put(String collection, String id, Map<String, ?> fields) throws OutpostException {
+        return put(collection, id, (ObjectNode) Wire.mapper().valueToTree(Objects.requireNonNull(fields, "fields")));
+    }
+
+    /**
+     * Changes some fields of an existing record: {@code patch} is a JSON merge patch (a field
+     * set to null is removed), and queues the change.
+     *
+     * @return the record as now stored
+     * @throws OutpostException VALIDATION / RECORD_NOT_FOUND if there is no such live record;
+     *     STORAGE if it could not be saved
+     */
+    public LocalRecord update(String collection, String id, ObjectNode patch) throws OutpostException {
+        checkName(collection, id);
+        Objects.requireNonNull(patch, "patch");
+        return store.update(collection, id, patch, Priority.NORMAL);
+    }
+
+    /** As {@link #update(String, String, ObjectNode)}, with the patch as JSON text. */
+    public LocalRecord update(String collection, String id, String patchJson) throws OutpostException {
+        return update(collection, id, Wire.object(Objects.requireNonNull(patchJson, "patchJson")));
+    }
+
+    /**
+     * Deletes the record and queues the change.
+     *
+     * @return whether there was a live record to delete
+     * @throws OutpostException STORAGE if it could not be saved
+     */
+    public boolean delete(String collection, String id) throws OutpostException {
+        checkName(collection, id);
+        return store.delete(collection, id, Priority.NORMAL);
+    }
+
+    /** The record as this device sees it, if it exists and is not deleted. */
+    public Optional<LocalRecord> get(String collection, String id) throws OutpostException {
+        checkName(collection, id);
+        return store.get(collection, id);
+    }
+
+    /** The collection's live records, ordered by id. */
+    public List<LocalRecord> list(String collection) throws OutpostException {
+        if (!Names.isValidCollection(collection)) {
+            throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
+        }
+        return store.list(collection);
+    }
+
+    /** How many changes wait to be pushed. */
+    public int pendingCount() throws OutpostException {
+        return store.pendingCount();
+    }
+
+    /**
+     * Pushes every queued change, then pulls every change since the last pull. Without a
+     * reachable server it returns OFFLINE and the changes stay queued.
+     *
+     * @throws OutpostException STORAGE if the local store failed; network and server failures
+     *     are reported in the result instead
+     */
+    public SyncResult sync() throws OutpostException {
+        if (engine == null) {
+            return new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, store.pendingCount(),
+                    OutpostException.Category.NETWORK, "no server is configured; changes stay queued");
+        }
+        return engine.sync();
+    }
+
+    /** Closes the local store. Writes already returned are on disk. */
+    @Override
+    public void close() {
+        store.close();
+    }
+
+    private static void checkName(String collection, String id) {
+        if (!Names.isValidCollection(collection)) {
+            throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
+        }
+        if (!Names.isValidId(id)) {
+            throw new IllegalArgumentException("record id '" + id + "' is not valid: " + Names.idRule());
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package dev.outpost.client;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How an {@link Outpost} is set up; immutable, made by {@link #builder()}, whose setters check
+ * each value at once.
+ *
+ * <pre>{@code
+ * OutpostConfig config = OutpostConfig.builder()
+ *         .storeFile(Path.of("app-data/outpost.db"))
+ *         .serverUrl("https://sync.example.com")
+ *         .tokenProvider(rejected -> auth.currentToken())
+ *         .build();
+ * }</pre>
+ */
+public final class OutpostConfig {
+    private final Path storeFile;
+    private final Transport transport;
+    private final TokenProvider tokenProvider;
+    private final Clock clock;
+    private final int pushBatchSize;
+    private final int pullPageSize;
+
+    private OutpostConfig(Builder builder) {
+        this.storeFile = builder.storeFile;
+        this.transport = builder.transport != null
+                ? builder.transport
+                : builder.serverUrl == null ? null : Transport.http(builder.serverUrl, builder.requestTimeout);
+        this.tokenProvider = builder.tokenProvider;
+        this.clock = builder.clock;
+        this.pushBatchSize = builder.pushBatchSize;
+        this.pullPageSize = builder.pullPageSize;
+    }
+
+    /** A builder with the defaults; only the store file is required. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The SQLite file of the local store. */
+    public Path storeFile() {
+        return storeFile;
+    }
+
+    /** The transport to the server, or null if none is configured (sync then reports OFFLINE). */
+    public Transport transport() {
+        return transport;
+    }
+
+    /** Supplies bearer tokens. */
+    public TokenProvider tokenProvider() {
+        return tokenProvider;
+    }
+
+    /** The clock for timestamps. */
+    public Clock clock() {
+        return clock;
+    }
+
+    /** Ops per push request. */
+    public int pushBatchSize() {
+        return pushBatchSize;
+    }
+
+    /** Changes per pull request. */
+    public int pullPageSize() {
+        return pullPageSize;
+    }
+
+    /** Builds an {@link OutpostConfig}. */
+    public static final class Builder {
+        private Path storeFile;
+        private URI serverUrl;
+        private Transport transport;
+        private TokenProvider tokenProvider = TokenProvider.NONE;
+        private Clock clock = Clock.systemUTC();
+        private Duration requestTimeout = Duration.ofSeconds(30);
+        private int pushBatchSize = 100;
+        private int pullPageSize = 500;
+
+        private Builder() {
+        }
+
+        /** The SQLite file of the local store, created if missing. Required. */
+        public Builder storeFile(Path storeFile) {
+            this.storeFile = Objects.requireNonNull(storeFile, "storeFile");
+            return this;
+        }
+
+        /**
+         * The server's base URL, such as {@code http://127.0.0.1:8080}.
+         *
+         * @throws IllegalArgumentException if it is not an absolute http or https URL
+         */
+        public Builder serverUrl(String url) {
+            Objects.requireNonNull(url, "serverUrl");
+            URI uri;
+            try {
+                uri = new URI(url);
+            } catch (URISyntaxException e) {
+                throw new IllegalArgumentException("server URL '" + url + "' is not a URL: " + e.getMessage(), e);
+            }
+            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+                throw new IllegalArgumentException("server URL '" + url + "' must be an absolute http:// or https:// URL with a host");
+            }
+            this.serverUrl = uri;
+            return this;
+        }
+
+        /** A transport of the app's own, used instead of HTTP to {@link #serverUrl}. */
+        public Builder transport(Transport transport) {
+            this.transport = Objects.requireNonNull(transport, "transport");
+            return this;
+        }
+
+        /** Supplies bearer tokens; default {@link TokenProvider#NONE}. */
+        public Builder tokenProvider(TokenProvider tokenProvider) {
+            this.tokenProvider = Objects.requireNonNull(tokenProvider, "tokenProvider");
+            return this;
+        }
+
+        /** The clock for op timestamps; default the system clock. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** The timeout of one HTTP request; default 30 s. */
+        public Builder requestTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "requestTimeout");
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("requestTimeout must be positive, got " + timeout);
+            }
+            this.requestTimeout = timeout;
+            return this;
+        }
+
+        /** Ops per push request, 1 to 1000; default 100. */
+        public Builder pushBatchSize(int ops) {
+            if (ops < 1 || ops > 1000) {
+                throw new IllegalArgumentException("pushBatchSize must be from 1 to 1000, got " + ops);
+            }
+            this.pushBatchSize = ops;
+            return this;
+        }
+
+        /** Changes per pull request, 1 to 1000; default 500. */
+        public Builder pullPageSize(int changes) {
+            if (changes < 1 || changes > 1000) {
+                throw new IllegalArgumentException("pullPageSize must be from 1 to 1000, got " + changes);
+            }
+            this.pullPageSize = changes;
+            return this;
+        }
+
+        /**
+         * The configuration.
+         *
+         * @throws IllegalStateException if no store file was set
+         */
+        public OutpostConfig build() {
+            if (storeFile == null) {
+                throw new IllegalStateException("storeFile is required: the SQLite file that holds this device's data");
+            }
+            return new OutpostConfig(this);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package dev.outpost.client;
+
+import java.util.Objects;
+
+/**
+ * The one exception of the client library: something went wrong that the app may act on.
+ * The {@link #category()} says what kind of failure it was, the {@link #code()} which one.
+ */
+public final class OutpostException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    /** The kinds of failure. */
+    public enum Category {
+        /** The server could not be reached or the connection broke; the change stays queued. */
+        NETWORK,
+        /** The server refused the credentials. */
+        AUTH,
+        /** The request or op was invalid and will not succeed if retried as is. */
+        VALIDATION,
+        /** The record changed elsewhere. */
+        CONFLICT,
+        /** The local store could not read or write its file. */
+        STORAGE,
+        /** A storage or size limit was reached. */
+        QUOTA,
+        /** The server failed or answered something this client does not understand. */
+        SERVER
+    }
+
+    private final Category category;
+    private final String code;
+
+    /**
+     * @param category the kind of failure
+     * @param code a stable SNAKE_CASE code, such as the server's error code
+     * @param message what happened, naming the ids and counts involved
+     */
+    public OutpostException(Category category, String code, String message) {
+        this(category, code, message, null);
+    }
+
+    /** As {@link #OutpostException(Category, String, String)}, with the underlying cause. */
+    public OutpostException(Category category, String code, String message, Throwable cause) {
+        super(message, cause);
+        this.category = Objects.requireNonNull(category, "category");
+        this.code = Objects.requireNonNull(code, "code");
+    }
+
+    /** The kind of failure. */
+    public Category category() {
+        return category;
+    }
+
+    /** Which failure, as a stable SNAKE_CASE code. */
+    public String code() {
+        return code;
+    }
+
+    @Override
+    public String toString() {
+        return "OutpostException[" + category + "/" + code + "]: " + getMessage();
+    }
+}

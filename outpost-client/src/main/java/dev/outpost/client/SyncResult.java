@@ -1,0 +1,36 @@
+package dev.outpost.client;
+
+/**
+ * What one sync did.
+ *
+ * @param status how it ended
+ * @param pushed ops the server answered
+ * @param applied ops applied as sent (including re-sent ops the server had applied before)
+ * @param conflicts ops that conflicted; the server's record was kept and the op recorded
+ * @param rejected ops the server refused as invalid; they are in the dead-letter queue
+ * @param pulled changes received from the server
+ * @param pending ops still waiting after this sync
+ * @param failure the kind of failure when status is not COMPLETED, else null
+ * @param message a sentence for people
+ */
+public record SyncResult(
+        Status status,
+        int pushed,
+        int applied,
+        int conflicts,
+        int rejected,
+        int pulled,
+        int pending,
+        OutpostException.Category failure,
+        String message) {
+
+    /** How a sync ended. */
+    public enum Status {
+        /** Everything pending was pushed and every change pulled. */
+        COMPLETED,
+        /** The server could not be reached; ops stay queued and no attempt was counted. */
+        OFFLINE,
+        /** The sync stopped on an error; see {@code failure} and {@code message}. */
+        FAILED
+    }
+}

@@ -1,0 +1,9 @@
+package dev.outpost.client;
+
+/** Where a record stands relative to the server. */
+public enum SyncState {
+    /** The local record equals the server's as last pulled or pushed. */
+    SYNCED,
+    /** Local changes wait to be pushed. */
+    PENDING
+}

@@ -1,0 +1,34 @@
+package dev.outpost.client;
+
+import dev.outpost.client.internal.HttpTransport;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.PushRequest;
+import dev.outpost.protocol.PushResponse;
+import java.net.URI;
+import java.time.Duration;
+
+/**
+ * How the client talks to the server: the two calls of protocol v1 sync.
+ *
+ * <p>Implementations throw {@link OutpostException} with category NETWORK when the server
+ * cannot be reached or the connection breaks (the client then counts itself offline and does
+ * not count an attempt against the ops), AUTH on HTTP 401, VALIDATION on other 4xx answers
+ * with the server's error code, and SERVER on 5xx or an answer that is not protocol v1.
+ * They must not return null. The default, {@link #http}, uses {@code java.net.http}.
+ */
+public interface Transport {
+
+    /** Sends a push and returns the server's results. */
+    PushResponse push(PushRequest request, String token) throws OutpostException;
+
+    /** Fetches up to {@code limit} changes after {@code cursor} (null: from the beginning). */
+    PullResponse pull(String cursor, int limit, String token) throws OutpostException;
+
+    /**
+     * The HTTP transport to the server at {@code baseUrl} (for example
+     * {@code http://127.0.0.1:8080}), with one connection pool and the given per-request timeout.
+     */
+    static Transport http(URI baseUrl, Duration timeout) {
+        return new HttpTransport(baseUrl, timeout);
+    }
+}

@@ -1,0 +1,116 @@
+package dev.outpost.client.internal;
+
+import dev.outpost.client.OutpostException;
+import dev.outpost.client.OutpostException.Category;
+import dev.outpost.client.Transport;
+import dev.outpost.protocol.ErrorBody;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.PushRequest;
+import dev.outpost.protocol.PushResponse;
+import dev.outpost.protocol.Wire;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Objects;
+
+/** Protocol v1 over {@code java.net.http}, one client (and connection pool) per transport. */
+public final class HttpTransport implements Transport {
+    private final URI base;
+    private final Duration timeout;
+    private final HttpClient http;
+
+    public HttpTransport(URI baseUrl, Duration timeout) {
+        Objects.requireNonNull(baseUrl, "baseUrl");
+        String text = baseUrl.toString();
+        this.base = URI.create(text.endsWith("/") ? text : text + "/");
+        this.timeout = Objects.requireNonNull(timeout, "timeout");
+        this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
+    }
+
+    @Override
+    public PushResponse push(PushRequest request, String token) throws OutpostException {
+        HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve("v1/push")), token)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(Wire.writeBytes(request)))
+                .build();
+        PushResponse response = send(http, PushResponse.class, "push of " + request.ops().size() + " ops");
+        if (response.results() == null || response.results().size() != request.ops().size()) {
+            throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server answered a push of "
+                    + request.ops().size() + " ops with " + (response.results() == null ? 0 : response.results().size())
+                    + " results");
+        }
+        for (int i = 0; i < request.ops().size(); i++) {
+            if (!request.ops().get(i).opId().equals(response.results().get(i).opId())) {
+                throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's result " + i + " is for op "
+                        + response.results().get(i).opId() + " but op " + request.ops().get(i).opId() + " was sent there");
+            }
+        }
+        return response;
+    }
+
+    @Override
+    public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+        String query = "v1/pull?limit=" + limit
+                + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
+        HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve(query)), token).GET().build();
+        PullResponse response = send(http, PullResponse.class, "pull");
+        if (response.changes() == null || response.cursor() == null) {
+            throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's pull answer has no changes or cursor");
+        }
+        return response;
+    }
+
+    private HttpRequest.Builder authorized(HttpRequest.Builder builder, String token) {
+        builder.timeout(timeout).header("Accept", "application/json");
+        if (token != null) {
+            builder.header("Authorization", "Bearer " + token);
+        }
+        return builder;
+    }
+
+    private <T> T send(HttpRequest request, Class<T> type, String what) throws OutpostException {
+        HttpResponse<byte[]> response;
+        try {
+            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new OutpostException(Category.NETWORK, "UNREACHABLE", what + " to " + base + " failed: "
+                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OutpostException(Category.NETWORK, "INTERRUPTED", what + " was interrupted", e);
+        }
+        int status = response.statusCode();
+        if (status == 200) {
+            try {
+                return Wire.read(response.body(), type);
+            } catch (IOException e) {
+                throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's answer to a " + what
+                        + " is not protocol v1 JSON: " + e.getMessage(), e);
+            }
+        }
+        ErrorBody error = errorBody(response.body());
+        String message = what + " answered HTTP " + status + (error == null ? "" : " " + error.code() + ": " + error.message());
+        String code = error == null ? "HTTP_" + status : error.code();
+        if (status == 401) {
+            throw new OutpostException(Category.AUTH, code, message);
+        }
+        if (status >= 400 && status < 500 && status != 408 && status != 429) {
+            throw new OutpostException(Category.VALIDATION, code, message);
+        }
+        throw new OutpostException(Category.SERVER, code, message);
+    }
+
+    private static ErrorBody errorBody(byte[] body) {
+        try {
+            ErrorBody error = Wire.read(body, ErrorBody.class);
+            return error.code() == null ? null : error;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}

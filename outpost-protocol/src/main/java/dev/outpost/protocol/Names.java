@@ -1,0 +1,34 @@
+package dev.outpost.protocol;
+
+import java.util.regex.Pattern;
+
+/** What collection names and ids may look like; client and server check the same rules. */
+public final class Names {
+    /** The longest record id, device id or op id, in characters. */
+    public static final int MAX_ID_LENGTH = 200;
+
+    private static final Pattern COLLECTION = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}");
+
+    private Names() {
+    }
+
+    /** Whether {@code name} is 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'. */
+    public static boolean isValidCollection(String name) {
+        return name != null && COLLECTION.matcher(name).matches();
+    }
+
+    /** Whether {@code id} is a non-blank string of at most {@link #MAX_ID_LENGTH} characters. */
+    public static boolean isValidId(String id) {
+        return id != null && !id.isBlank() && id.length() <= MAX_ID_LENGTH;
+    }
+
+    /** The rule for collection names, in words, for error messages. */
+    public static String collectionRule() {
+        return "1 to 64 letters, digits, '_', '.' or '-', starting with a letter, digit or '_'";
+    }
+
+    /** The rule for ids, in words, for error messages. */
+    public static String idRule() {
+        return "a non-blank string of at most " + MAX_ID_LENGTH + " characters";
+    }
+}

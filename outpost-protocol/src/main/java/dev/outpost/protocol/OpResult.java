@@ -1,0 +1,37 @@
+package dev.outpost.protocol;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/**
+ * The outcome of one pushed operation; a push response has one per op, in request order.
+ *
+ * @param opId the operation this answers
+ * @param status the verdict
+ * @param version the record's version after this op (the server's current version on CONFLICT);
+ *     null on REJECTED
+ * @param record the server's record, on CONFLICT and MERGED (and on DUPLICATE of those)
+ * @param error why, on REJECTED
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record OpResult(String opId, OpStatus status, Long version, ServerRecord record, ErrorBody error) {
+
+    /** An applied op that brought the record to {@code version}. */
+    public static OpResult applied(String opId, long version) {
+        return new OpResult(opId, OpStatus.APPLIED, version, null, null);
+    }
+
+    /** A conflicting op; the server's record stands. */
+    public static OpResult conflict(String opId, ServerRecord current) {
+        return new OpResult(opId, OpStatus.CONFLICT, current.version(), current, null);
+    }
+
+    /** An invalid op that was not applied. */
+    public static OpResult rejected(String opId, String code, String message) {
+        return new OpResult(opId, OpStatus.REJECTED, null, null, new ErrorBody(code, message));
+    }
+
+    /** This result repeated for a re-sent op: same version, record and error, status DUPLICATE. */
+    public OpResult asDuplicate() {
+        return new OpResult(opId, OpStatus.DUPLICATE, version, record, error);
+    }
+}

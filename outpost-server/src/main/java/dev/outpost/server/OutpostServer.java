@@ -1,0 +1,227 @@
+package dev.outpost.server;
+
+import dev.outpost.server.internal.HttpApi;
+import dev.outpost.server.internal.Limits;
+import dev.outpost.server.internal.SqliteSyncStore;
+import io.javalin.Javalin;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.Objects;
+
+/**
+ * The Outpost sync server: protocol v1 over HTTP on a database.
+ *
+ * <pre>{@code
+ * try (OutpostServer server = OutpostServer.builder().dataDir(Path.of("outpost-data")).port(8080).build().start()) {
+ *     System.out.println("listening on " + server.url());
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <p>With no database URL the server keeps an SQLite file, {@code outpost.db}, in its data
+ * directory; the directory also holds the token signing secret (see {@link Tokens}).
+ */
+public final class OutpostServer implements AutoCloseable {
+    /** The file name of the embedded database in the data directory. */
+    public static final String DATABASE_FILE = "outpost.db";
+
+    private final Config config;
+    private final Tokens tokens;
+    private SqliteSyncStore store;
+    private Javalin app;
+
+    private OutpostServer(Config config) {
+        this.config = config;
+        this.tokens = Tokens.forDataDir(config.dataDir, config.clock);
+    }
+
+    /** A builder with the defaults: port 8080 on 127.0.0.1, data in {@code ./outpost-data}. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Opens the database (creating and migrating it if needed) and starts listening.
+     *
+     * @return this server, started
+     * @throws IllegalStateException if the database cannot be opened or the port cannot be bound
+     */
+    public synchronized OutpostServer start() {
+        if (app != null) {
+            throw new IllegalStateException("server already started");
+        }
+        try {
+            store = SqliteSyncStore.open(config.databaseUrl(), config.clock);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot open the database " + config.databaseUrl() + ": " + e.getMessage(), e);
+        }
+        Limits limits = new Limits(config.maxBodyBytes, config.maxOpsPerPush, config.maxRecordBytes,
+                config.maxPullLimit, Math.min(500, config.maxPullLimit));
+        Javalin created = Javalin.create(javalin -> {
+            javalin.showJavalinBanner = false;
+            javalin.http.maxRequestSize = config.maxBodyBytes;
+            javalin.jetty.defaultHost = config.host;
+            javalin.jetty.defaultPort = config.port;
+        });
+        new HttpApi(store, tokens, limits).install(created);
+        try {
+            created.start(config.host, config.port);
+        } catch (RuntimeException e) {
+            store.close();
+            throw new IllegalStateException("cannot listen on " + config.host + ":" + config.port + ": " + e.getMessage(), e);
+        }
+        app = created;
+        return this;
+    }
+
+    /** The port the server listens on (the chosen one when built with port 0). */
+    public int port() {
+        requireStarted();
+        return app.port();
+    }
+
+    /** The base URL clients use, for example {@code http://127.0.0.1:8080}. */
+    public String url() {
+        String host = config.host.equals("0.0.0.0") ? "localhost" : config.host;
+        return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port();
+    }
+
+    /** The tokens this server accepts; issue one per user. */
+    public Tokens tokens() {
+        return tokens;
+    }
+
+    /** Stops accepting requests, lets running ones finish, and closes the database. */
+    @Override
+    public synchronized void close() {
+        if (app != null) {
+            app.stop();
+            app = null;
+        }
+        if (store != null) {
+            store.close();
+            store = null;
+        }
+    }
+
+    private void requireStarted() {
+        if (app == null) {
+            throw new IllegalStateException("server not started");
+        }
+    }
+
+    private record Config(String host, int port, Path dataDir, String jdbcUrl, int maxBodyBytes, int maxOpsPerPush,
+            int maxRecordBytes, int maxPullLimit, Clock clock) {
+        String databaseUrl() {
+            return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
+        }
+    }
+
+    /** Builds an {@link OutpostServer}; each setter checks its value at once. */
+    public static final class Builder {
+        private String host = "127.0.0.1";
+        private int port = 8080;
+        private Path dataDir = Path.of("outpost-data");
+        private String jdbcUrl;
+        private int maxBodyBytes = 4 * 1024 * 1024;
+        private int maxOpsPerPush = 1000;
+        private int maxRecordBytes = 256 * 1024;
+        private int maxPullLimit = 1000;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {
+        }
+
+        /** The address to listen on; {@code 0.0.0.0} for all interfaces. Default 127.0.0.1. */
+        public Builder host(String host) {
+            if (host == null || host.isBlank()) {
+                throw new IllegalArgumentException("host must not be blank");
+            }
+            this.host = host;
+            return this;
+        }
+
+        /** The port to listen on, 0 for any free one. Default 8080. */
+        public Builder port(int port) {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("port must be from 0 to 65535, got " + port);
+            }
+            this.port = port;
+            return this;
+        }
+
+        /** The directory for the signing secret and the embedded database. Default {@code ./outpost-data}. */
+        public Builder dataDir(Path dataDir) {
+            this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
+            return this;
+        }
+
+        /**
+         * The database, as a JDBC URL; null (the default) for {@code outpost.db} in the data
+         * directory. This version supports {@code jdbc:sqlite:} URLs.
+         */
+        public Builder databaseUrl(String jdbcUrl) {
+            if (jdbcUrl != null && !jdbcUrl.startsWith("jdbc:sqlite:")) {
+                throw new IllegalArgumentException("unsupported database URL '" + jdbcUrl
+                        + "': this version of the server stores data in SQLite, so the URL must start with jdbc:sqlite:");
+            }
+            this.jdbcUrl = jdbcUrl;
+            return this;
+        }
+
+        /** The largest request body accepted, in bytes. Default 4 MiB. */
+        public Builder maxBodyBytes(int bytes) {
+            this.maxBodyBytes = positive("maxBodyBytes", bytes);
+            return this;
+        }
+
+        /** The most ops one push may carry. Default 1000. */
+        public Builder maxOpsPerPush(int ops) {
+            this.maxOpsPerPush = positive("maxOpsPerPush", ops);
+            return this;
+        }
+
+        /** The largest record or patch one op may carry, in bytes of JSON. Default 256 KiB. */
+        public Builder maxRecordBytes(int bytes) {
+            this.maxRecordBytes = positive("maxRecordBytes", bytes);
+            return this;
+        }
+
+        /** The most changes one pull may return. Default 1000. */
+        public Builder maxPullLimit(int changes) {
+            this.maxPullLimit = positive("maxPullLimit", changes);
+            return this;
+        }
+
+        /** The clock for token expiry and stored times. Default the system clock. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * A server with this configuration, not yet started; creates the data directory and
+         * signing secret if they do not exist.
+         */
+        public OutpostServer build() {
+            try {
+                Files.createDirectories(dataDir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the data directory " + dataDir + ": " + e.getMessage(), e);
+            }
+            return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, maxBodyBytes, maxOpsPerPush,
+                    maxRecordBytes, maxPullLimit, clock));
+        }
+
+        private static int positive(String name, int value) {
+            if (value < 1) {
+                throw new IllegalArgumentException(name + " must be at least 1, got " + value);
+            }
+            return value;
+        }
+    }
+}

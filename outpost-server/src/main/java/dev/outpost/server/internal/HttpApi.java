@@ -1,0 +1,185 @@
+package dev.outpost.server.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.outpost.protocol.ErrorBody;
+import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.PushResponse;
+import dev.outpost.protocol.Wire;
+import dev.outpost.server.TokenException;
+import dev.outpost.server.Tokens;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP face of protocol v1: routes, bearer authentication, body limits, and the one place
+ * where every failure becomes a status and a {@code {"code","message"}} body.
+ */
+public final class HttpApi {
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+    private static final String USER = "outpost.user";
+
+    private final SyncStore store;
+    private final Tokens tokens;
+    private final Limits limits;
+    private final PushParser parser;
+
+    public HttpApi(SyncStore store, Tokens tokens, Limits limits) {
+        this.store = store;
+        this.tokens = tokens;
+        this.limits = limits;
+        this.parser = new PushParser(limits);
+    }
+
+    /** Adds the routes and handlers to a Javalin app that has not started. */
+    public void install(Javalin app) {
+        app.before("/v1/*", this::authenticate);
+        app.get("/health", this::health);
+        app.post("/v1/push", this::push);
+        app.get("/v1/pull", this::pull);
+        app.exception(ApiException.class, (e, ctx) -> error(ctx, e.status(), e.code(), e.getMessage()));
+        app.exception(Exception.class, (e, ctx) -> {
+            LOG.error("request {} {} failed", ctx.method(), ctx.path(), e);
+            error(ctx, 500, "INTERNAL", "the server failed to handle this request; it was not applied. Try again later");
+        });
+        app.error(404, ctx -> {
+            if (ctx.attribute("outpost.error") == null) {
+                error(ctx, 404, "NOT_FOUND", "no such endpoint: " + ctx.method() + " " + ctx.path());
+            }
+        });
+        app.error(405, ctx -> {
+            if (ctx.attribute("outpost.error") == null) {
+                error(ctx, 405, "METHOD_NOT_ALLOWED", ctx.method() + " is not allowed on " + ctx.path());
+            }
+        });
+    }
+
+    private void authenticate(Context ctx) {
+        String header = ctx.header("Authorization");
+        if (header == null || header.isBlank()) {
+            throw new ApiException(401, "UNAUTHORIZED", "this endpoint needs an Authorization: Bearer <token> header");
+        }
+        if (!header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(401, "UNAUTHORIZED", "the Authorization header must be 'Bearer <token>'");
+        }
+        try {
+            ctx.attribute(USER, tokens.verify(header.substring(7).trim()));
+        } catch (TokenException e) {
+            throw new ApiException(401, "UNAUTHORIZED", e.getMessage());
+        }
+    }
+
+    private void health(Context ctx) {
+        boolean ready = store.ready();
+        ctx.status(ready ? 200 : 503);
+        json(ctx, Map.of("status", ready ? "UP" : "DOWN", "database", ready ? "UP" : "DOWN"));
+    }
+
+    private void push(Context ctx) {
+        JsonNode body = readJson(ctx);
+        PushParser.Push push = parser.parse(body);
+        List<OpResult> results = store.push(user(ctx), push.deviceId(), push.ops());
+        json(ctx, new PushResponse(results));
+    }
+
+    private void pull(Context ctx) {
+        long after = Cursor.decode(ctx.queryParam("cursor"));
+        int limit = pullLimit(ctx.queryParam("limit"));
+        SyncStore.Page page = store.pull(user(ctx), after, limit);
+        json(ctx, new PullResponse(page.changes(), Cursor.encode(page.lastSeq()), page.hasMore()));
+    }
+
+    private int pullLimit(String text) {
+        if (text == null) {
+            return limits.defaultPullLimit();
+        }
+        try {
+            int limit = Integer.parseInt(text);
+            if (limit >= 1 && limit <= limits.maxPullLimit()) {
+                return limit;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ApiException(400, "INVALID_LIMIT", "limit must be a whole number from 1 to " + limits.maxPullLimit()
+                + " (got '" + (text.length() > 20 ? text.substring(0, 20) + "..." : text) + "')");
+    }
+
+    private JsonNode readJson(Context ctx) {
+        long declared = ctx.req().getContentLengthLong();
+        if (declared > limits.maxBodyBytes()) {
+            throw tooLarge(declared);
+        }
+        byte[] bytes;
+        try (InputStream in = ctx.req().getInputStream()) {
+            bytes = readAtMost(in, limits.maxBodyBytes());
+        } catch (IOException e) {
+            throw new ApiException(400, "INVALID_REQUEST", "the request body could not be read: " + e.getMessage());
+        }
+        if (bytes == null) {
+            throw tooLarge(-1);
+        }
+        if (bytes.length == 0) {
+            throw new ApiException(400, "MALFORMED_JSON", "the request body is empty; expected a JSON object");
+        }
+        try {
+            return Wire.tree(bytes);
+        } catch (StreamConstraintsException e) {
+            throw new ApiException(400, "JSON_TOO_DEEP", "the request body nests deeper than " + Wire.MAX_DEPTH + " levels");
+        } catch (JsonProcessingException e) {
+            throw new ApiException(400, "MALFORMED_JSON", "the request body is not valid JSON: " + e.getOriginalMessage()
+                    + " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr());
+        } catch (IOException e) {
+            throw new ApiException(400, "MALFORMED_JSON", "the request body is not valid JSON: " + e.getMessage());
+        }
+    }
+
+    private ApiException tooLarge(long size) {
+        return new ApiException(413, "PAYLOAD_TOO_LARGE", "the request body " + (size >= 0 ? "is " + size + " bytes; it " : "")
+                + "may be at most " + limits.maxBodyBytes() + " bytes. Send fewer ops per push");
+    }
+
+    /** The stream's bytes, or null if there are more than {@code max}. */
+    private static byte[] readAtMost(InputStream in, int max) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buffer = new byte[16 * 1024];
+        int total = 0;
+        int n;
+        while ((n = in.read(buffer)) != -1) {
+            total += n;
+            if (total > max) {
+                return null;
+            }
+            out.write(buffer, 0, n);
+        }
+        return out.toByteArray();
+    }
+
+    private static String user(Context ctx) {
+        String user = ctx.attribute(USER);
+        if (user == null) {
+            throw new ApiException(401, "UNAUTHORIZED", "this endpoint needs an Authorization: Bearer <token> header");
+        }
+        return user;
+    }
+
+    private static void error(Context ctx, int status, String code, String message) {
+        ctx.attribute("outpost.error", code);
+        ctx.status(status);
+        json(ctx, new ErrorBody(code, message));
+    }
+
+    private static void json(Context ctx, Object body) {
+        ctx.contentType("application/json");
+        ctx.result(Wire.writeBytes(body));
+    }
+}

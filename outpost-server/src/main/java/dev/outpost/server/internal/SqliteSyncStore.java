@@ -1,0 +1,352 @@
+package dev.outpost.server.internal;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.protocol.Change;
+import dev.outpost.protocol.JsonMergePatch;
+import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.Operation;
+import dev.outpost.protocol.ServerRecord;
+import dev.outpost.protocol.Wire;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The embedded store: one SQLite file in WAL mode with {@code synchronous=FULL}, so a push's
+ * transaction is on disk before its response is sent.
+ *
+ * <p>SQLite admits one writer at a time; this store writes through one connection under a
+ * lock, one transaction per push, and reads through a small pool of connections that see the
+ * last committed state.
+ */
+public final class SqliteSyncStore implements SyncStore {
+    private static final int READERS = 4;
+
+    private final String url;
+    private final Clock clock;
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final Connection writer;
+    private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
+
+    private SqliteSyncStore(String url, Clock clock, Connection writer) {
+        this.url = url;
+        this.clock = clock;
+        this.writer = writer;
+    }
+
+    /**
+     * Opens (creating if needed) the database at a {@code jdbc:sqlite:} URL and brings its
+     * schema up to date.
+     */
+    public static SqliteSyncStore open(String url, Clock clock) throws SQLException {
+        Connection writer = connect(url);
+        try {
+            Migrations.migrate(writer, "sqlite", Migrations.SQLITE);
+            writer.setAutoCommit(false);
+            SqliteSyncStore store = new SqliteSyncStore(url, clock, writer);
+            for (int i = 0; i < READERS; i++) {
+                store.readers.add(connect(url));
+            }
+            return store;
+        } catch (SQLException | RuntimeException e) {
+            writer.close();
+            throw e;
+        }
+    }
+
+    private static Connection connect(String url) throws SQLException {
+        Connection connection = DriverManager.getConnection(url);
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("PRAGMA busy_timeout = 10000");
+            statement.execute("PRAGMA journal_mode = WAL");
+            statement.execute("PRAGMA synchronous = FULL");
+        }
+        return connection;
+    }
+
+    @Override
+    public List<OpResult> push(String user, String deviceId, List<PushParser.Parsed> ops) {
+        long receivedAt = clock.millis();
+        String scope = Scopes.ownScope(user);
+        writeLock.lock();
+        try {
+            try {
+                claimDevice(user, deviceId, receivedAt);
+                List<OpResult> results = new ArrayList<>(ops.size());
+                for (PushParser.Parsed parsed : ops) {
+                    OpResult first = firstOutcome(deviceId, parsed.opId());
+                    if (first != null) {
+                        results.add(first.asDuplicate());
+                        continue;
+                    }
+                    OpResult result = parsed.rejection() != null
+                            ? parsed.rejection()
+                            : apply(scope, deviceId, parsed.op(), receivedAt);
+                    recordOutcome(user, deviceId, parsed, result, receivedAt);
+                    results.add(result);
+                }
+                writer.commit();
+                return results;
+            } catch (SQLException | RuntimeException e) {
+                rollbackQuietly(e);
+                if (e instanceof ApiException api) {
+                    throw api;
+                }
+                throw new IllegalStateException("push of " + ops.size() + " ops from device " + deviceId
+                        + " failed in the database and was rolled back: " + e.getMessage(), e);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private void claimDevice(String user, String deviceId, long now) throws SQLException {
+        try (PreparedStatement insert = writer.prepareStatement(
+                "INSERT INTO devices (device_id, user_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (device_id) DO NOTHING")) {
+            insert.setString(1, deviceId);
+            insert.setString(2, user);
+            insert.setLong(3, now);
+            insert.executeUpdate();
+        }
+        try (PreparedStatement select = writer.prepareStatement("SELECT user_id FROM devices WHERE device_id = ?")) {
+            select.setString(1, deviceId);
+            try (ResultSet rows = select.executeQuery()) {
+                rows.next();
+                if (!rows.getString(1).equals(user)) {
+                    throw new ApiException(403, "DEVICE_NOT_OWNED",
+                            "device " + deviceId + " belongs to another user; a device id is bound to the first user who pushes with it");
+                }
+            }
+        }
+    }
+
+    private OpResult firstOutcome(String deviceId, String opId) throws SQLException {
+        try (PreparedStatement select = writer.prepareStatement(
+                "SELECT result FROM operations WHERE device_id = ? AND op_id = ?")) {
+            select.setString(1, deviceId);
+            select.setString(2, opId);
+            try (ResultSet rows = select.executeQuery()) {
+                return rows.next() ? readResult(rows.getString(1)) : null;
+            }
+        }
+    }
+
+    private OpResult apply(String scope, String deviceId, Operation op, long now) throws SQLException {
+        ServerRecord current = load(scope, op.collection(), op.recordId());
+        ObjectNode data;
+        boolean deleted;
+        switch (op.type()) {
+            case CREATE -> {
+                if (current != null && !current.deleted()) {
+                    return OpResult.conflict(op.opId(), current);
+                }
+                data = op.data();
+                deleted = false;
+            }
+            case UPDATE -> {
+                if (current == null) {
+                    return notFound(op);
+                }
+                if (current.deleted() || current.version() != op.baseVersion()) {
+                    return OpResult.conflict(op.opId(), current);
+                }
+                data = JsonMergePatch.apply(current.data(), op.data());
+                deleted = false;
+            }
+            case DELETE -> {
+                if (current == null) {
+                    return notFound(op);
+                }
+                if (current.deleted() || current.version() != op.baseVersion()) {
+                    return OpResult.conflict(op.opId(), current);
+                }
+                data = null;
+                deleted = true;
+            }
+            default -> throw new IllegalStateException("unhandled op type " + op.type());
+        }
+        long version = current == null ? 1 : current.version() + 1;
+        String json = data == null ? null : Wire.write(data);
+        try (PreparedStatement upsert = writer.prepareStatement(
+                "INSERT INTO records (scope, collection, id, version, deleted, data, hlc, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                        + "ON CONFLICT (scope, collection, id) DO UPDATE SET version = excluded.version, "
+                        + "deleted = excluded.deleted, data = excluded.data, hlc = excluded.hlc, updated_at = excluded.updated_at")) {
+            upsert.setString(1, scope);
+            upsert.setString(2, op.collection());
+            upsert.setString(3, op.recordId());
+            upsert.setLong(4, version);
+            upsert.setInt(5, deleted ? 1 : 0);
+            upsert.setString(6, json);
+            upsert.setString(7, op.hlc());
+            upsert.setLong(8, now);
+            upsert.executeUpdate();
+        }
+        try (PreparedStatement change = writer.prepareStatement(
+                "INSERT INTO changes (scope, collection, record_id, version, deleted, data, hlc, origin_device, origin_op, committed_at) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            change.setString(1, scope);
+            change.setString(2, op.collection());
+            change.setString(3, op.recordId());
+            change.setLong(4, version);
+            change.setInt(5, deleted ? 1 : 0);
+            change.setString(6, json);
+            change.setString(7, op.hlc());
+            change.setString(8, deviceId);
+            change.setString(9, op.opId());
+            change.setLong(10, now);
+            change.executeUpdate();
+        }
+        return OpResult.applied(op.opId(), version);
+    }
+
+    private static OpResult notFound(Operation op) {
+        return OpResult.rejected(op.opId(), "RECORD_NOT_FOUND", op.type() + " of " + op.collection() + "/" + op.recordId()
+                + ": no such record; it must be created first");
+    }
+
+    private ServerRecord load(String scope, String collection, String id) throws SQLException {
+        try (PreparedStatement select = writer.prepareStatement(
+                "SELECT version, deleted, data, hlc FROM records WHERE scope = ? AND collection = ? AND id = ?")) {
+            select.setString(1, scope);
+            select.setString(2, collection);
+            select.setString(3, id);
+            try (ResultSet rows = select.executeQuery()) {
+                if (!rows.next()) {
+                    return null;
+                }
+                String data = rows.getString(3);
+                return new ServerRecord(collection, id, rows.getLong(1), rows.getInt(2) != 0,
+                        data == null ? null : Wire.object(data), rows.getString(4));
+            }
+        }
+    }
+
+    private void recordOutcome(String user, String deviceId, PushParser.Parsed parsed, OpResult result, long receivedAt)
+            throws SQLException {
+        Operation op = parsed.op();
+        try (PreparedStatement insert = writer.prepareStatement(
+                "INSERT INTO operations (device_id, op_id, user_id, collection, record_id, type, status, result, received_at, completed_at) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            insert.setString(1, deviceId);
+            insert.setString(2, parsed.opId());
+            insert.setString(3, user);
+            insert.setString(4, op == null ? null : op.collection());
+            insert.setString(5, op == null ? null : op.recordId());
+            insert.setString(6, op == null ? null : op.type().name());
+            insert.setString(7, result.status().name());
+            insert.setString(8, Wire.write(result));
+            insert.setLong(9, receivedAt);
+            insert.setLong(10, clock.millis());
+            insert.executeUpdate();
+        }
+    }
+
+    @Override
+    public Page pull(String user, long afterSeq, int limit) {
+        Connection reader = borrowReader();
+        try (PreparedStatement select = reader.prepareStatement(
+                "SELECT seq, collection, record_id, version, deleted, data, hlc, origin_device, origin_op "
+                        + "FROM changes WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?")) {
+            select.setString(1, Scopes.ownScope(user));
+            select.setLong(2, afterSeq);
+            select.setInt(3, limit + 1);
+            List<Change> changes = new ArrayList<>();
+            long lastSeq = afterSeq;
+            boolean hasMore = false;
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    if (changes.size() == limit) {
+                        hasMore = true;
+                        break;
+                    }
+                    lastSeq = rows.getLong(1);
+                    String data = rows.getString(6);
+                    changes.add(new Change(rows.getString(2), rows.getString(3), rows.getLong(4), rows.getInt(5) != 0,
+                            data == null ? null : Wire.object(data), rows.getString(7),
+                            new Change.Origin(rows.getString(8), rows.getString(9))));
+                }
+            }
+            return new Page(changes, lastSeq, hasMore);
+        } catch (SQLException e) {
+            throw new IllegalStateException("pull for user " + user + " after change " + afterSeq + " failed: " + e.getMessage(), e);
+        } finally {
+            readers.add(reader);
+        }
+    }
+
+    @Override
+    public boolean ready() {
+        Connection reader = borrowReader();
+        try (Statement statement = reader.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT 1")) {
+            return rows.next();
+        } catch (SQLException e) {
+            return false;
+        } finally {
+            readers.add(reader);
+        }
+    }
+
+    private Connection borrowReader() {
+        try {
+            Connection reader = readers.poll(30, TimeUnit.SECONDS);
+            if (reader == null) {
+                throw new IllegalStateException("no database connection free for 30 s at " + url);
+            }
+            return reader;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for a database connection", e);
+        }
+    }
+
+    private void rollbackQuietly(Exception cause) {
+        try {
+            writer.rollback();
+        } catch (SQLException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static OpResult readResult(String json) {
+        try {
+            return Wire.read(json, OpResult.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException("stored op result is not valid JSON", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        writeLock.lock();
+        try {
+            closeQuietly(writer);
+            Connection reader;
+            while ((reader = readers.poll()) != null) {
+                closeQuietly(reader);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private static void closeQuietly(Connection connection) {
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            // Closing at shutdown: nothing more to do with this connection.
+        }
+    }
+}
