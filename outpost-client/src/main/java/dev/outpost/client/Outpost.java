@@ -137,6 +137,13 @@ public final class Outpost implements AutoCloseable {
         return store.pendingCount();
     }
 
+    /** How many ops are pending, applied, in conflict and dead. */
+    public QueueStats queueStats() throws OutpostException {
+        Map<String, Integer> counts = store.opCounts();
+        return new QueueStats(counts.getOrDefault("PENDING", 0), counts.getOrDefault("APPLIED", 0),
+                counts.getOrDefault("CONFLICT", 0), counts.getOrDefault("DEAD", 0));
+    }
+
     /**
      * Pushes every queued change, then pulls every change since the last pull. Without a
      * reachable server it returns OFFLINE and the changes stay queued.

@@ -8,6 +8,8 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,9 +22,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * A TCP proxy on a loopback port that forwards to a target and breaks the network on command:
  * the faults a phone on a train sees, without root or netem.
  *
- * <p>A fault applies to connections accepted after it is set; {@link #set} with
- * {@link Fault#RESET} also resets every open connection, so pooled HTTP connections go down
- * too. With {@link #randomFaults} each new connection draws its fault from a seeded random.
+ * <p>RESET and BLACKHOLE apply to connections accepted after they are set, and RESET also
+ * resets every open connection, so pooled HTTP connections go down too. CUT_RESPONSE and the
+ * random faults of {@link #randomFaults} are drawn per request, so they break requests on
+ * pooled keep-alive connections as well as new ones.
  */
 public final class TcpFaultProxy implements AutoCloseable {
 
@@ -49,6 +52,7 @@ public final class TcpFaultProxy implements AutoCloseable {
     });
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private final AtomicLong connections = new AtomicLong();
+    private final Map<Fault, AtomicLong> faulted = new EnumMap<>(Fault.class);
     private volatile Fault fault = Fault.NONE;
     private volatile int cutAfterBytes = 0;
     private volatile long delayMillis = 0;
@@ -58,6 +62,9 @@ public final class TcpFaultProxy implements AutoCloseable {
     private TcpFaultProxy(InetSocketAddress target, ServerSocket listener) {
         this.target = target;
         this.listener = listener;
+        for (Fault fault : Fault.values()) {
+            faulted.put(fault, new AtomicLong());
+        }
     }
 
     /** Starts a proxy on a free loopback port forwarding to {@code host:port}. */
@@ -85,6 +92,16 @@ public final class TcpFaultProxy implements AutoCloseable {
         return connections.get();
     }
 
+    /** How many connections the proxy has broken in any way. */
+    public long faults() {
+        return faulted.entrySet().stream().filter(e -> e.getKey() != Fault.NONE).mapToLong(e -> e.getValue().get()).sum();
+    }
+
+    /** How many connections got {@code fault}. */
+    public long faults(Fault fault) {
+        return faulted.get(fault).get();
+    }
+
     /** Applies {@code fault} to new connections; RESET also resets the open ones. Turns random faults off. */
     public void set(Fault fault) {
         this.faultProbability = 0;
@@ -107,8 +124,9 @@ public final class TcpFaultProxy implements AutoCloseable {
     }
 
     /**
-     * From now on each new connection, with {@code probability}, gets a fault drawn from RESET
-     * and CUT_RESPONSE (with a random cut point), else none; {@code seed} makes it repeatable.
+     * From now on each request, with {@code probability}, gets a fault drawn from RESET (the
+     * request never arrives) and CUT_RESPONSE (it arrives, its answer is cut at a random byte),
+     * else none; {@code seed} makes the draws repeatable.
      */
     public void randomFaults(double probability, long seed) {
         this.random = new Random(seed);
@@ -129,71 +147,146 @@ public final class TcpFaultProxy implements AutoCloseable {
     }
 
     private void handle(Socket client) {
-        Fault chosen = fault;
-        int cut = cutAfterBytes;
-        if (faultProbability > 0) {
-            synchronized (this) {
-                if (random.nextDouble() < faultProbability) {
-                    chosen = random.nextBoolean() ? Fault.RESET : Fault.CUT_RESPONSE;
-                    cut = random.nextInt(200);
-                } else {
-                    chosen = Fault.NONE;
-                }
-            }
-        }
         open.add(client);
         try {
-            switch (chosen) {
-                case RESET -> reset(client);
-                case BLACKHOLE -> drain(client);
-                default -> forward(client, chosen, cut);
+            Fault atAccept = faultProbability > 0 ? Fault.NONE : fault;
+            switch (atAccept) {
+                case RESET -> {
+                    count(Fault.RESET);
+                    reset(client);
+                }
+                case BLACKHOLE -> {
+                    count(Fault.BLACKHOLE);
+                    drain(client);
+                }
+                default -> forward(client);
             }
         } finally {
             open.remove(client);
         }
     }
 
-    private void forward(Socket client, Fault chosen, int cut) {
-        try (Socket upstream = new Socket()) {
-            upstream.connect(target, 5_000);
-            open.add(upstream);
-            threads.execute(() -> pipe(client, upstream, -1, chosen));
-            pipe(upstream, client, chosen == Fault.CUT_RESPONSE ? cut : -1, chosen);
-        } catch (IOException e) {
+    /** The fault for the next request on a connection: a random one, or the fixed mode. */
+    private Fault drawFault() {
+        if (faultProbability > 0) {
+            synchronized (this) {
+                if (random.nextDouble() < faultProbability) {
+                    return random.nextBoolean() ? Fault.RESET : Fault.CUT_RESPONSE;
+                }
+                return Fault.NONE;
+            }
+        }
+        Fault current = fault;
+        return current == Fault.CUT_RESPONSE || current == Fault.RESET ? current : Fault.NONE;
+    }
+
+    private synchronized int randomCut() {
+        return random == null ? cutAfterBytes : random.nextInt(200);
+    }
+
+    private void count(Fault chosen) {
+        faulted.get(chosen).incrementAndGet();
+    }
+
+    /** One proxied connection; a fault is drawn at the start of each request on it. */
+    private final class Link {
+        final Socket client;
+        final Socket upstream;
+        volatile boolean awaitingRequest = true;
+        volatile long responseBudget = -1;
+
+        Link(Socket client, Socket upstream) {
+            this.client = client;
+            this.upstream = upstream;
+        }
+
+        void requests() {
+            byte[] buffer = new byte[8192];
+            try {
+                InputStream in = client.getInputStream();
+                OutputStream out = upstream.getOutputStream();
+                int n;
+                while ((n = in.read(buffer)) != -1) {
+                    if (awaitingRequest) {
+                        awaitingRequest = false;
+                        Fault drawn = drawFault();
+                        count(drawn);
+                        if (drawn == Fault.RESET) {
+                            breakBoth();
+                            return;
+                        }
+                        responseBudget = drawn == Fault.CUT_RESPONSE ? randomCut() : -1;
+                    }
+                    delay();
+                    out.write(buffer, 0, n);
+                    out.flush();
+                }
+                upstream.shutdownOutput();
+            } catch (IOException e) {
+                breakBoth();
+            }
+        }
+
+        void responses() {
+            byte[] buffer = new byte[8192];
+            try {
+                InputStream in = upstream.getInputStream();
+                OutputStream out = client.getOutputStream();
+                int n;
+                while ((n = in.read(buffer)) != -1) {
+                    awaitingRequest = true;
+                    long budget = responseBudget;
+                    if (budget >= 0 && n > budget) {
+                        out.write(buffer, 0, (int) budget);
+                        out.flush();
+                        breakBoth();
+                        return;
+                    }
+                    if (budget >= 0) {
+                        responseBudget = budget - n;
+                    }
+                    delay();
+                    out.write(buffer, 0, n);
+                    out.flush();
+                }
+                client.shutdownOutput();
+            } catch (IOException e) {
+                breakBoth();
+            }
+        }
+
+        private void delay() {
+            if (fault == Fault.DELAY && delayMillis > 0) {
+                try {
+                    Thread.sleep(delayMillis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        private void breakBoth() {
             reset(client);
+            reset(upstream);
         }
     }
 
-    private void pipe(Socket from, Socket to, int limit, Fault chosen) {
-        byte[] buffer = new byte[8192];
-        long sent = 0;
+    private void forward(Socket client) {
+        Socket upstream = new Socket();
         try {
-            InputStream in = from.getInputStream();
-            OutputStream out = to.getOutputStream();
-            int n;
-            while ((n = in.read(buffer)) != -1) {
-                if (chosen == Fault.DELAY && delayMillis > 0) {
-                    Thread.sleep(delayMillis);
-                }
-                if (limit >= 0 && sent + n > limit) {
-                    out.write(buffer, 0, (int) (limit - sent));
-                    out.flush();
-                    reset(to);
-                    reset(from);
-                    return;
-                }
-                out.write(buffer, 0, n);
-                out.flush();
-                sent += n;
-            }
-            to.shutdownOutput();
+            upstream.connect(target, 5_000);
         } catch (IOException e) {
-            reset(to);
-            reset(from);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            reset(client);
+            reset(upstream);
+            return;
+        }
+        open.add(upstream);
+        Link link = new Link(client, upstream);
+        try {
+            threads.execute(link::requests);
+            link.responses();
         } finally {
-            open.remove(from);
+            open.remove(upstream);
         }
     }
 

@@ -1,0 +1,61 @@
+package dev.outpost.cli;
+
+import dev.outpost.server.Tokens;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code outpost token}: prints a bearer token the server with this data directory accepts. */
+@Command(name = "token", mixinStandardHelpOptions = true,
+        description = "Print a bearer token for USER that the server using this data directory accepts.")
+final class TokenCommand implements Callable<Integer> {
+    private static final Pattern TTL = Pattern.compile("(\\d{1,6})([smhd])");
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--user", required = true, description = "the user the token is for")
+    String user;
+
+    @Option(names = "--data-dir", defaultValue = "outpost-data",
+            description = "the server's data directory, which holds its signing secret (default: ${DEFAULT-VALUE})")
+    Path dataDir;
+
+    @Option(names = "--ttl", defaultValue = "30d", description = "how long the token is valid: a number and s, m, h or d (default: ${DEFAULT-VALUE})")
+    String ttl;
+
+    @Override
+    public Integer call() {
+        if (user.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--user must not be blank");
+        }
+        Duration lifetime = parseTtl();
+        if (!Files.isDirectory(dataDir)) {
+            spec.commandLine().getErr().println("note: " + dataDir + " did not exist; created it with a new signing secret."
+                    + " Start the server with --data-dir " + dataDir + " so it accepts this token.");
+        }
+        System.out.println(Tokens.forDataDir(dataDir).issue(user, lifetime));
+        return 0;
+    }
+
+    private Duration parseTtl() {
+        Matcher matcher = TTL.matcher(ttl);
+        if (!matcher.matches() || Long.parseLong(matcher.group(1)) == 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--ttl must be a positive number followed by s, m, h or d, such as 12h or 30d (got '" + ttl + "')");
+        }
+        long amount = Long.parseLong(matcher.group(1));
+        return switch (matcher.group(2)) {
+            case "s" -> Duration.ofSeconds(amount);
+            case "m" -> Duration.ofMinutes(amount);
+            case "h" -> Duration.ofHours(amount);
+            default -> Duration.ofDays(amount);
+        };
+    }
+}

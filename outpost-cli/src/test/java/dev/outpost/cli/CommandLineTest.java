@@ -1,0 +1,106 @@
+package dev.outpost.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.outpost.server.Tokens;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CommandLineTest {
+    @TempDir
+    Path dir;
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldOut;
+    private PrintStream oldErr;
+
+    @BeforeEach
+    void capture() {
+        oldOut = System.out;
+        oldErr = System.err;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setOut(oldOut);
+        System.setErr(oldErr);
+    }
+
+    private String out() {
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private String err() {
+        return err.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void demoConvergesAndExitsZero() {
+        int code = Main.run("demo", "--devices", "3", "--writes", "10", "--seed", "11");
+
+        assertThat(code).as(out()).isZero();
+        assertThat(out()).contains("CONVERGED").contains("0 ops lost, 0 applied twice");
+    }
+
+    @Test
+    void tokenPrintsAJwtTheServerWithThatDataDirectoryAccepts() {
+        int code = Main.run("token", "--user", "ann", "--data-dir", dir.toString(), "--ttl", "1h");
+
+        assertThat(code).isZero();
+        String token = out().strip();
+        assertThat(Tokens.forDataDir(dir).verify(token)).isEqualTo("ann");
+        assertThat(Files.exists(dir.resolve(Tokens.SECRET_FILE))).isTrue();
+    }
+
+    @Test
+    void badFlagsAreRefusedWithUsageExitCodeAndAClearMessage() {
+        assertThat(Main.run("token", "--data-dir", dir.toString())).isEqualTo(2);
+        assertThat(err()).contains("--user");
+
+        assertThat(Main.run("token", "--user", "ann", "--data-dir", dir.toString(), "--ttl", "forever")).isEqualTo(2);
+        assertThat(err()).contains("--ttl must be a positive number");
+
+        assertThat(Main.run("token", "--user", " ", "--data-dir", dir.toString())).isEqualTo(2);
+        assertThat(err()).contains("--user must not be blank");
+
+        assertThat(Main.run("demo", "--devices", "0")).isEqualTo(2);
+        assertThat(err()).contains("--devices must be from 1 to 20");
+
+        assertThat(Main.run("demo", "--fault-rate", "2")).isEqualTo(2);
+        assertThat(err()).contains("--fault-rate must be from 0 to 0.9");
+
+        assertThat(Main.run("server", "--port", "70000", "--data-dir", dir.toString())).isEqualTo(1);
+        assertThat(err()).contains("port must be from 0 to 65535");
+
+        assertThat(Main.run("server", "--port", "nine")).isEqualTo(2);
+        assertThat(Main.run("frobnicate")).isEqualTo(2);
+    }
+
+    @Test
+    void serverRefusesADatabaseUrlItCannotUse() {
+        int code = Main.run("server", "--port", "0", "--data-dir", dir.toString(), "--db", "jdbc:mysql://localhost/x");
+
+        assertThat(code).isEqualTo(1);
+        assertThat(err()).contains("unsupported database URL").contains("jdbc:sqlite:");
+    }
+
+    @Test
+    void tokenRefusesACorruptSecretFile() throws Exception {
+        Files.writeString(dir.resolve(Tokens.SECRET_FILE), "not base64 !!!");
+
+        int code = Main.run("token", "--user", "ann", "--data-dir", dir.toString());
+
+        assertThat(code).isEqualTo(1);
+        assertThat(err()).contains(Tokens.SECRET_FILE).contains("not base64");
+    }
+}

@@ -1,0 +1,317 @@
+package dev.outpost.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.protocol.Change;
+import dev.outpost.protocol.OpStatus;
+import dev.outpost.protocol.OpType;
+import dev.outpost.protocol.Operation;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.PushRequest;
+import dev.outpost.protocol.PushResponse;
+import dev.outpost.protocol.Priority;
+import dev.outpost.protocol.Wire;
+import dev.outpost.testing.TcpFaultProxy;
+import dev.outpost.testing.TestServer;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The whole loop over real parts: SQLite files on each device, a real server on a loopback port. */
+class SyncEndToEndTest {
+    @TempDir
+    Path dir;
+
+    private TestServer server;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @BeforeEach
+    void startServer() {
+        server = TestServer.start();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable closeable : open) {
+            closeable.close();
+        }
+        server.close();
+    }
+
+    private Outpost device(String name, String user) throws OutpostException {
+        return device(name, server.url(), TokenProvider.fixed(server.token(user)));
+    }
+
+    private Outpost device(String name, String url, TokenProvider tokens) throws OutpostException {
+        Outpost outpost = Outpost.open(OutpostConfig.builder()
+                .storeFile(dir.resolve(name + ".db"))
+                .serverUrl(url)
+                .tokenProvider(tokens)
+                .requestTimeout(Duration.ofSeconds(5))
+                .build());
+        open.add(outpost);
+        return outpost;
+    }
+
+    /** Everything the server holds for a user, read through a fresh pull from the start. */
+    private Map<String, ObjectNode> serverView(String user) throws OutpostException {
+        Map<String, ObjectNode> view = new HashMap<>();
+        for (Change change : serverLog(user)) {
+            String key = change.collection() + "/" + change.recordId();
+            if (change.deleted()) {
+                view.remove(key);
+            } else {
+                view.put(key, change.data());
+            }
+        }
+        return view;
+    }
+
+    private List<Change> serverLog(String user) throws OutpostException {
+        Transport transport = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
+        List<Change> log = new ArrayList<>();
+        String cursor = null;
+        PullResponse page;
+        do {
+            page = transport.pull(cursor, 1000, server.token(user));
+            log.addAll(page.changes());
+            cursor = page.cursor();
+        } while (page.hasMore());
+        return log;
+    }
+
+    private static Map<String, ObjectNode> localView(Outpost outpost, String... collections) throws OutpostException {
+        Map<String, ObjectNode> view = new HashMap<>();
+        for (String collection : collections) {
+            for (LocalRecord record : outpost.list(collection)) {
+                view.put(collection + "/" + record.id(), record.data());
+            }
+        }
+        return view;
+    }
+
+    @Test
+    void twoClientsWithTheirOwnFilesConvergeThroughTheServer() throws Exception {
+        Outpost phone = device("phone", "ann");
+        Outpost laptop = device("laptop", "ann");
+
+        phone.put("notes", "n1", "{\"title\":\"milk\",\"done\":false}");
+        phone.put("notes", "n2", "{\"title\":\"bread\"}");
+        laptop.put("notes", "n3", "{\"title\":\"eggs\"}");
+        laptop.put("tasks", "t1", "{\"what\":\"call mum\"}");
+
+        assertThat(phone.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(laptop.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+        laptop.update("notes", "n1", "{\"done\":true}");
+        laptop.delete("notes", "n2");
+        laptop.sync();
+        phone.sync();
+
+        Map<String, ObjectNode> server = serverView("ann");
+        assertThat(server).containsOnlyKeys("notes/n1", "notes/n3", "tasks/t1");
+        assertThat(server.get("notes/n1")).isEqualTo(Wire.object("{\"title\":\"milk\",\"done\":true}"));
+        assertThat(localView(phone, "notes", "tasks")).isEqualTo(server);
+        assertThat(localView(laptop, "notes", "tasks")).isEqualTo(server);
+        assertThat(phone.pendingCount()).isZero();
+        assertThat(phone.get("notes", "n1").orElseThrow().state()).isEqualTo(SyncState.SYNCED);
+        assertThat(phone.get("notes", "n1").orElseThrow().version()).isEqualTo(2);
+    }
+
+    @Test
+    void writesSucceedOfflineAndSyncReportsOfflineWithOpsQueued() throws Exception {
+        server.stop();
+        Outpost phone = device("phone", "ann");
+
+        LocalRecord written = phone.put("notes", "n1", "{\"title\":\"offline\"}");
+        SyncResult result = phone.sync();
+
+        assertThat(written.state()).isEqualTo(SyncState.PENDING);
+        assertThat(phone.get("notes", "n1")).isPresent();
+        assertThat(result.status()).isEqualTo(SyncResult.Status.OFFLINE);
+        assertThat(result.failure()).isEqualTo(OutpostException.Category.NETWORK);
+        assertThat(result.pending()).isEqualTo(1);
+        server.restart();
+    }
+
+    @Test
+    void opsWrittenWhileTheServerIsDownSurviveAClientRestartAndArePushedLater() throws Exception {
+        server.stop();
+        Path file = dir.resolve("phone.db");
+        String token = server.token("ann");
+        try (Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(file).serverUrl(server.url())
+                .tokenProvider(TokenProvider.fixed(token)).build())) {
+            phone.put("notes", "n1", "{\"title\":\"first\"}");
+            phone.update("notes", "n1", "{\"body\":\"more\"}");
+            phone.put("notes", "n2", "{\"title\":\"second\"}");
+            assertThat(phone.sync().status()).isEqualTo(SyncResult.Status.OFFLINE);
+        }
+
+        server.restart();
+        try (Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(file).serverUrl(server.url())
+                .tokenProvider(TokenProvider.fixed(token)).build())) {
+            assertThat(phone.pendingCount()).isEqualTo(3);
+            SyncResult result = phone.sync();
+            assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+            assertThat(result.applied()).isEqualTo(3);
+            assertThat(phone.pendingCount()).isZero();
+        }
+        Outpost laptop = device("laptop", "ann");
+        laptop.sync();
+        assertThat(laptop.get("notes", "n1").orElseThrow().data())
+                .isEqualTo(Wire.object("{\"title\":\"first\",\"body\":\"more\"}"));
+        assertThat(laptop.get("notes", "n2")).isPresent();
+    }
+
+    @Test
+    void aPushWhoseResponseWasLostIsAppliedOnce() throws Exception {
+        try (TcpFaultProxy proxy = TcpFaultProxy.start("127.0.0.1", server.port())) {
+            Outpost phone = device("phone", proxy.url(), TokenProvider.fixed(server.token("ann")));
+            phone.put("notes", "n1", "{\"title\":\"once\"}");
+            phone.update("notes", "n1", "{\"count\":1}");
+
+            proxy.cutAfterBytes(0);
+            proxy.set(TcpFaultProxy.Fault.CUT_RESPONSE);
+            SyncResult lost = phone.sync();
+            assertThat(lost.status()).isEqualTo(SyncResult.Status.OFFLINE);
+            assertThat(phone.pendingCount()).isEqualTo(2);
+
+            proxy.set(TcpFaultProxy.Fault.NONE);
+            SyncResult retried = phone.sync();
+            assertThat(retried.status()).isEqualTo(SyncResult.Status.COMPLETED);
+            assertThat(retried.applied()).isEqualTo(2);
+        }
+        List<Change> log = serverLog("ann");
+        assertThat(log).hasSize(2);
+        assertThat(log).extracting(Change::version).containsExactly(1L, 2L);
+        assertThat(serverView("ann").get("notes/n1")).isEqualTo(Wire.object("{\"title\":\"once\",\"count\":1}"));
+    }
+
+    @Test
+    void theSameBatchSentTwiceIsAnsweredDuplicateWithItsFirstOutcome() throws Exception {
+        Transport transport = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
+        String token = server.token("ann");
+        PushRequest batch = new PushRequest("device-1", List.of(
+                new Operation("op-1", "notes", "n1", OpType.CREATE, null, Wire.object("{\"a\":1}"),
+                        "1700000000000-00000-device-1", Priority.NORMAL),
+                new Operation("op-2", "notes", "n1", OpType.UPDATE, 1L, Wire.object("{\"a\":2}"),
+                        "1700000000000-00001-device-1", Priority.NORMAL),
+                new Operation("op-3", "notes", "n1", OpType.UPDATE, 1L, Wire.object("{\"a\":3}"),
+                        "1700000000000-00002-device-1", Priority.NORMAL)));
+
+        PushResponse first = transport.push(batch, token);
+        PushResponse second = transport.push(batch, token);
+
+        assertThat(first.results()).extracting(r -> r.status())
+                .containsExactly(OpStatus.APPLIED, OpStatus.APPLIED, OpStatus.CONFLICT);
+        assertThat(second.results()).extracting(r -> r.status())
+                .containsExactly(OpStatus.DUPLICATE, OpStatus.DUPLICATE, OpStatus.DUPLICATE);
+        for (int i = 0; i < 3; i++) {
+            assertThat(second.results().get(i).version()).isEqualTo(first.results().get(i).version());
+            assertThat(second.results().get(i).record()).isEqualTo(first.results().get(i).record());
+        }
+        assertThat(serverLog("ann")).hasSize(2);
+    }
+
+    @Test
+    void aStaleUpdateGetsConflictAndBothClientsEndWithTheServersRecord() throws Exception {
+        Outpost phone = device("phone", "ann");
+        Outpost laptop = device("laptop", "ann");
+        phone.put("notes", "n1", "{\"title\":\"draft\"}");
+        phone.sync();
+        laptop.sync();
+
+        phone.update("notes", "n1", "{\"title\":\"from phone\"}");
+        phone.sync();
+        laptop.update("notes", "n1", "{\"title\":\"from laptop\"}");
+        SyncResult result = laptop.sync();
+        phone.sync();
+
+        assertThat(result.conflicts()).isEqualTo(1);
+        ObjectNode expected = Wire.object("{\"title\":\"from phone\"}");
+        assertThat(serverView("ann").get("notes/n1")).isEqualTo(expected);
+        assertThat(laptop.get("notes", "n1").orElseThrow().data()).isEqualTo(expected);
+        assertThat(phone.get("notes", "n1").orElseThrow().data()).isEqualTo(expected);
+        assertThat(laptop.pendingCount()).isZero();
+    }
+
+    @Test
+    void userACannotPullOrOverwriteUserBsRecords() throws Exception {
+        Outpost ann = device("ann", "ann");
+        Outpost bob = device("bob", "bob");
+        ann.put("notes", "n1", "{\"owner\":\"ann\"}");
+        ann.sync();
+
+        bob.sync();
+        assertThat(bob.list("notes")).isEmpty();
+
+        bob.put("notes", "n1", "{\"owner\":\"bob\"}");
+        bob.sync();
+        ann.sync();
+
+        assertThat(serverView("ann").get("notes/n1")).isEqualTo(Wire.object("{\"owner\":\"ann\"}"));
+        assertThat(serverView("bob").get("notes/n1")).isEqualTo(Wire.object("{\"owner\":\"bob\"}"));
+        assertThat(ann.get("notes", "n1").orElseThrow().data()).isEqualTo(Wire.object("{\"owner\":\"ann\"}"));
+        assertThat(serverLog("bob")).extracting(c -> c.origin().deviceId()).containsOnly(bob.deviceId());
+    }
+
+    @Test
+    void aRejectedTokenIsRefreshedOnceFromTheProvider() throws Exception {
+        AtomicInteger asked = new AtomicInteger();
+        String good = server.token("ann");
+        Outpost phone = device("phone", server.url(), rejected -> {
+            asked.incrementAndGet();
+            return rejected == null ? "not-a-token" : good;
+        });
+        phone.put("notes", "n1", "{}");
+
+        SyncResult result = phone.sync();
+
+        assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(asked.get()).isEqualTo(2);
+    }
+
+    @Test
+    void aTokenTheServerRefusesEndsTheSyncWithAuthAndKeepsTheOps() throws Exception {
+        Outpost phone = device("phone", server.url(), TokenProvider.fixed("not-a-token"));
+        phone.put("notes", "n1", "{}");
+
+        SyncResult result = phone.sync();
+
+        assertThat(result.status()).isEqualTo(SyncResult.Status.FAILED);
+        assertThat(result.failure()).isEqualTo(OutpostException.Category.AUTH);
+        assertThat(result.pending()).isEqualTo(1);
+    }
+
+    @Test
+    void manyOpsAcrossBatchesAllArriveInOrder() throws Exception {
+        Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("bulk.db")).serverUrl(server.url())
+                .tokenProvider(TokenProvider.fixed(server.token("ann"))).pushBatchSize(7).pullPageSize(11).build());
+        open.add(phone);
+        for (int i = 0; i < 40; i++) {
+            phone.put("items", "i" + (i % 10), "{\"n\":" + i + "}");
+        }
+        phone.sync();
+        Outpost laptop = device("laptop", "ann");
+        laptop.sync();
+
+        Set<String> seen = new HashSet<>();
+        for (LocalRecord record : laptop.list("items")) {
+            seen.add(record.id());
+            int last = Integer.parseInt(record.id().substring(1)) + 30;
+            assertThat(record.data().get("n").asInt()).isEqualTo(last);
+        }
+        assertThat(seen).hasSize(10);
+    }
+}
