@@ -2,6 +2,7 @@ package dev.outpost.protocol;
 
 import java.util.Objects;
 import java.util.function.LongSupplier;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -16,7 +17,7 @@ import java.util.regex.Pattern;
  * <p>Instances are thread-safe.
  */
 public final class Hlc {
-    private static final Pattern FORMAT = Pattern.compile("\\d{13}-\\d{5}-.+");
+    private static final Pattern FORMAT = Pattern.compile("\\d{13}-\\d{5}-(.+)", Pattern.DOTALL);
     private static final int MAX_COUNTER = 99_999;
 
     private final String node;
@@ -34,15 +35,15 @@ public final class Hlc {
     /**
      * A clock for {@code node}, starting after {@code last} if given.
      *
-     * @param node the node's id; must not be blank
+     * @param node the node's id; must be a valid id (see {@link Names#isValidId})
      * @param wallMillis the wall clock, in milliseconds since the epoch (inject a fake in tests)
      * @param last the last timestamp this node issued before a restart, or null
-     * @throws IllegalArgumentException if node is blank or last is not a valid timestamp
+     * @throws IllegalArgumentException if node is not a valid id or last is not a valid timestamp
      */
     public static Hlc create(String node, LongSupplier wallMillis, String last) {
         Objects.requireNonNull(wallMillis, "wallMillis");
-        if (node == null || node.isBlank()) {
-            throw new IllegalArgumentException("HLC node id must not be blank");
+        if (!Names.isValidId(node)) {
+            throw new IllegalArgumentException("HLC node id '" + node + "' is not valid: " + Names.idRule());
         }
         if (last == null) {
             return new Hlc(node, wallMillis, 0, 0);
@@ -84,9 +85,13 @@ public final class Hlc {
         return millis == 0 && counter == 0 ? null : format(millis, counter, node);
     }
 
-    /** Whether {@code value} is a timestamp in this class's format. */
+    /** Whether {@code value} is a timestamp in this class's format, with a valid node id. */
     public static boolean isValid(String value) {
-        return value != null && FORMAT.matcher(value).matches();
+        if (value == null) {
+            return false;
+        }
+        Matcher matcher = FORMAT.matcher(value);
+        return matcher.matches() && Names.isValidId(matcher.group(1));
     }
 
     /** Orders two timestamps: negative if {@code a} is earlier. Nulls come first. */

@@ -17,9 +17,21 @@ public final class Names {
         return name != null && COLLECTION.matcher(name).matches();
     }
 
-    /** Whether {@code id} is a non-blank string of at most {@link #MAX_ID_LENGTH} characters. */
+    /**
+     * Whether {@code id} is a non-blank string of at most {@link #MAX_ID_LENGTH} characters
+     * with no control characters or line separators.
+     */
     public static boolean isValidId(String id) {
-        return id != null && !id.isBlank() && id.length() <= MAX_ID_LENGTH;
+        if (id == null || id.isBlank() || id.length() > MAX_ID_LENGTH) {
+            return false;
+        }
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The rule for collection names, in words, for error messages. */
@@ -29,6 +41,6 @@ public final class Names {
 
     /** The rule for ids, in words, for error messages. */
     public static String idRule() {
-        return "a non-blank string of at most " + MAX_ID_LENGTH + " characters";
+        return "a non-blank string of at most " + MAX_ID_LENGTH + " characters, without control characters";
     }
 }
