@@ -63,12 +63,13 @@ public final class Outpost implements AutoCloseable {
      *
      * @param data the record's fields; null-valued fields are dropped
      * @return the record as now stored
-     * @throws IllegalArgumentException if the collection or id is not valid
+     * @throws IllegalArgumentException if the collection or id is not valid, or the data nests
+     *     deeper than {@link Wire#MAX_RECORD_DEPTH}
      * @throws OutpostException STORAGE if it could not be saved; then nothing changed
      */
     public LocalRecord put(String collection, String id, ObjectNode data) throws OutpostException {
         checkName(collection, id);
-        Objects.requireNonNull(data, "data");
+        checkDepth(Objects.requireNonNull(data, "data"));
         return store.put(collection, id, data, Priority.NORMAL);
     }
 
@@ -98,7 +99,7 @@ public final class Outpost implements AutoCloseable {
      */
     public LocalRecord update(String collection, String id, ObjectNode patch) throws OutpostException {
         checkName(collection, id);
-        Objects.requireNonNull(patch, "patch");
+        checkDepth(Objects.requireNonNull(patch, "patch"));
         return store.update(collection, id, patch, Priority.NORMAL);
     }
 
@@ -163,6 +164,14 @@ public final class Outpost implements AutoCloseable {
     @Override
     public void close() {
         store.close();
+    }
+
+    private static void checkDepth(ObjectNode data) {
+        int depth = Wire.depth(data);
+        if (depth > Wire.MAX_RECORD_DEPTH) {
+            throw new IllegalArgumentException("the record nests " + depth + " levels; at most "
+                    + Wire.MAX_RECORD_DEPTH + " are allowed");
+        }
     }
 
     private static void checkName(String collection, String id) {

@@ -57,6 +57,9 @@ class ClientBadInputTest {
                     .isInstanceOf(NullPointerException.class);
             assertThatThrownBy(() -> outpost.update("notes", "n1", "42"))
                     .isInstanceOf(IllegalArgumentException.class);
+            String tooDeep = "{\"a\":".repeat(Wire.MAX_RECORD_DEPTH + 1) + "1" + "}".repeat(Wire.MAX_RECORD_DEPTH + 1);
+            assertThatThrownBy(() -> outpost.put("notes", "n1", tooDeep))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most " + Wire.MAX_RECORD_DEPTH);
             assertThat(outpost.pendingCount()).isZero();
         }
     }

@@ -21,6 +21,13 @@ public final class Wire {
     /** The deepest nesting of objects and arrays any message may have. */
     public static final int MAX_DEPTH = 64;
 
+    /**
+     * The deepest nesting a record's data may have (the record object itself is level 1).
+     * Messages wrap a record in at most four levels, so every message that carries a record
+     * stays within {@link #MAX_DEPTH}.
+     */
+    public static final int MAX_RECORD_DEPTH = 32;
+
     private static final ObjectMapper MAPPER = JsonMapper.builder()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
@@ -75,6 +82,18 @@ public final class Wire {
      */
     public static <T> T read(String json, Class<T> type) throws IOException {
         return MAPPER.readValue(json, type);
+    }
+
+    /** How deeply {@code node} nests: 0 for a scalar, 1 for an object or array of scalars. */
+    public static int depth(JsonNode node) {
+        if (node == null || !node.isContainerNode()) {
+            return 0;
+        }
+        int deepest = 0;
+        for (JsonNode child : node) {
+            deepest = Math.max(deepest, depth(child));
+        }
+        return deepest + 1;
     }
 
     /** Reads any JSON value as a tree. */

@@ -55,7 +55,7 @@ public final class OutpostServer implements AutoCloseable {
             throw new IllegalStateException("server already started");
         }
         try {
-            store = SqliteSyncStore.open(config.databaseUrl(), config.clock);
+            store = SqliteSyncStore.open(config.databaseUrl(), config.clock, config.maxRecordBytes);
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the database " + config.databaseUrl() + ": " + e.getMessage(), e);
         }
@@ -64,6 +64,7 @@ public final class OutpostServer implements AutoCloseable {
         Javalin created = Javalin.create(javalin -> {
             javalin.showJavalinBanner = false;
             javalin.http.maxRequestSize = config.maxBodyBytes;
+            javalin.http.prefer405over404 = true;
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
         });
@@ -185,7 +186,10 @@ public final class OutpostServer implements AutoCloseable {
             return this;
         }
 
-        /** The largest record or patch one op may carry, in bytes of JSON. Default 256 KiB. */
+        /**
+         * The largest record, in bytes of JSON: a CREATE carrying more, or an UPDATE that
+         * would make the record larger, is rejected. Default 256 KiB.
+         */
         public Builder maxRecordBytes(int bytes) {
             this.maxRecordBytes = positive("maxRecordBytes", bytes);
             return this;

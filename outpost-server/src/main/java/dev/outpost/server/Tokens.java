@@ -161,7 +161,10 @@ public final class Tokens {
         } catch (ParseException e) {
             throw new TokenException("the bearer token is not a JWT");
         } catch (BadJOSEException e) {
-            throw new TokenException("the bearer token was rejected: " + e.getMessage());
+            String reason = e.getMessage() != null && e.getMessage().startsWith("Unsecured")
+                    ? "unsigned tokens (alg none) are not accepted"
+                    : e.getMessage();
+            throw new TokenException("the bearer token was rejected: " + reason);
         } catch (JOSEException e) {
             throw new TokenException("the bearer token cannot be verified: " + e.getMessage());
         }

@@ -131,16 +131,47 @@ public final class HttpApi {
         if (bytes.length == 0) {
             throw new ApiException(400, "MALFORMED_JSON", "the request body is empty; expected a JSON object");
         }
+        JsonNode tree;
         try {
-            return Wire.tree(bytes);
+            tree = Wire.tree(bytes);
         } catch (StreamConstraintsException e) {
-            throw new ApiException(400, "JSON_TOO_DEEP", "the request body nests deeper than " + Wire.MAX_DEPTH + " levels");
+            throw parserLimit(e);
         } catch (JsonProcessingException e) {
-            throw new ApiException(400, "MALFORMED_JSON", "the request body is not valid JSON: " + e.getOriginalMessage()
-                    + " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr());
+            throw malformed(e);
         } catch (IOException e) {
-            throw new ApiException(400, "MALFORMED_JSON", "the request body is not valid JSON: " + e.getMessage());
+            throw new ApiException(400, "MALFORMED_JSON", "the request body is not valid JSON");
         }
+        if (tree == null || tree.isMissingNode()) {
+            throw new ApiException(400, "MALFORMED_JSON", "the request body holds no JSON; expected a JSON object");
+        }
+        return tree;
+    }
+
+    private static ApiException parserLimit(StreamConstraintsException e) {
+        String detail = String.valueOf(e.getOriginalMessage());
+        if (detail.contains("nesting depth")) {
+            return new ApiException(400, "JSON_TOO_DEEP", "the request body nests deeper than " + Wire.MAX_DEPTH + " levels");
+        }
+        String what = detail.startsWith("Number") ? "a number in the request body has too many digits"
+                : detail.startsWith("Name") ? "a field name in the request body is too long"
+                : detail.startsWith("String") ? "a string in the request body is too long"
+                : "the request body breaks a limit of the JSON reader";
+        return new ApiException(400, "JSON_LIMIT_EXCEEDED", what + at(e));
+    }
+
+    private static ApiException malformed(JsonProcessingException e) {
+        String reason = e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException
+                && String.valueOf(e.getOriginalMessage()).contains("trailing")
+                ? "more follows the JSON value"
+                : e.getOriginalMessage() == null || e.getOriginalMessage().contains("`")
+                ? "unexpected input"
+                : e.getOriginalMessage().lines().findFirst().orElse("unexpected input");
+        return new ApiException(400, "MALFORMED_JSON", "the request body is not valid JSON: " + reason + at(e));
+    }
+
+    private static String at(JsonProcessingException e) {
+        return e.getLocation() == null || e.getLocation().getLineNr() < 1 ? ""
+                : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
     }
 
     private ApiException tooLarge(long size) {

@@ -102,6 +102,10 @@ final class PushParser {
                 return reject(opId, "INVALID_OP", where + ".data must be a JSON object for " + type
                         + (type == OpType.UPDATE ? " (a merge patch)" : " (the record)") + " (got " + shown(dataNode) + ")");
             }
+            if (Wire.depth(object) > Wire.MAX_RECORD_DEPTH) {
+                return reject(opId, "RECORD_TOO_DEEP", where + ".data nests " + Wire.depth(object)
+                        + " levels; a record may nest at most " + Wire.MAX_RECORD_DEPTH);
+            }
             data = type == OpType.CREATE ? JsonMergePatch.withoutNulls(object) : object;
             int size = Wire.write(data).getBytes(StandardCharsets.UTF_8).length;
             if (size > limits.maxRecordBytes()) {
@@ -112,7 +116,7 @@ final class PushParser {
         String hlc = text(op.get("hlc"));
         if (!Hlc.isValid(hlc)) {
             return reject(opId, "INVALID_OP", where + ".hlc must be a hybrid logical clock timestamp"
-                    + " such as 0001700000000000-00000-device1 (got " + shown(op.get("hlc")) + ")");
+                    + " such as 1700000000000-00000-device1 (got " + shown(op.get("hlc")) + ")");
         }
         Priority priority = Priority.NORMAL;
         JsonNode priorityNode = op.get("priority");

@@ -9,6 +9,7 @@ import dev.outpost.protocol.ServerRecord;
 import dev.outpost.protocol.Wire;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -36,26 +37,29 @@ public final class SqliteSyncStore implements SyncStore {
 
     private final String url;
     private final Clock clock;
+    private final int maxRecordBytes;
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Connection writer;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
 
-    private SqliteSyncStore(String url, Clock clock, Connection writer) {
+    private SqliteSyncStore(String url, Clock clock, int maxRecordBytes, Connection writer) {
         this.url = url;
         this.clock = clock;
+        this.maxRecordBytes = maxRecordBytes;
         this.writer = writer;
     }
 
     /**
      * Opens (creating if needed) the database at a {@code jdbc:sqlite:} URL and brings its
-     * schema up to date.
+     * schema up to date. An update that would make a record larger than
+     * {@code maxRecordBytes} of JSON is rejected.
      */
-    public static SqliteSyncStore open(String url, Clock clock) throws SQLException {
+    public static SqliteSyncStore open(String url, Clock clock, int maxRecordBytes) throws SQLException {
         Connection writer = connect(url);
         try {
             Migrations.migrate(writer, "sqlite", Migrations.SQLITE);
             writer.setAutoCommit(false);
-            SqliteSyncStore store = new SqliteSyncStore(url, clock, writer);
+            SqliteSyncStore store = new SqliteSyncStore(url, clock, maxRecordBytes, writer);
             for (int i = 0; i < READERS; i++) {
                 store.readers.add(connect(url));
             }
@@ -179,6 +183,11 @@ public final class SqliteSyncStore implements SyncStore {
         }
         long version = current == null ? 1 : current.version() + 1;
         String json = data == null ? null : Wire.write(data);
+        if (json != null && json.getBytes(StandardCharsets.UTF_8).length > maxRecordBytes) {
+            return OpResult.rejected(op.opId(), "RECORD_TOO_LARGE", op.type() + " of " + op.collection() + "/"
+                    + op.recordId() + " would make the record " + json.getBytes(StandardCharsets.UTF_8).length
+                    + " bytes; a record may be at most " + maxRecordBytes + " bytes");
+        }
         try (PreparedStatement upsert = writer.prepareStatement(
                 "INSERT INTO records (scope, collection, id, version, deleted, data, hlc, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                         + "ON CONFLICT (scope, collection, id) DO UPDATE SET version = excluded.version, "
