@@ -61,7 +61,7 @@ final class Migrations {
     }
 
     private static String read(String resource) {
-        try (InputStream in = Migrations.class.getClassLoader().getResourceAsStream(resource)) {
+        try (InputStream in = Migrations.class.getResourceAsStream("/" + resource)) {
             if (in == null) {
                 throw new IllegalStateException("migration script " + resource + " is missing from the build");
             }

@@ -1,0 +1,10 @@
+/** The Outpost client: an offline-first local store that syncs with an Outpost server. */
+module dev.outpost.client {
+    requires transitive dev.outpost.protocol;
+    requires java.net.http;
+    requires java.sql;
+    requires org.xerial.sqlitejdbc;
+    requires org.slf4j;
+
+    exports dev.outpost.client;
+}
