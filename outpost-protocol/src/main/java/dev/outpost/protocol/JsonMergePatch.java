@@ -62,6 +62,39 @@ public final class JsonMergePatch {
     }
 
     /**
+     * One merge patch with the effect of applying {@code first} then {@code second}, or null
+     * when no merge patch has that effect: {@code apply(x, compose(a, b))} equals
+     * {@code apply(apply(x, a), b)} for every record {@code x} whenever the result is not null.
+     *
+     * <p>It is null when {@code first} sets a field to a non-object (or removes it) and
+     * {@code second} patches that field with an object: applied in turn they replace the
+     * field's object, which a single merge patch, merging into the field, cannot say.
+     */
+    public static ObjectNode compose(ObjectNode first, ObjectNode second) {
+        Objects.requireNonNull(first, "first");
+        Objects.requireNonNull(second, "second");
+        ObjectNode result = first.deepCopy();
+        for (Iterator<Map.Entry<String, JsonNode>> fields = second.fields(); fields.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = fields.next();
+            JsonNode before = first.get(field.getKey());
+            JsonNode after = field.getValue();
+            if (after instanceof ObjectNode afterObject && before != null) {
+                if (!(before instanceof ObjectNode beforeObject)) {
+                    return null;
+                }
+                ObjectNode nested = compose(beforeObject, afterObject);
+                if (nested == null) {
+                    return null;
+                }
+                result.set(field.getKey(), nested);
+            } else {
+                result.set(field.getKey(), after.deepCopy());
+            }
+        }
+        return result;
+    }
+
+    /**
      * Removes null-valued fields at every depth of objects, the form RFC 7396 gives a record
      * created from a patch, so that a CREATE and an equivalent UPDATE store the same record.
      */
