@@ -2,6 +2,7 @@ package dev.outpost.client;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.client.internal.LocalStore;
+import dev.outpost.client.internal.QueueSettings;
 import dev.outpost.client.internal.SyncEngine;
 import dev.outpost.protocol.Names;
 import dev.outpost.protocol.Priority;
@@ -46,7 +47,9 @@ public final class Outpost implements AutoCloseable {
      */
     public static Outpost open(OutpostConfig config) throws OutpostException {
         Objects.requireNonNull(config, "config");
-        LocalStore store = LocalStore.open(config.storeFile(), config.clock());
+        LocalStore store = LocalStore.open(config.storeFile(), config.clock(),
+                new QueueSettings(config.retryPolicy(), config.priorityWeights(), config.coalescing(), config.random()),
+                config.durability());
         SyncEngine engine = config.transport() == null
                 ? null
                 : new SyncEngine(store, config.transport(), config.tokenProvider(), config.pushBatchSize(), config.pullPageSize());
@@ -68,9 +71,17 @@ public final class Outpost implements AutoCloseable {
      * @throws OutpostException STORAGE if it could not be saved; then nothing changed
      */
     public LocalRecord put(String collection, String id, ObjectNode data) throws OutpostException {
+        return put(collection, id, data, Priority.NORMAL);
+    }
+
+    /**
+     * As {@link #put(String, String, ObjectNode)}, queued with {@code priority}. Priorities
+     * reorder ops across records, never within one record.
+     */
+    public LocalRecord put(String collection, String id, ObjectNode data, Priority priority) throws OutpostException {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(data, "data"));
-        return store.put(collection, id, data, Priority.NORMAL);
+        return store.put(collection, id, data, Objects.requireNonNull(priority, "priority"));
     }
 
     /**
@@ -98,9 +109,14 @@ public final class Outpost implements AutoCloseable {
      *     STORAGE if it could not be saved
      */
     public LocalRecord update(String collection, String id, ObjectNode patch) throws OutpostException {
+        return update(collection, id, patch, Priority.NORMAL);
+    }
+
+    /** As {@link #update(String, String, ObjectNode)}, queued with {@code priority}. */
+    public LocalRecord update(String collection, String id, ObjectNode patch, Priority priority) throws OutpostException {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(patch, "patch"));
-        return store.update(collection, id, patch, Priority.NORMAL);
+        return store.update(collection, id, patch, Objects.requireNonNull(priority, "priority"));
     }
 
     /** As {@link #update(String, String, ObjectNode)}, with the patch as JSON text. */
@@ -115,8 +131,13 @@ public final class Outpost implements AutoCloseable {
      * @throws OutpostException STORAGE if it could not be saved
      */
     public boolean delete(String collection, String id) throws OutpostException {
+        return delete(collection, id, Priority.NORMAL);
+    }
+
+    /** As {@link #delete(String, String)}, queued with {@code priority}. */
+    public boolean delete(String collection, String id, Priority priority) throws OutpostException {
         checkName(collection, id);
-        return store.delete(collection, id, Priority.NORMAL);
+        return store.delete(collection, id, Objects.requireNonNull(priority, "priority"));
     }
 
     /** The record as this device sees it, if it exists and is not deleted. */
@@ -138,11 +159,51 @@ public final class Outpost implements AutoCloseable {
         return store.pendingCount();
     }
 
-    /** How many ops are pending, applied, in conflict and dead. */
+    /** How many ops are pending, applied, in conflict, dead and discarded. */
     public QueueStats queueStats() throws OutpostException {
         Map<String, Integer> counts = store.opCounts();
         return new QueueStats(counts.getOrDefault("PENDING", 0), counts.getOrDefault("APPLIED", 0),
-                counts.getOrDefault("CONFLICT", 0), counts.getOrDefault("DEAD", 0));
+                counts.getOrDefault("CONFLICT", 0), counts.getOrDefault("DEAD", 0), counts.getOrDefault("DISCARDED", 0),
+                store.nextAttemptAt());
+    }
+
+    /** The dead-letter queue: ops that will not be retried by themselves, oldest first. */
+    public List<DeadLetter> deadLetters() throws OutpostException {
+        return store.deadLetters();
+    }
+
+    /**
+     * Puts a dead op back in the queue as it was. It keeps its place in its record's order
+     * and goes under a new op id; the ops that waited behind it follow it.
+     *
+     * @return the op's new id
+     * @throws OutpostException VALIDATION / NO_SUCH_DEAD_OP if no dead op has that id
+     */
+    public String replay(String opId) throws OutpostException {
+        return store.replay(Objects.requireNonNull(opId, "opId"), null);
+    }
+
+    /**
+     * Puts a dead op back in the queue with new data: the whole record for a CREATE, a merge
+     * patch for an UPDATE.
+     *
+     * @return the op's new id
+     * @throws IllegalArgumentException if the op is a DELETE, which carries no data
+     * @throws OutpostException VALIDATION / NO_SUCH_DEAD_OP if no dead op has that id
+     */
+    public String replay(String opId, ObjectNode data) throws OutpostException {
+        checkDepth(Objects.requireNonNull(data, "data"));
+        return store.replay(Objects.requireNonNull(opId, "opId"), data);
+    }
+
+    /**
+     * Drops a dead op for good (it stays on record as discarded); the ops that waited behind
+     * it on its record go on, and the local view no longer shows its change.
+     *
+     * @throws OutpostException VALIDATION / NO_SUCH_DEAD_OP if no dead op has that id
+     */
+    public void discard(String opId) throws OutpostException {
+        store.discard(Objects.requireNonNull(opId, "opId"));
     }
 
     /**

@@ -5,7 +5,10 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import dev.outpost.protocol.Priority;
 import java.util.Objects;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
 
 /**
  * How an {@link Outpost} is set up; immutable, made by {@link #builder()}, whose setters check
@@ -26,6 +29,11 @@ public final class OutpostConfig {
     private final Clock clock;
     private final int pushBatchSize;
     private final int pullPageSize;
+    private final RetryPolicy retryPolicy;
+    private final int[] priorityWeights;
+    private final boolean coalescing;
+    private final Durability durability;
+    private final RandomGenerator random;
 
     private OutpostConfig(Builder builder) {
         this.storeFile = builder.storeFile;
@@ -36,6 +44,11 @@ public final class OutpostConfig {
         this.clock = builder.clock;
         this.pushBatchSize = builder.pushBatchSize;
         this.pullPageSize = builder.pullPageSize;
+        this.retryPolicy = builder.retryPolicy;
+        this.priorityWeights = builder.priorityWeights.clone();
+        this.coalescing = builder.coalescing;
+        this.durability = builder.durability;
+        this.random = builder.random;
     }
 
     /** A builder with the defaults; only the store file is required. */
@@ -73,6 +86,31 @@ public final class OutpostConfig {
         return pullPageSize;
     }
 
+    /** How failed attempts are retried. */
+    public RetryPolicy retryPolicy() {
+        return retryPolicy;
+    }
+
+    /** The share of each batch per priority, indexed LOW, NORMAL, HIGH, CRITICAL. */
+    public int[] priorityWeights() {
+        return priorityWeights.clone();
+    }
+
+    /** Whether unsent UPDATEs fold into the op before them. */
+    public boolean coalescing() {
+        return coalescing;
+    }
+
+    /** What a returned write survives. */
+    public Durability durability() {
+        return durability;
+    }
+
+    /** The source of retry jitter. */
+    public RandomGenerator random() {
+        return random;
+    }
+
     /** Builds an {@link OutpostConfig}. */
     public static final class Builder {
         private Path storeFile;
@@ -83,8 +121,56 @@ public final class OutpostConfig {
         private Duration requestTimeout = Duration.ofSeconds(30);
         private int pushBatchSize = 100;
         private int pullPageSize = 500;
+        private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
+        private int[] priorityWeights = {1, 2, 4, 8};
+        private boolean coalescing = true;
+        private Durability durability = Durability.DURABLE;
+        private RandomGenerator random = new SplittableRandom();
 
         private Builder() {
+        }
+
+        /** How failed attempts are retried; default {@link RetryPolicy#DEFAULT} (1, 2, 4, 8, 16 s; 5 attempts). */
+        public Builder retryPolicy(RetryPolicy policy) {
+            this.retryPolicy = Objects.requireNonNull(policy, "retryPolicy");
+            return this;
+        }
+
+        /**
+         * Each priority's share of a batch when several have ops ready; default 1, 2, 4, 8.
+         * Every weight must be at least 1, so no priority starves.
+         */
+        public Builder priorityWeights(int low, int normal, int high, int critical) {
+            int[] weights = {low, normal, high, critical};
+            for (int i = 0; i < weights.length; i++) {
+                if (weights[i] < 1 || weights[i] > 1000) {
+                    throw new IllegalArgumentException("priority weight of " + Priority.values()[i]
+                            + " must be from 1 to 1000, got " + weights[i]);
+                }
+            }
+            this.priorityWeights = weights;
+            return this;
+        }
+
+        /**
+         * Whether an UPDATE folds into the record's previous unsent CREATE or UPDATE, and a
+         * DELETE cancels an unsent CREATE; the server ends the same either way. Default on.
+         */
+        public Builder coalescing(boolean coalescing) {
+            this.coalescing = coalescing;
+            return this;
+        }
+
+        /** What a returned write survives; default {@link Durability#DURABLE}. */
+        public Builder durability(Durability durability) {
+            this.durability = Objects.requireNonNull(durability, "durability");
+            return this;
+        }
+
+        /** The source of retry jitter; inject a seeded one for repeatable tests. */
+        public Builder random(RandomGenerator random) {
+            this.random = Objects.requireNonNull(random, "random");
+            return this;
         }
 
         /** The SQLite file of the local store, created if missing. Required. */

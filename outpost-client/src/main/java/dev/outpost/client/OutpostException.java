@@ -1,6 +1,8 @@
 package dev.outpost.client;
 
+import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The one exception of the client library: something went wrong that the app may act on.
@@ -29,6 +31,7 @@ public final class OutpostException extends Exception {
 
     private final Category category;
     private final String code;
+    private final transient Duration retryAfter;
 
     /**
      * @param category the kind of failure
@@ -41,9 +44,23 @@ public final class OutpostException extends Exception {
 
     /** As {@link #OutpostException(Category, String, String)}, with the underlying cause. */
     public OutpostException(Category category, String code, String message, Throwable cause) {
+        this(category, code, message, cause, null);
+    }
+
+    /**
+     * As {@link #OutpostException(Category, String, String, Throwable)}, with the wait the
+     * server asked for (HTTP Retry-After) before the next attempt.
+     */
+    public OutpostException(Category category, String code, String message, Throwable cause, Duration retryAfter) {
         super(message, cause);
         this.category = Objects.requireNonNull(category, "category");
         this.code = Objects.requireNonNull(code, "code");
+        this.retryAfter = retryAfter;
+    }
+
+    /** The wait the server asked for before trying again, if it named one. */
+    public Optional<Duration> retryAfter() {
+        return Optional.ofNullable(retryAfter);
     }
 
     /** The kind of failure. */

@@ -7,7 +7,8 @@ package dev.outpost.client;
  * @param pushed ops the server answered
  * @param applied ops applied as sent (including re-sent ops the server had applied before)
  * @param conflicts ops that conflicted; the server's record was kept and the op recorded
- * @param rejected ops the server refused as invalid; they are in the dead-letter queue
+ * @param dead ops moved to the dead-letter queue: refused by the server as invalid, or out of
+ *     attempts
  * @param pulled changes received from the server
  * @param pending ops still waiting after this sync
  * @param failure the kind of failure when status is not COMPLETED, else null
@@ -18,7 +19,7 @@ public record SyncResult(
         int pushed,
         int applied,
         int conflicts,
-        int rejected,
+        int dead,
         int pulled,
         int pending,
         OutpostException.Category failure,

@@ -16,6 +16,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.Objects;
 
 /** Protocol v1 over {@code java.net.http}, one client (and connection pool) per transport. */
@@ -102,7 +106,28 @@ public final class HttpTransport implements Transport {
         if (status >= 400 && status < 500 && status != 408 && status != 429) {
             throw new OutpostException(Category.VALIDATION, code, message);
         }
-        throw new OutpostException(Category.SERVER, code, message);
+        throw new OutpostException(Category.SERVER, code, message, null,
+                retryAfter(response.headers().firstValue("Retry-After").orElse(null)));
+    }
+
+    /** The wait a Retry-After header asks for: delta-seconds or an HTTP date; null if absent or unreadable. */
+    static Duration retryAfter(String header) {
+        if (header == null || header.isBlank()) {
+            return null;
+        }
+        String value = header.trim();
+        try {
+            long seconds = Long.parseLong(value);
+            return seconds < 0 ? null : Duration.ofSeconds(Math.min(seconds, 86_400));
+        } catch (NumberFormatException e) {
+            try {
+                Instant at = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+                Duration wait = Duration.between(Instant.now(), at);
+                return wait.isNegative() ? Duration.ZERO : wait;
+            } catch (DateTimeParseException notADate) {
+                return null;
+            }
+        }
     }
 
     private static ErrorBody errorBody(byte[] body) {

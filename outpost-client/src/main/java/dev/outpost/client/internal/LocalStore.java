@@ -1,13 +1,14 @@
 package dev.outpost.client.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.DeadLetter;
+import dev.outpost.client.Durability;
 import dev.outpost.client.LocalRecord;
 import dev.outpost.client.OutpostException;
 import dev.outpost.client.OutpostException.Category;
 import dev.outpost.client.SyncState;
 import dev.outpost.protocol.Change;
 import dev.outpost.protocol.Hlc;
-import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpType;
@@ -26,6 +27,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -45,24 +48,28 @@ import java.util.UUID;
  * serialized on this object.
  */
 public final class LocalStore implements AutoCloseable {
-    static final int SCHEMA_VERSION = 1;
+    private static final List<String> MIGRATIONS = List.of("V1__local_store.sql", "V2__retry_schedule.sql");
+    static final int SCHEMA_VERSION = MIGRATIONS.size();
 
     private final Path file;
     private final Clock clock;
     private final Connection db;
     private final String deviceId;
     private final Hlc hlc;
+    private final OpQueue queue;
 
-    private LocalStore(Path file, Clock clock, Connection db, String deviceId, Hlc hlc) {
+    private LocalStore(Path file, Clock clock, Connection db, String deviceId, Hlc hlc, QueueSettings settings) {
         this.file = file;
         this.clock = clock;
         this.db = db;
         this.deviceId = deviceId;
         this.hlc = hlc;
+        this.queue = new OpQueue(db, settings);
     }
 
     /** Opens the store at {@code file}, creating it (and a device id) on first use. */
-    public static LocalStore open(Path file, Clock clock) throws OutpostException {
+    public static LocalStore open(Path file, Clock clock, QueueSettings settings, Durability durability)
+            throws OutpostException {
         Connection db = null;
         try {
             Path parent = file.toAbsolutePath().getParent();
@@ -73,7 +80,7 @@ public final class LocalStore implements AutoCloseable {
             try (Statement statement = db.createStatement()) {
                 statement.execute("PRAGMA busy_timeout = 10000");
                 statement.execute("PRAGMA journal_mode = WAL");
-                statement.execute("PRAGMA synchronous = FULL");
+                statement.execute(durability == Durability.DURABLE ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
             }
             migrate(db, file);
             db.setAutoCommit(false);
@@ -84,7 +91,7 @@ public final class LocalStore implements AutoCloseable {
             }
             Hlc hlc = Hlc.create(deviceId, clock::millis, meta(db, "hlc"));
             db.commit();
-            return new LocalStore(file, clock, db, deviceId, hlc);
+            return new LocalStore(file, clock, db, deviceId, hlc, settings);
         } catch (SQLException | IOException e) {
             closeQuietly(db);
             throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
@@ -101,16 +108,18 @@ public final class LocalStore implements AutoCloseable {
             throw new OutpostException(Category.STORAGE, "STORE_TOO_NEW", "the local store " + file + " has schema version "
                     + version + " but this client knows only up to " + SCHEMA_VERSION + "; it was written by a newer Outpost");
         }
-        if (version == 0) {
+        if (version < SCHEMA_VERSION) {
             db.setAutoCommit(false);
             try (Statement statement = db.createStatement()) {
-                for (String sql : script("V1__local_store.sql").split(";\\s*\n")) {
-                    String stripped = stripComments(sql);
-                    if (!stripped.isEmpty()) {
-                        statement.execute(stripped);
+                for (int next = version + 1; next <= SCHEMA_VERSION; next++) {
+                    for (String sql : script(MIGRATIONS.get(next - 1)).split(";\\s*\n")) {
+                        String stripped = stripComments(sql);
+                        if (!stripped.isEmpty()) {
+                            statement.execute(stripped);
+                        }
                     }
+                    statement.execute("PRAGMA user_version = " + next);
                 }
-                statement.execute("PRAGMA user_version = " + SCHEMA_VERSION);
                 db.commit();
             } catch (SQLException e) {
                 db.rollback();
@@ -157,17 +166,15 @@ public final class LocalStore implements AutoCloseable {
             throws OutpostException {
         ObjectNode fields = JsonMergePatch.withoutNulls(data);
         return write(collection, id, "put", () -> {
-            Row row = load(collection, id);
-            if (row == null || row.local.deleted()) {
-                append(collection, id, OpType.CREATE, fields, priority, row);
+            Row row = ensureRow(collection, id);
+            if (row.local.deleted()) {
+                queueOp(collection, id, OpType.CREATE, fields, priority, row);
             } else {
                 ObjectNode patch = JsonMergePatch.diff(row.local.data(), fields);
-                if (patch.isEmpty()) {
-                    return;
+                if (!patch.isEmpty()) {
+                    queueOp(collection, id, OpType.UPDATE, patch, priority, row);
                 }
-                append(collection, id, OpType.UPDATE, patch, priority, row);
             }
-            saveLocal(collection, id, new RecordState(fields, false), row);
         });
     }
 
@@ -182,11 +189,9 @@ public final class LocalStore implements AutoCloseable {
             }
             ObjectNode after = JsonMergePatch.withoutNulls(JsonMergePatch.apply(row.local.data(), patch));
             ObjectNode normalized = JsonMergePatch.diff(row.local.data(), after);
-            if (normalized.isEmpty()) {
-                return;
+            if (!normalized.isEmpty()) {
+                queueOp(collection, id, OpType.UPDATE, normalized, priority, row);
             }
-            append(collection, id, OpType.UPDATE, normalized, priority, row);
-            saveLocal(collection, id, new RecordState(after, false), row);
         });
     }
 
@@ -198,8 +203,7 @@ public final class LocalStore implements AutoCloseable {
             if (row == null || row.local.deleted()) {
                 return;
             }
-            append(collection, id, OpType.DELETE, null, priority, row);
-            saveLocal(collection, id, RecordState.ABSENT, row);
+            queueOp(collection, id, OpType.DELETE, null, priority, row);
             deleted[0] = true;
         });
         return deleted[0];
@@ -224,26 +228,25 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    private void append(String collection, String id, OpType type, ObjectNode data, Priority priority, Row row)
+    private void queueOp(String collection, String id, OpType type, ObjectNode data, Priority priority, Row row)
             throws SQLException {
-        Long base = null;
-        if (type != OpType.CREATE && !hasPending(collection, id)) {
-            base = row.serverVersion;
+        queue.append(collection, id, type, data, priority, row.serverVersion, hlc.now(), clock.millis());
+        rebase(collection, id);
+    }
+
+    /** The record's row, inserted as never-on-the-server and absent if there was none. */
+    private Row ensureRow(String collection, String id) throws SQLException {
+        Row row = load(collection, id);
+        if (row != null) {
+            return row;
         }
         try (PreparedStatement insert = db.prepareStatement(
-                "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status) "
-                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')")) {
-            insert.setString(1, Ids.uuidV7());
-            insert.setString(2, collection);
-            insert.setString(3, id);
-            insert.setString(4, type.name());
-            insert.setObject(5, base);
-            insert.setString(6, data == null ? null : Wire.write(data));
-            insert.setString(7, hlc.now());
-            insert.setString(8, priority.name());
-            insert.setLong(9, clock.millis());
+                "INSERT INTO records (collection, id, data, deleted, server_version, server_deleted) VALUES (?, ?, NULL, 1, 0, 1)")) {
+            insert.setString(1, collection);
+            insert.setString(2, id);
             insert.executeUpdate();
         }
+        return new Row(RecordState.ABSENT, RecordState.ABSENT, 0);
     }
 
     // ---- reads ----------------------------------------------------------------------------
@@ -278,27 +281,94 @@ public final class LocalStore implements AutoCloseable {
 
     /** How many ops wait to be pushed. */
     public synchronized int pendingCount() throws OutpostException {
-        try (Statement statement = db.createStatement();
-                ResultSet rows = statement.executeQuery("SELECT COUNT(*) FROM ops WHERE status = 'PENDING'")) {
-            rows.next();
-            return rows.getInt(1);
+        try {
+            return queue.pendingCount();
         } catch (SQLException e) {
             throw storage("cannot count pending ops: " + e.getMessage(), e);
         }
     }
 
-    /** How many ops ended in each status, for inspection and tests. */
+    /** How many ops are in each status (PENDING, APPLIED, CONFLICT, DEAD, DISCARDED). */
     public synchronized Map<String, Integer> opCounts() throws OutpostException {
-        try (Statement statement = db.createStatement();
-                ResultSet rows = statement.executeQuery("SELECT status, COUNT(*) FROM ops GROUP BY status")) {
-            Map<String, Integer> counts = new HashMap<>();
-            while (rows.next()) {
-                counts.put(rows.getString(1), rows.getInt(2));
-            }
-            return counts;
+        try {
+            return queue.counts();
         } catch (SQLException e) {
             throw storage("cannot count ops: " + e.getMessage(), e);
         }
+    }
+
+    /** The earliest retry time of an op waiting out its backoff, or null. */
+    public synchronized Instant nextAttemptAt() throws OutpostException {
+        try {
+            Long at = queue.nextAttemptAt(clock.millis());
+            return at == null ? null : Instant.ofEpochMilli(at);
+        } catch (SQLException e) {
+            throw storage("cannot read the retry schedule: " + e.getMessage(), e);
+        }
+    }
+
+    // ---- dead letters -----------------------------------------------------------------------
+
+    public synchronized List<DeadLetter> deadLetters() throws OutpostException {
+        try {
+            return queue.deadLetters();
+        } catch (SQLException e) {
+            throw storage("cannot read the dead-letter queue: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Puts a dead op back in the queue, with new data if given; returns its new op id.
+     *
+     * @throws OutpostException VALIDATION / NO_SUCH_DEAD_OP if no dead op has that id
+     */
+    public synchronized String replay(String opId, ObjectNode data) throws OutpostException {
+        try {
+            OpQueue.DeadRef dead = requireDead(opId);
+            if (data != null && dead.type() == OpType.DELETE) {
+                throw new IllegalArgumentException("dead op " + opId + " is a DELETE, which carries no data");
+            }
+            ObjectNode payload = data == null || dead.type() != OpType.CREATE ? data : JsonMergePatch.withoutNulls(data);
+            String newId = queue.replay(dead, payload);
+            ensureRow(dead.collection(), dead.recordId());
+            rebase(dead.collection(), dead.recordId());
+            db.commit();
+            return newId;
+        } catch (SQLException e) {
+            rollback(e);
+            throw storage("cannot replay dead op " + opId + ": " + e.getMessage(), e);
+        } catch (OutpostException | RuntimeException e) {
+            rollback(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Drops a dead op; the ops behind it on its record go on.
+     *
+     * @throws OutpostException VALIDATION / NO_SUCH_DEAD_OP if no dead op has that id
+     */
+    public synchronized void discard(String opId) throws OutpostException {
+        try {
+            OpQueue.DeadRef dead = requireDead(opId);
+            queue.discard(dead, clock.millis());
+            rebase(dead.collection(), dead.recordId());
+            db.commit();
+        } catch (SQLException e) {
+            rollback(e);
+            throw storage("cannot discard dead op " + opId + ": " + e.getMessage(), e);
+        } catch (OutpostException | RuntimeException e) {
+            rollback(e);
+            throw e;
+        }
+    }
+
+    private OpQueue.DeadRef requireDead(String opId) throws SQLException, OutpostException {
+        OpQueue.DeadRef dead = queue.dead(opId);
+        if (dead == null) {
+            throw new OutpostException(Category.VALIDATION, "NO_SUCH_DEAD_OP", "no dead op has id " + opId);
+        }
+        return dead;
     }
 
     private Optional<LocalRecord> readRecord(String collection, String id) throws SQLException {
@@ -307,47 +377,29 @@ public final class LocalStore implements AutoCloseable {
             return Optional.empty();
         }
         return Optional.of(new LocalRecord(collection, id, row.local.data().deepCopy(), row.serverVersion,
-                hasPending(collection, id) ? SyncState.PENDING : SyncState.SYNCED));
+                queue.hasPending(collection, id) ? SyncState.PENDING : SyncState.SYNCED));
     }
 
     // ---- sync -----------------------------------------------------------------------------
 
     /**
-     * The next ops to push, oldest first, each with the base version it is sent with: its own
-     * if it was written against a server version, else the version its predecessors in the
-     * record's chain will have brought the record to.
+     * The next ops to push (see {@link OpQueue#nextBatch}), marked as sent in a committed
+     * transaction before they go, so no later write is folded into an op the server may have.
      */
     synchronized List<PendingOp> nextBatch(int max) throws OutpostException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc, priority "
-                        + "FROM ops WHERE status = 'PENDING' ORDER BY seq LIMIT ?")) {
-            select.setInt(1, max);
-            List<PendingOp> batch = new ArrayList<>();
-            Map<String, Long> chainVersion = new HashMap<>();
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    String collection = rows.getString(3);
-                    String recordId = rows.getString(4);
-                    OpType type = OpType.valueOf(rows.getString(5));
-                    long stored = rows.getLong(6);
-                    boolean hasBase = !rows.wasNull();
-                    String key = collection + '\u0000' + recordId;
-                    Long known = chainVersion.get(key);
-                    if (known == null) {
-                        Row row = load(collection, recordId);
-                        known = row == null ? 0L : row.serverVersion;
-                    }
-                    Long base = type == OpType.CREATE ? null : (hasBase ? stored : known);
-                    chainVersion.put(key, known + 1);
-                    String data = rows.getString(7);
-                    batch.add(new PendingOp(rows.getLong(1), rows.getString(2), collection, recordId, type, base,
-                            data == null ? null : Wire.object(data), rows.getString(8), Priority.valueOf(rows.getString(9))));
-                }
-            }
+        try {
+            List<PendingOp> batch = queue.nextBatch(max, clock.millis(), this::serverVersion);
+            db.commit();
             return batch;
         } catch (SQLException e) {
+            rollback(e);
             throw storage("cannot read the op queue: " + e.getMessage(), e);
         }
+    }
+
+    private long serverVersion(String collection, String id) throws SQLException {
+        Row row = load(collection, id);
+        return row == null ? 0 : row.serverVersion;
     }
 
     /** The counts of one batch's outcomes. */
@@ -393,16 +445,8 @@ public final class LocalStore implements AutoCloseable {
                     throw new OutpostException(Category.SERVER, "BAD_RESULT", "the server's result for op " + op.opId()
                             + " has status " + result.status() + " but neither a version, a record nor an error");
                 }
-                try (PreparedStatement update = db.prepareStatement(
-                        "UPDATE ops SET status = ?, result = ?, last_error = ?, attempts = attempts + 1, finished_at = ? "
-                                + "WHERE seq = ?")) {
-                    update.setString(1, status);
-                    update.setString(2, Wire.write(result));
-                    update.setString(3, result.error() == null ? null : result.error().code() + ": " + result.error().message());
-                    update.setLong(4, now);
-                    update.setLong(5, op.seq());
-                    update.executeUpdate();
-                }
+                queue.finish(op.seq(), status, Wire.write(result),
+                        result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
                 touched.add(op.collection() + '\u0000' + op.recordId());
             }
             for (String key : touched) {
@@ -420,20 +464,63 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** Notes a failed attempt on each op of a batch that the server did not answer. */
-    synchronized void recordAttempt(List<PendingOp> sent, String error) throws OutpostException {
-        try (PreparedStatement update = db.prepareStatement(
-                "UPDATE ops SET attempts = attempts + 1, last_error = ? WHERE seq = ? AND status = 'PENDING'")) {
-            for (PendingOp op : sent) {
-                update.setString(1, error);
-                update.setLong(2, op.seq());
-                update.addBatch();
+    /**
+     * Counts a failed attempt on each op of a batch the server did not take, scheduling each
+     * op's retry by the policy (no sooner than {@code retryAfter}); returns how many ran out of
+     * attempts and were dead-lettered.
+     */
+    synchronized int retryLater(List<PendingOp> sent, String error, Duration retryAfter) throws OutpostException {
+        try {
+            List<PendingOp> dead = queue.retryLater(sent, error, retryAfter, clock.millis());
+            for (PendingOp op : dead) {
+                rebase(op.collection(), op.recordId());
             }
-            update.executeBatch();
             db.commit();
+            return dead.size();
         } catch (SQLException e) {
             rollback(e);
             throw storage("cannot record a failed attempt: " + e.getMessage(), e);
+        }
+    }
+
+    /** Dead-letters one op the server refused outright (not as one op of a batch). */
+    synchronized void kill(PendingOp op, String reason) throws OutpostException {
+        try {
+            queue.kill(op.seq(), reason, 1, clock.millis());
+            rebase(op.collection(), op.recordId());
+            db.commit();
+        } catch (SQLException e) {
+            rollback(e);
+            throw storage("cannot dead-letter op " + op.opId() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The token the server last refused, as a SHA-256 hex digest; null if none. */
+    synchronized String refusedToken() throws OutpostException {
+        try {
+            return meta(db, "refused_token");
+        } catch (SQLException e) {
+            throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+        }
+    }
+
+    /** Records (or clears, with null) the digest of the token the server refused. */
+    synchronized void refusedToken(String digest) throws OutpostException {
+        try {
+            if (digest == null) {
+                if (meta(db, "refused_token") == null) {
+                    return;
+                }
+                try (PreparedStatement delete = db.prepareStatement("DELETE FROM meta WHERE key = 'refused_token'")) {
+                    delete.executeUpdate();
+                }
+            } else {
+                putMeta(db, "refused_token", digest);
+            }
+            db.commit();
+        } catch (SQLException e) {
+            rollback(e);
+            throw storage("cannot write the store's metadata: " + e.getMessage(), e);
         }
     }
 
@@ -501,29 +588,7 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    private boolean hasPending(String collection, String id) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT 1 FROM ops WHERE collection = ? AND record_id = ? AND status = 'PENDING' LIMIT 1")) {
-            select.setString(1, collection);
-            select.setString(2, id);
-            try (ResultSet rows = select.executeQuery()) {
-                return rows.next();
-            }
-        }
-    }
-
-    private void saveLocal(String collection, String id, RecordState local, Row row) throws SQLException {
-        if (row == null) {
-            try (PreparedStatement insert = db.prepareStatement(
-                    "INSERT INTO records (collection, id, data, deleted, server_version, server_deleted) VALUES (?, ?, ?, ?, 0, 1)")) {
-                insert.setString(1, collection);
-                insert.setString(2, id);
-                insert.setString(3, local.data() == null ? null : Wire.write(local.data()));
-                insert.setInt(4, local.deleted() ? 1 : 0);
-                insert.executeUpdate();
-            }
-            return;
-        }
+    private void saveLocal(String collection, String id, RecordState local) throws SQLException {
         try (PreparedStatement update = db.prepareStatement(
                 "UPDATE records SET data = ?, deleted = ? WHERE collection = ? AND id = ?")) {
             update.setString(1, local.data() == null ? null : Wire.write(local.data()));
@@ -596,7 +661,7 @@ public final class LocalStore implements AutoCloseable {
             }
             return;
         }
-        saveLocal(collection, id, state, row);
+        saveLocal(collection, id, state);
     }
 
     // ---- plumbing -------------------------------------------------------------------------

@@ -8,14 +8,32 @@ import dev.outpost.client.Transport;
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushRequest;
 import dev.outpost.protocol.PushResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One sync: push every pending op in batches, record each result, then pull every change after
+ * One sync: push every ready op in batches, record each result, then pull every change after
  * the stored cursor. One sync runs at a time per store.
+ *
+ * <p>How a failed push is handled, by the failure's category:
+ * <ul>
+ *   <li>NETWORK: the sync ends OFFLINE; the ops are untouched and no attempt is counted.
+ *   <li>AUTH: the sync ends FAILED and the queue pauses: later syncs ask the token provider
+ *       for a new token and send nothing until it gives one other than the refused token.
+ *   <li>VALIDATION of the whole batch (e.g. 413): the batch is halved and sent again; a single
+ *       op the server refuses outright is dead-lettered with the server's reason.
+ *   <li>SERVER (5xx, 429, an unreadable answer): each op of the batch counts an attempt and is
+ *       scheduled by the retry policy, no sooner than the server's Retry-After; ops out of
+ *       attempts are dead-lettered. The sync ends FAILED rather than press a failing server.
+ * </ul>
+ * Ops the server rejects one by one (REJECTED results) are dead-lettered at once; the rest of
+ * their batch goes on.
  */
 public final class SyncEngine {
     private static final Logger LOG = LoggerFactory.getLogger(SyncEngine.class);
@@ -40,7 +58,7 @@ public final class SyncEngine {
         synchronized (running) {
             Counts counts = new Counts();
             try {
-                Session session = new Session(token(null));
+                Session session = new Session(initialToken());
                 push(session, counts);
                 pull(session, counts);
                 return counts.result(SyncResult.Status.COMPLETED, null, "synced: " + counts.summary());
@@ -55,9 +73,28 @@ public final class SyncEngine {
         }
     }
 
+    /**
+     * The token to start with. If the server refused this very token before, the queue is
+     * paused: the provider is asked for a new one, and without one the sync sends nothing.
+     */
+    private String initialToken() throws OutpostException {
+        String token = token(null);
+        String refused = store.refusedToken();
+        if (refused != null && refused.equals(digest(token))) {
+            String fresh = token(token);
+            if (fresh == null || refused.equals(digest(fresh))) {
+                throw new OutpostException(Category.AUTH, "TOKEN_REFUSED",
+                        "the server refused this device's token; changes stay queued until the token provider gives a new one");
+            }
+            return fresh;
+        }
+        return token;
+    }
+
     private void push(Session session, Counts counts) throws OutpostException {
+        int size = pushBatch;
         while (true) {
-            List<PendingOp> batch = store.nextBatch(pushBatch);
+            List<PendingOp> batch = store.nextBatch(size);
             if (batch.isEmpty()) {
                 return;
             }
@@ -66,16 +103,29 @@ public final class SyncEngine {
             try {
                 response = session.call(token -> transport.push(request, token));
             } catch (OutpostException e) {
-                if (e.category() != Category.NETWORK && e.category() != Category.AUTH) {
-                    store.recordAttempt(batch, e.code() + ": " + e.getMessage());
+                switch (e.category()) {
+                    case VALIDATION -> {
+                        if (batch.size() > 1) {
+                            size = Math.max(1, batch.size() / 2);
+                            LOG.debug("server refused a batch of {} ops ({}); sending {} at a time", batch.size(), e.code(), size);
+                        } else {
+                            store.kill(batch.get(0), "the server refused this op: " + e.code() + ": " + e.getMessage());
+                            counts.dead++;
+                        }
+                        continue;
+                    }
+                    case SERVER -> {
+                        counts.dead += store.retryLater(batch, e.code() + ": " + e.getMessage(), e.retryAfter().orElse(null));
+                        throw e;
+                    }
+                    default -> throw e;
                 }
-                throw e;
             }
             LocalStore.Outcomes outcomes = store.recordResults(batch, response.results());
             counts.pushed += batch.size();
             counts.applied += outcomes.applied();
             counts.conflicts += outcomes.conflicts();
-            counts.rejected += outcomes.rejected();
+            counts.dead += outcomes.rejected();
         }
     }
 
@@ -100,14 +150,29 @@ public final class SyncEngine {
         }
     }
 
+    private static String digest(String token) {
+        if (token == null) {
+            return "none";
+        }
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
     private interface Call<T> {
         T run(String token) throws OutpostException;
     }
 
-    /** The token of one sync; a 401 asks the provider for a new one once per sync. */
+    /**
+     * The token of one sync. A 401 asks the provider for a new token once per sync; a second
+     * 401, or no new token, pauses the queue on the refused token.
+     */
     private final class Session {
         private String token;
         private boolean refreshed;
+        private boolean accepted;
 
         Session(String token) {
             this.token = token;
@@ -115,19 +180,35 @@ public final class SyncEngine {
 
         <T> T call(Call<T> call) throws OutpostException {
             try {
-                return call.run(token);
+                return accepted(call.run(token));
             } catch (OutpostException e) {
-                if (e.category() != Category.AUTH || refreshed) {
+                if (e.category() != Category.AUTH) {
                     throw e;
                 }
+                String fresh = refreshed ? null : token(token);
                 refreshed = true;
-                String fresh = token(token);
                 if (fresh == null || fresh.equals(token)) {
+                    store.refusedToken(digest(token));
                     throw e;
                 }
                 token = fresh;
-                return call.run(token);
+                try {
+                    return accepted(call.run(token));
+                } catch (OutpostException again) {
+                    if (again.category() == Category.AUTH) {
+                        store.refusedToken(digest(token));
+                    }
+                    throw again;
+                }
             }
+        }
+
+        private <T> T accepted(T answer) throws OutpostException {
+            if (!accepted) {
+                accepted = true;
+                store.refusedToken(null);
+            }
+            return answer;
         }
     }
 
@@ -135,15 +216,15 @@ public final class SyncEngine {
         int pushed;
         int applied;
         int conflicts;
-        int rejected;
+        int dead;
         int pulled;
 
         SyncResult result(SyncResult.Status status, Category failure, String message) throws OutpostException {
-            return new SyncResult(status, pushed, applied, conflicts, rejected, pulled, store.pendingCount(), failure, message);
+            return new SyncResult(status, pushed, applied, conflicts, dead, pulled, store.pendingCount(), failure, message);
         }
 
         String summary() {
-            return pushed + " pushed (" + applied + " applied, " + conflicts + " conflicts, " + rejected + " rejected), "
+            return pushed + " pushed (" + applied + " applied, " + conflicts + " conflicts, " + dead + " dead), "
                     + pulled + " pulled";
         }
     }

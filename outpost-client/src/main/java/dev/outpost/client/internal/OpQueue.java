@@ -1,0 +1,479 @@
+package dev.outpost.client.internal;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.DeadLetter;
+import dev.outpost.protocol.Ids;
+import dev.outpost.protocol.JsonMergePatch;
+import dev.outpost.protocol.OpType;
+import dev.outpost.protocol.Priority;
+import dev.outpost.protocol.Wire;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The durable op queue: the {@code ops} table. Methods run inside the transaction of the
+ * {@link LocalStore} that owns the connection; none commits.
+ *
+ * <p>Rules it keeps: ops of one record go out in the order they were written, and an op waits
+ * while an earlier op of its record is pending or dead; ops of different records never wait
+ * for each other. A new op raises the priority of the earlier pending ops of its record to its
+ * own (so a CRITICAL write never waits behind a LOW one). Batches are filled across priorities
+ * by smooth weighted round robin, so every priority with ready ops gets its share of each
+ * batch and none starves.
+ */
+final class OpQueue {
+    private static final Priority[] HIGHEST_FIRST = {Priority.CRITICAL, Priority.HIGH, Priority.NORMAL, Priority.LOW};
+
+    private final Connection db;
+    private final QueueSettings settings;
+    private final Map<Priority, Long> roundRobin = new EnumMap<>(Priority.class);
+
+    OpQueue(Connection db, QueueSettings settings) {
+        this.db = db;
+        this.settings = settings;
+        for (Priority priority : Priority.values()) {
+            roundRobin.put(priority, 0L);
+        }
+    }
+
+    /** An op of a record's open chain (pending or dead), as stored. */
+    record OpenOp(long seq, String opId, OpType type, ObjectNode data, Priority priority, String status, boolean sent) {
+    }
+
+    // ---- writing ----------------------------------------------------------------------------
+
+    /**
+     * Queues the op of a local write, folding it into the record's last unsent op where the
+     * result on the server is the same.
+     *
+     * @param serverVersion the record's server version as the device knows it
+     */
+    void append(String collection, String id, OpType type, ObjectNode data, Priority priority, long serverVersion,
+            String hlc, long now) throws SQLException {
+        List<OpenOp> open = openChain(collection, id);
+        OpenOp last = open.isEmpty() ? null : open.get(open.size() - 1);
+        if (settings.coalescing() && last != null && last.status().equals("PENDING") && !last.sent()) {
+            if (type == OpType.UPDATE && (last.type() == OpType.CREATE || last.type() == OpType.UPDATE)) {
+                ObjectNode merged = last.type() == OpType.CREATE
+                        ? JsonMergePatch.withoutNulls(JsonMergePatch.apply(last.data(), data))
+                        : JsonMergePatch.compose(last.data(), data);
+                if (merged != null) {
+                    Priority raised = max(priority, last.priority());
+                    try (PreparedStatement update = db.prepareStatement(
+                            "UPDATE ops SET data = ?, hlc = ?, priority = ?, size = ? WHERE seq = ?")) {
+                        String json = Wire.write(merged);
+                        update.setString(1, json);
+                        update.setString(2, hlc);
+                        update.setString(3, raised.name());
+                        update.setInt(4, json.getBytes(StandardCharsets.UTF_8).length);
+                        update.setLong(5, last.seq());
+                        update.executeUpdate();
+                    }
+                    inheritPriority(open, raised);
+                    return;
+                }
+            }
+            if (type == OpType.DELETE && last.type() == OpType.CREATE) {
+                // Before a CREATE the record is absent or deleted, which is what DELETE leaves.
+                try (PreparedStatement delete = db.prepareStatement("DELETE FROM ops WHERE seq = ?")) {
+                    delete.setLong(1, last.seq());
+                    delete.executeUpdate();
+                }
+                return;
+            }
+        }
+        Long base = type == OpType.CREATE || !open.isEmpty() ? null : serverVersion;
+        String json = data == null ? null : Wire.write(data);
+        try (PreparedStatement insert = db.prepareStatement(
+                "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status, size) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?)")) {
+            insert.setString(1, Ids.uuidV7());
+            insert.setString(2, collection);
+            insert.setString(3, id);
+            insert.setString(4, type.name());
+            insert.setObject(5, base);
+            insert.setString(6, json);
+            insert.setString(7, hlc);
+            insert.setString(8, priority.name());
+            insert.setLong(9, now);
+            insert.setInt(10, json == null ? 0 : json.getBytes(StandardCharsets.UTF_8).length);
+            insert.executeUpdate();
+        }
+        inheritPriority(open, priority);
+    }
+
+    private void inheritPriority(List<OpenOp> earlier, Priority priority) throws SQLException {
+        for (OpenOp op : earlier) {
+            if (op.status().equals("PENDING") && op.priority().compareTo(priority) < 0) {
+                try (PreparedStatement update = db.prepareStatement("UPDATE ops SET priority = ? WHERE seq = ?")) {
+                    update.setString(1, priority.name());
+                    update.setLong(2, op.seq());
+                    update.executeUpdate();
+                }
+            }
+        }
+    }
+
+    private static Priority max(Priority a, Priority b) {
+        return a.compareTo(b) >= 0 ? a : b;
+    }
+
+    /** The record's pending and dead ops, oldest first. */
+    List<OpenOp> openChain(String collection, String id) throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT seq, op_id, type, data, priority, status, sent_at FROM ops "
+                        + "WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq")) {
+            select.setString(1, collection);
+            select.setString(2, id);
+            List<OpenOp> chain = new ArrayList<>();
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    String data = rows.getString(4);
+                    rows.getLong(7);
+                    boolean sent = !rows.wasNull();
+                    chain.add(new OpenOp(rows.getLong(1), rows.getString(2), OpType.valueOf(rows.getString(3)),
+                            data == null ? null : Wire.object(data), Priority.valueOf(rows.getString(5)),
+                            rows.getString(6), sent));
+                }
+            }
+            return chain;
+        }
+    }
+
+    boolean hasPending(String collection, String id) throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT 1 FROM ops WHERE collection = ? AND record_id = ? AND status = 'PENDING' LIMIT 1")) {
+            select.setString(1, collection);
+            select.setString(2, id);
+            try (ResultSet rows = select.executeQuery()) {
+                return rows.next();
+            }
+        }
+    }
+
+    // ---- sending ----------------------------------------------------------------------------
+
+    /** A ready op drawn for a batch, before its base version is known. */
+    private record Candidate(long seq, String opId, String collection, String recordId, OpType type, Long storedBase,
+            ObjectNode data, String hlc, Priority priority) {
+    }
+
+    /**
+     * Draws the next batch: ready ops (pending, due by {@code now}) whose earlier ops of the
+     * same record are all in the batch before them, shared across priorities by weight. Marks
+     * them sent. Base versions are filled in along each record's chain.
+     */
+    List<PendingOp> nextBatch(int max, long now, RecordVersions versions) throws SQLException {
+        Map<Priority, Deque<Candidate>> pools = new EnumMap<>(Priority.class);
+        for (Priority priority : HIGHEST_FIRST) {
+            Deque<Candidate> pool = ready(priority, now, max);
+            if (!pool.isEmpty()) {
+                pools.put(priority, pool);
+            }
+        }
+        List<Candidate> chosen = new ArrayList<>();
+        Set<Long> chosenSeqs = new HashSet<>();
+        while (chosen.size() < max && !pools.isEmpty()) {
+            Priority turn = nextTurn(pools.keySet());
+            Deque<Candidate> pool = pools.get(turn);
+            Candidate next = null;
+            while (!pool.isEmpty() && next == null) {
+                Candidate candidate = pool.poll();
+                if (chosenSeqs.containsAll(openBefore(candidate))) {
+                    next = candidate;
+                }
+            }
+            if (pool.isEmpty()) {
+                pools.remove(turn);
+            }
+            if (next != null) {
+                chosen.add(next);
+                chosenSeqs.add(next.seq());
+            }
+        }
+        List<PendingOp> batch = new ArrayList<>(chosen.size());
+        Map<String, Long> chainVersion = new HashMap<>();
+        for (Candidate op : chosen) {
+            String key = op.collection() + '\u0000' + op.recordId();
+            Long known = chainVersion.get(key);
+            if (known == null) {
+                known = versions.serverVersion(op.collection(), op.recordId());
+            }
+            Long base = op.type() == OpType.CREATE ? null : op.storedBase() != null ? op.storedBase() : known;
+            chainVersion.put(key, known + 1);
+            batch.add(new PendingOp(op.seq(), op.opId(), op.collection(), op.recordId(), op.type(), base, op.data(),
+                    op.hlc(), op.priority()));
+        }
+        markSent(batch, now);
+        return batch;
+    }
+
+    /** Smooth weighted round robin over the priorities that still have ready ops. */
+    private Priority nextTurn(Set<Priority> present) {
+        long total = 0;
+        Priority best = null;
+        for (Priority priority : HIGHEST_FIRST) {
+            if (!present.contains(priority)) {
+                continue;
+            }
+            int weight = settings.weight(priority);
+            total += weight;
+            long current = roundRobin.get(priority) + weight;
+            roundRobin.put(priority, current);
+            if (best == null || current > roundRobin.get(best)) {
+                best = priority;
+            }
+        }
+        roundRobin.put(best, roundRobin.get(best) - total);
+        return best;
+    }
+
+    private Deque<Candidate> ready(Priority priority, long now, int max) throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc FROM ops "
+                        + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?")) {
+            select.setString(1, priority.name());
+            select.setLong(2, now);
+            select.setInt(3, max);
+            Deque<Candidate> pool = new ArrayDeque<>();
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    long base = rows.getLong(6);
+                    Long storedBase = rows.wasNull() ? null : base;
+                    String data = rows.getString(7);
+                    pool.add(new Candidate(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getString(4),
+                            OpType.valueOf(rows.getString(5)), storedBase, data == null ? null : Wire.object(data),
+                            rows.getString(8), priority));
+                }
+            }
+            return pool;
+        }
+    }
+
+    /** The seqs of the pending or dead ops written before {@code op} on its record. */
+    private List<Long> openBefore(Candidate op) throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT seq FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') AND seq < ?")) {
+            select.setString(1, op.collection());
+            select.setString(2, op.recordId());
+            select.setLong(3, op.seq());
+            List<Long> seqs = new ArrayList<>();
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    seqs.add(rows.getLong(1));
+                }
+            }
+            return seqs;
+        }
+    }
+
+    private void markSent(List<PendingOp> batch, long now) throws SQLException {
+        try (PreparedStatement update = db.prepareStatement("UPDATE ops SET sent_at = COALESCE(sent_at, ?) WHERE seq = ?")) {
+            for (PendingOp op : batch) {
+                update.setLong(1, now);
+                update.setLong(2, op.seq());
+                update.addBatch();
+            }
+            update.executeBatch();
+        }
+    }
+
+    /** Where the queue reads a record's server version from. */
+    interface RecordVersions {
+        long serverVersion(String collection, String id) throws SQLException;
+    }
+
+    // ---- outcomes ---------------------------------------------------------------------------
+
+    /** Ends an op with the server's answer. */
+    void finish(long seq, String status, String result, String error, long now) throws SQLException {
+        try (PreparedStatement update = db.prepareStatement(
+                "UPDATE ops SET status = ?, result = ?, last_error = ?, attempts = attempts + 1, finished_at = ? WHERE seq = ?")) {
+            update.setString(1, status);
+            update.setString(2, result);
+            update.setString(3, error);
+            update.setLong(4, now);
+            update.setLong(5, seq);
+            update.executeUpdate();
+        }
+    }
+
+    /**
+     * Counts a failed attempt on each op and schedules the next one by the retry policy, no
+     * sooner than {@code retryAfter}; an op out of attempts is dead-lettered with the error.
+     *
+     * @return the ops dead-lettered
+     */
+    List<PendingOp> retryLater(List<PendingOp> ops, String error, Duration retryAfter, long now) throws SQLException {
+        List<PendingOp> dead = new ArrayList<>();
+        for (PendingOp op : ops) {
+            int attempts;
+            try (PreparedStatement select = db.prepareStatement("SELECT attempts FROM ops WHERE seq = ? AND status = 'PENDING'")) {
+                select.setLong(1, op.seq());
+                try (ResultSet rows = select.executeQuery()) {
+                    if (!rows.next()) {
+                        continue;
+                    }
+                    attempts = rows.getInt(1) + 1;
+                }
+            }
+            if (attempts >= settings.retry().maxAttempts()) {
+                kill(op.seq(), "gave up after " + attempts + " attempts; last error: " + error, attempts, now);
+                dead.add(op);
+                continue;
+            }
+            Duration wait = settings.retry().delay(attempts, settings.random());
+            if (retryAfter != null && retryAfter.compareTo(wait) > 0) {
+                wait = retryAfter;
+            }
+            try (PreparedStatement update = db.prepareStatement(
+                    "UPDATE ops SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE seq = ?")) {
+                update.setInt(1, attempts);
+                update.setString(2, error);
+                update.setLong(3, now + wait.toMillis());
+                update.setLong(4, op.seq());
+                update.executeUpdate();
+            }
+        }
+        return dead;
+    }
+
+    /** Moves an op to the dead-letter queue with {@code reason}. */
+    void kill(long seq, String reason, int attempts, long now) throws SQLException {
+        try (PreparedStatement update = db.prepareStatement(
+                "UPDATE ops SET status = 'DEAD', last_error = ?, attempts = ?, finished_at = ? WHERE seq = ?")) {
+            update.setString(1, reason);
+            update.setInt(2, attempts);
+            update.setLong(3, now);
+            update.setLong(4, seq);
+            update.executeUpdate();
+        }
+    }
+
+    /** The earliest time a pending op is due, or null if none waits for a retry. */
+    Long nextAttemptAt(long now) throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT MIN(next_attempt_at) FROM ops WHERE status = 'PENDING' AND next_attempt_at > ?")) {
+            select.setLong(1, now);
+            try (ResultSet rows = select.executeQuery()) {
+                rows.next();
+                long at = rows.getLong(1);
+                return rows.wasNull() ? null : at;
+            }
+        }
+    }
+
+    // ---- dead letters -----------------------------------------------------------------------
+
+    List<DeadLetter> deadLetters() throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT op_id, collection, record_id, type, data, priority, attempts, last_error, created_at, finished_at "
+                        + "FROM ops WHERE status = 'DEAD' ORDER BY seq")) {
+            List<DeadLetter> letters = new ArrayList<>();
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    String data = rows.getString(5);
+                    letters.add(new DeadLetter(rows.getString(1), rows.getString(2), rows.getString(3),
+                            OpType.valueOf(rows.getString(4)), data == null ? null : Wire.object(data),
+                            Priority.valueOf(rows.getString(6)), rows.getInt(7), rows.getString(8),
+                            Instant.ofEpochMilli(rows.getLong(9)), Instant.ofEpochMilli(rows.getLong(10))));
+                }
+            }
+            return letters;
+        }
+    }
+
+    /** The dead op with this id, as (seq, collection, record id, type); null if there is none. */
+    DeadRef dead(String opId) throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT seq, collection, record_id, type FROM ops WHERE op_id = ? AND status = 'DEAD'")) {
+            select.setString(1, opId);
+            try (ResultSet rows = select.executeQuery()) {
+                return rows.next()
+                        ? new DeadRef(rows.getLong(1), rows.getString(2), rows.getString(3), OpType.valueOf(rows.getString(4)))
+                        : null;
+            }
+        }
+    }
+
+    record DeadRef(long seq, String collection, String recordId, OpType type) {
+    }
+
+    /**
+     * Puts a dead op back in the queue at its place in its record's order, under a new op id
+     * (the server remembers the old one's outcome), with {@code data} if given, its attempts
+     * reset, and its base version taken from the record when it is sent.
+     */
+    String replay(DeadRef dead, ObjectNode data) throws SQLException {
+        String newId = Ids.uuidV7();
+        try (PreparedStatement update = db.prepareStatement(
+                "UPDATE ops SET op_id = ?, status = 'PENDING', attempts = 0, next_attempt_at = 0, last_error = NULL, "
+                        + "finished_at = NULL, result = NULL, sent_at = NULL, base_version = NULL, "
+                        + "data = COALESCE(?, data), size = COALESCE(?, size) WHERE seq = ?")) {
+            String json = data == null ? null : Wire.write(data);
+            update.setString(1, newId);
+            update.setString(2, json);
+            update.setObject(3, json == null ? null : json.getBytes(StandardCharsets.UTF_8).length);
+            update.setLong(4, dead.seq());
+            update.executeUpdate();
+        }
+        return newId;
+    }
+
+    /** Drops a dead op for good; it stays in the table as DISCARDED. */
+    void discard(DeadRef dead, long now) throws SQLException {
+        try (PreparedStatement update = db.prepareStatement(
+                "UPDATE ops SET status = 'DISCARDED', finished_at = ? WHERE seq = ?")) {
+            update.setLong(1, now);
+            update.setLong(2, dead.seq());
+            update.executeUpdate();
+        }
+    }
+
+    /** The dead op an op waits behind, if any. */
+    String blockingDeadOp(String collection, String id, long seq) throws SQLException {
+        try (PreparedStatement select = db.prepareStatement(
+                "SELECT op_id FROM ops WHERE collection = ? AND record_id = ? AND status = 'DEAD' AND seq < ? ORDER BY seq LIMIT 1")) {
+            select.setString(1, collection);
+            select.setString(2, id);
+            select.setLong(3, seq);
+            try (ResultSet rows = select.executeQuery()) {
+                return rows.next() ? rows.getString(1) : null;
+            }
+        }
+    }
+
+    /** How many ops are in each status. */
+    Map<String, Integer> counts() throws SQLException {
+        try (PreparedStatement select = db.prepareStatement("SELECT status, COUNT(*) FROM ops GROUP BY status");
+                ResultSet rows = select.executeQuery()) {
+            Map<String, Integer> counts = new HashMap<>();
+            while (rows.next()) {
+                counts.put(rows.getString(1), rows.getInt(2));
+            }
+            return counts;
+        }
+    }
+
+    int pendingCount() throws SQLException {
+        try (PreparedStatement select = db.prepareStatement("SELECT COUNT(*) FROM ops WHERE status = 'PENDING'");
+                ResultSet rows = select.executeQuery()) {
+            rows.next();
+            return rows.getInt(1);
+        }
+    }
+}
