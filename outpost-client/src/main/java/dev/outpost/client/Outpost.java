@@ -154,6 +154,14 @@ public final class Outpost implements AutoCloseable {
         return store.list(collection);
     }
 
+    /**
+     * A new batch of writes that {@link WriteBatch#commit()} applies all or none, with one
+     * fsync for the lot.
+     */
+    public WriteBatch newBatch() {
+        return new WriteBatch(store);
+    }
+
     /** How many changes wait to be pushed. */
     public int pendingCount() throws OutpostException {
         return store.pendingCount();
@@ -227,7 +235,7 @@ public final class Outpost implements AutoCloseable {
         store.close();
     }
 
-    private static void checkDepth(ObjectNode data) {
+    static void checkDepth(ObjectNode data) {
         int depth = Wire.depth(data);
         if (depth > Wire.MAX_RECORD_DEPTH) {
             throw new IllegalArgumentException("the record nests " + depth + " levels; at most "
@@ -235,7 +243,7 @@ public final class Outpost implements AutoCloseable {
         }
     }
 
-    private static void checkName(String collection, String id) {
+    static void checkName(String collection, String id) {
         if (!Names.isValidCollection(collection)) {
             throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
         }

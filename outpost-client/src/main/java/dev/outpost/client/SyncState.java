@@ -5,5 +5,10 @@ public enum SyncState {
     /** The local record equals the server's as last pulled or pushed. */
     SYNCED,
     /** Local changes wait to be pushed. */
-    PENDING
+    PENDING,
+    /**
+     * A change to the record is in the dead-letter queue (rejected, or out of attempts); the
+     * local view still shows it until it is replayed or discarded.
+     */
+    FAILED
 }

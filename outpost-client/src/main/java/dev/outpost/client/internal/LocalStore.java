@@ -25,6 +25,7 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,6 +38,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * The device's database: one SQLite file holding the local record view, the op queue and the
@@ -161,70 +163,150 @@ public final class LocalStore implements AutoCloseable {
 
     // ---- writes ---------------------------------------------------------------------------
 
-    /** Creates the record or replaces all its fields. */
-    public synchronized LocalRecord put(String collection, String id, ObjectNode data, Priority priority)
-            throws OutpostException {
-        ObjectNode fields = JsonMergePatch.withoutNulls(data);
-        return write(collection, id, "put", () -> {
-            Row row = ensureRow(collection, id);
-            if (row.local.deleted()) {
-                queueOp(collection, id, OpType.CREATE, fields, priority, row);
-            } else {
-                ObjectNode patch = JsonMergePatch.diff(row.local.data(), fields);
-                if (!patch.isEmpty()) {
-                    queueOp(collection, id, OpType.UPDATE, patch, priority, row);
-                }
-            }
-        });
+    /** Creates the record or replaces all its fields; returns the record as stored. */
+    public LocalRecord put(String collection, String id, ObjectNode data, Priority priority) throws OutpostException {
+        return (LocalRecord) submit(List.of(LocalWrite.put(collection, id, data, priority))).get(0);
     }
 
-    /** Applies a merge patch to an existing record. */
-    public synchronized LocalRecord update(String collection, String id, ObjectNode patch, Priority priority)
-            throws OutpostException {
-        return write(collection, id, "update", () -> {
-            Row row = load(collection, id);
-            if (row == null || row.local.deleted()) {
-                throw new OutpostException(Category.VALIDATION, "RECORD_NOT_FOUND",
-                        "cannot update " + collection + "/" + id + ": no such record on this device");
-            }
-            ObjectNode after = JsonMergePatch.withoutNulls(JsonMergePatch.apply(row.local.data(), patch));
-            ObjectNode normalized = JsonMergePatch.diff(row.local.data(), after);
-            if (!normalized.isEmpty()) {
-                queueOp(collection, id, OpType.UPDATE, normalized, priority, row);
-            }
-        });
+    /** Applies a merge patch to an existing record; returns the record as stored. */
+    public LocalRecord update(String collection, String id, ObjectNode patch, Priority priority) throws OutpostException {
+        return (LocalRecord) submit(List.of(LocalWrite.update(collection, id, patch, priority))).get(0);
     }
 
     /** Deletes a record; returns whether there was a live record to delete. */
-    public synchronized boolean delete(String collection, String id, Priority priority) throws OutpostException {
-        boolean[] deleted = {false};
-        write(collection, id, "delete", () -> {
-            Row row = load(collection, id);
-            if (row == null || row.local.deleted()) {
-                return;
+    public boolean delete(String collection, String id, Priority priority) throws OutpostException {
+        return (Boolean) submit(List.of(LocalWrite.delete(collection, id, priority))).get(0);
+    }
+
+    /**
+     * Applies the writes in order, all or none, in one transaction; returns per write the
+     * record after it (a {@link LocalRecord}, null if absent) or, for a delete, whether there
+     * was a live record.
+     */
+    public List<Object> apply(List<LocalWrite> writes) throws OutpostException {
+        return submit(List.copyOf(writes));
+    }
+
+    /** Writes waiting for a commit; see {@link #submit}. */
+    private final ConcurrentLinkedQueue<Task> waiting = new ConcurrentLinkedQueue<>();
+
+    /** A caller's writes and, once its group has committed, their results or its failure. */
+    private static final class Task {
+        final List<LocalWrite> writes;
+        List<Object> results;
+        Exception failure;
+        boolean done;
+
+        Task(List<LocalWrite> writes) {
+            this.writes = writes;
+        }
+    }
+
+    /**
+     * Group commit. The caller queues its writes, then takes the store's lock; whoever holds
+     * the lock commits every queued task in one transaction (one fsync), each task inside a
+     * savepoint so that a failing task fails alone. Callers that queued while a commit ran find
+     * their task done when they get the lock. Concurrent writers thus share fsyncs, and no
+     * write returns before the commit that holds it.
+     */
+    private List<Object> submit(List<LocalWrite> writes) throws OutpostException {
+        Task task = new Task(writes);
+        waiting.add(task);
+        synchronized (this) {
+            if (!task.done) {
+                commitWaiting();
             }
-            queueOp(collection, id, OpType.DELETE, null, priority, row);
-            deleted[0] = true;
-        });
-        return deleted[0];
+        }
+        if (task.failure instanceof OutpostException e) {
+            throw e;
+        }
+        if (task.failure instanceof RuntimeException e) {
+            throw e;
+        }
+        if (task.failure != null) {
+            throw storage("the write was not saved: " + task.failure.getMessage(), task.failure);
+        }
+        return task.results;
     }
 
-    private interface Work {
-        void run() throws SQLException, OutpostException;
-    }
-
-    private LocalRecord write(String collection, String id, String action, Work work) throws OutpostException {
+    private void commitWaiting() {
+        List<Task> group = new ArrayList<>();
+        for (Task next; (next = waiting.poll()) != null; ) {
+            group.add(next);
+        }
         try {
-            work.run();
+            for (Task task : group) {
+                Savepoint savepoint = db.setSavepoint();
+                try {
+                    List<Object> results = new ArrayList<>(task.writes.size());
+                    for (LocalWrite write : task.writes) {
+                        results.add(applyWrite(write));
+                    }
+                    db.releaseSavepoint(savepoint);
+                    task.results = results;
+                } catch (OutpostException | SQLException | RuntimeException e) {
+                    db.rollback(savepoint);
+                    task.failure = e;
+                }
+            }
             putMeta(db, "hlc", hlc.last());
             db.commit();
-            return readRecord(collection, id).orElse(null);
         } catch (SQLException e) {
             rollback(e);
-            throw storage(action + " of " + collection + "/" + id + " was not saved: " + e.getMessage(), e);
-        } catch (OutpostException | RuntimeException e) {
-            rollback(e);
-            throw e;
+            for (Task task : group) {
+                if (task.failure == null) {
+                    task.results = null;
+                    task.failure = storage(task.writes.size() + " write(s), the first to "
+                            + task.writes.get(0).collection() + "/" + task.writes.get(0).id()
+                            + ", were not saved: " + e.getMessage(), e);
+                }
+            }
+        } finally {
+            for (Task task : group) {
+                task.done = true;
+            }
+        }
+    }
+
+    private Object applyWrite(LocalWrite write) throws SQLException, OutpostException {
+        String collection = write.collection();
+        String id = write.id();
+        switch (write.kind()) {
+            case PUT -> {
+                ObjectNode fields = JsonMergePatch.withoutNulls(write.data());
+                Row row = ensureRow(collection, id);
+                if (row.local.deleted()) {
+                    queueOp(collection, id, OpType.CREATE, fields, write.priority(), row);
+                } else {
+                    ObjectNode patch = JsonMergePatch.diff(row.local.data(), fields);
+                    if (!patch.isEmpty()) {
+                        queueOp(collection, id, OpType.UPDATE, patch, write.priority(), row);
+                    }
+                }
+                return readRecord(collection, id).orElse(null);
+            }
+            case UPDATE -> {
+                Row row = load(collection, id);
+                if (row == null || row.local.deleted()) {
+                    throw new OutpostException(Category.VALIDATION, "RECORD_NOT_FOUND",
+                            "cannot update " + collection + "/" + id + ": no such record on this device");
+                }
+                ObjectNode after = JsonMergePatch.withoutNulls(JsonMergePatch.apply(row.local.data(), write.data()));
+                ObjectNode normalized = JsonMergePatch.diff(row.local.data(), after);
+                if (!normalized.isEmpty()) {
+                    queueOp(collection, id, OpType.UPDATE, normalized, write.priority(), row);
+                }
+                return readRecord(collection, id).orElse(null);
+            }
+            case DELETE -> {
+                Row row = load(collection, id);
+                if (row == null || row.local.deleted()) {
+                    return Boolean.FALSE;
+                }
+                queueOp(collection, id, OpType.DELETE, null, write.priority(), row);
+                return Boolean.TRUE;
+            }
+            default -> throw new IllegalStateException("unhandled write " + write.kind());
         }
     }
 
@@ -262,15 +344,16 @@ public final class LocalStore implements AutoCloseable {
     /** The collection's live records, ordered by id. */
     public synchronized List<LocalRecord> list(String collection) throws OutpostException {
         try (PreparedStatement select = db.prepareStatement(
-                "SELECT id, data, server_version, EXISTS (SELECT 1 FROM ops o WHERE o.collection = r.collection "
-                        + "AND o.record_id = r.id AND o.status = 'PENDING') FROM records r "
-                        + "WHERE collection = ? AND deleted = 0 ORDER BY id")) {
+                "SELECT id, data, server_version, (SELECT MAX(CASE o.status WHEN 'DEAD' THEN 2 ELSE 1 END) FROM ops o "
+                        + "WHERE o.collection = r.collection AND o.record_id = r.id AND o.status IN ('PENDING', 'DEAD')) "
+                        + "FROM records r WHERE collection = ? AND deleted = 0 ORDER BY id")) {
             select.setString(1, collection);
             List<LocalRecord> records = new ArrayList<>();
             try (ResultSet rows = select.executeQuery()) {
                 while (rows.next()) {
+                    int open = rows.getInt(4);
                     records.add(new LocalRecord(collection, rows.getString(1), Wire.object(rows.getString(2)),
-                            rows.getLong(3), rows.getBoolean(4) ? SyncState.PENDING : SyncState.SYNCED));
+                            rows.getLong(3), open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED));
                 }
             }
             return records;
@@ -377,7 +460,15 @@ public final class LocalStore implements AutoCloseable {
             return Optional.empty();
         }
         return Optional.of(new LocalRecord(collection, id, row.local.data().deepCopy(), row.serverVersion,
-                queue.hasPending(collection, id) ? SyncState.PENDING : SyncState.SYNCED));
+                syncState(collection, id)));
+    }
+
+    private SyncState syncState(String collection, String id) throws SQLException {
+        List<OpQueue.OpenOp> open = queue.openChain(collection, id);
+        if (open.stream().anyMatch(op -> op.status().equals("DEAD"))) {
+            return SyncState.FAILED;
+        }
+        return open.isEmpty() ? SyncState.SYNCED : SyncState.PENDING;
     }
 
     // ---- sync -----------------------------------------------------------------------------
@@ -633,7 +724,10 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** Rebuilds a record's local view as its server state with its pending ops applied in order. */
+    /**
+     * Rebuilds a record's local view as its server state with its open ops (pending, and dead
+     * ones until they are discarded) applied in order.
+     */
     private void rebase(String collection, String id) throws SQLException {
         Row row = load(collection, id);
         if (row == null) {
@@ -642,7 +736,7 @@ public final class LocalStore implements AutoCloseable {
         RecordState state = row.server;
         boolean anyPending = false;
         try (PreparedStatement select = db.prepareStatement(
-                "SELECT type, data FROM ops WHERE collection = ? AND record_id = ? AND status = 'PENDING' ORDER BY seq")) {
+                "SELECT type, data FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq")) {
             select.setString(1, collection);
             select.setString(2, id);
             try (ResultSet rows = select.executeQuery()) {

@@ -1,0 +1,56 @@
+package dev.outpost.client;
+
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The child process of {@link DurabilityKillTest}: writes to a store as fast as it can from
+ * several threads, single puts and batches, and prints {@code ack <id>} for each write whose
+ * call has returned, until it is killed.
+ */
+public final class KillLoopWriter {
+    private KillLoopWriter() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path file = Path.of(args[0]);
+        String prefix = args[1];
+        int threads = Integer.parseInt(args[2]);
+        Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).build());
+        AtomicInteger next = new AtomicInteger();
+        System.out.println("ready");
+        System.out.flush();
+        for (int t = 0; t < threads; t++) {
+            boolean batches = t % 2 == 1;
+            Thread writer = new Thread(() -> {
+                try {
+                    while (true) {
+                        if (batches) {
+                            WriteBatch batch = outpost.newBatch();
+                            int first = next.getAndAdd(5);
+                            for (int i = first; i < first + 5; i++) {
+                                batch.put("notes", prefix + i, "{\"n\":" + i + ",\"text\":\"" + "x".repeat(60) + "\"}");
+                            }
+                            batch.commit();
+                            for (int i = first; i < first + 5; i++) {
+                                ack(prefix + i);
+                            }
+                        } else {
+                            int n = next.getAndIncrement();
+                            outpost.put("notes", prefix + n, "{\"n\":" + n + ",\"text\":\"" + "x".repeat(60) + "\"}");
+                            ack(prefix + n);
+                        }
+                    }
+                } catch (OutpostException e) {
+                    System.err.println("write failed: " + e);
+                }
+            });
+            writer.start();
+        }
+    }
+
+    private static synchronized void ack(String id) {
+        System.out.println("ack " + id);
+        System.out.flush();
+    }
+}
