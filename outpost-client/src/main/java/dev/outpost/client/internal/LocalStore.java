@@ -36,6 +36,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -58,15 +59,18 @@ public final class LocalStore implements AutoCloseable {
     private final Connection db;
     private final String deviceId;
     private final Hlc hlc;
+    private final Statements statements;
     private final OpQueue queue;
 
-    private LocalStore(Path file, Clock clock, Connection db, String deviceId, Hlc hlc, QueueSettings settings) {
+    private LocalStore(Path file, Clock clock, Connection db, Statements statements, String deviceId, Hlc hlc,
+            QueueSettings settings) {
         this.file = file;
         this.clock = clock;
         this.db = db;
         this.deviceId = deviceId;
         this.hlc = hlc;
-        this.queue = new OpQueue(db, settings);
+        this.statements = statements;
+        this.queue = new OpQueue(statements, settings);
     }
 
     /** Opens the store at {@code file}, creating it (and a device id) on first use. */
@@ -78,7 +82,10 @@ public final class LocalStore implements AutoCloseable {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            db = DriverManager.getConnection("jdbc:sqlite:" + file);
+            Properties properties = new Properties();
+            // Nothing reads generated keys; retrieving them costs a query after every insert.
+            properties.setProperty("jdbc.get_generated_keys", "false");
+            db = DriverManager.getConnection("jdbc:sqlite:" + file, properties);
             try (Statement statement = db.createStatement()) {
                 statement.execute("PRAGMA busy_timeout = 10000");
                 statement.execute("PRAGMA journal_mode = WAL");
@@ -86,14 +93,15 @@ public final class LocalStore implements AutoCloseable {
             }
             migrate(db, file);
             db.setAutoCommit(false);
-            String deviceId = meta(db, "device_id");
+            Statements statements = new Statements(db);
+            String deviceId = meta(statements, "device_id");
             if (deviceId == null) {
                 deviceId = UUID.randomUUID().toString();
-                putMeta(db, "device_id", deviceId);
+                putMeta(statements, "device_id", deviceId);
             }
-            Hlc hlc = Hlc.create(deviceId, clock::millis, meta(db, "hlc"));
+            Hlc hlc = Hlc.create(deviceId, clock::millis, meta(statements, "hlc"));
             db.commit();
-            return new LocalStore(file, clock, db, deviceId, hlc, settings);
+            return new LocalStore(file, clock, db, statements, deviceId, hlc, settings);
         } catch (SQLException | IOException e) {
             closeQuietly(db);
             throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
@@ -249,7 +257,7 @@ public final class LocalStore implements AutoCloseable {
                     task.failure = e;
                 }
             }
-            putMeta(db, "hlc", hlc.last());
+            putMeta(statements, "hlc", hlc.last());
             db.commit();
         } catch (SQLException e) {
             rollback(e);
@@ -268,6 +276,11 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Applies one write: queues its op and sets the local view to the old view with the write
+     * applied, which is what a rebase (server state plus open ops) gives too, also when the op
+     * was folded into an earlier one.
+     */
     private Object applyWrite(LocalWrite write) throws SQLException, OutpostException {
         String collection = write.collection();
         String id = write.id();
@@ -276,14 +289,13 @@ public final class LocalStore implements AutoCloseable {
                 ObjectNode fields = JsonMergePatch.withoutNulls(write.data());
                 Row row = ensureRow(collection, id);
                 if (row.local.deleted()) {
-                    queueOp(collection, id, OpType.CREATE, fields, write.priority(), row);
-                } else {
-                    ObjectNode patch = JsonMergePatch.diff(row.local.data(), fields);
-                    if (!patch.isEmpty()) {
-                        queueOp(collection, id, OpType.UPDATE, patch, write.priority(), row);
-                    }
+                    return written(collection, id, OpType.CREATE, fields, fields, write.priority(), row);
                 }
-                return readRecord(collection, id).orElse(null);
+                ObjectNode patch = JsonMergePatch.diff(row.local.data(), fields);
+                if (patch.isEmpty()) {
+                    return readRecord(collection, id).orElse(null);
+                }
+                return written(collection, id, OpType.UPDATE, patch, fields, write.priority(), row);
             }
             case UPDATE -> {
                 Row row = load(collection, id);
@@ -293,27 +305,40 @@ public final class LocalStore implements AutoCloseable {
                 }
                 ObjectNode after = JsonMergePatch.withoutNulls(JsonMergePatch.apply(row.local.data(), write.data()));
                 ObjectNode normalized = JsonMergePatch.diff(row.local.data(), after);
-                if (!normalized.isEmpty()) {
-                    queueOp(collection, id, OpType.UPDATE, normalized, write.priority(), row);
+                if (normalized.isEmpty()) {
+                    return readRecord(collection, id).orElse(null);
                 }
-                return readRecord(collection, id).orElse(null);
+                return written(collection, id, OpType.UPDATE, normalized, after, write.priority(), row);
             }
             case DELETE -> {
                 Row row = load(collection, id);
                 if (row == null || row.local.deleted()) {
                     return Boolean.FALSE;
                 }
-                queueOp(collection, id, OpType.DELETE, null, write.priority(), row);
+                written(collection, id, OpType.DELETE, null, null, write.priority(), row);
                 return Boolean.TRUE;
             }
             default -> throw new IllegalStateException("unhandled write " + write.kind());
         }
     }
 
-    private void queueOp(String collection, String id, OpType type, ObjectNode data, Priority priority, Row row)
-            throws SQLException {
-        queue.append(collection, id, type, data, priority, row.serverVersion, hlc.now(), clock.millis());
-        rebase(collection, id);
+    /** Queues the op and stores the record's new local view; returns the record as now seen. */
+    private LocalRecord written(String collection, String id, OpType type, ObjectNode opData, ObjectNode after,
+            Priority priority, Row row) throws SQLException {
+        OpQueue.Chain chain = queue.append(collection, id, type, opData, priority, row.serverVersion, hlc.now(), clock.millis());
+        if (chain.empty() && row.serverVersion == 0) {
+            PreparedStatement delete = statements.get("DELETE FROM records WHERE collection = ? AND id = ?");
+            delete.setString(1, collection);
+            delete.setString(2, id);
+            delete.executeUpdate();
+            return null;
+        }
+        saveLocal(collection, id, after == null ? RecordState.ABSENT : new RecordState(after, false));
+        if (after == null) {
+            return null;
+        }
+        return new LocalRecord(collection, id, after, row.serverVersion,
+                chain.hasDead() ? SyncState.FAILED : chain.empty() ? SyncState.SYNCED : SyncState.PENDING);
     }
 
     /** The record's row, inserted as never-on-the-server and absent if there was none. */
@@ -322,12 +347,11 @@ public final class LocalStore implements AutoCloseable {
         if (row != null) {
             return row;
         }
-        try (PreparedStatement insert = db.prepareStatement(
-                "INSERT INTO records (collection, id, data, deleted, server_version, server_deleted) VALUES (?, ?, NULL, 1, 0, 1)")) {
-            insert.setString(1, collection);
-            insert.setString(2, id);
-            insert.executeUpdate();
-        }
+        PreparedStatement insert = statements.get(
+            "INSERT INTO records (collection, id, data, deleted, server_version, server_deleted) VALUES (?, ?, NULL, 1, 0, 1)");
+        insert.setString(1, collection);
+        insert.setString(2, id);
+        insert.executeUpdate();
         return new Row(RecordState.ABSENT, RecordState.ABSENT, 0);
     }
 
@@ -343,10 +367,11 @@ public final class LocalStore implements AutoCloseable {
 
     /** The collection's live records, ordered by id. */
     public synchronized List<LocalRecord> list(String collection) throws OutpostException {
-        try (PreparedStatement select = db.prepareStatement(
+        try {
+            PreparedStatement select = statements.get(
                 "SELECT id, data, server_version, (SELECT MAX(CASE o.status WHEN 'DEAD' THEN 2 ELSE 1 END) FROM ops o "
                         + "WHERE o.collection = r.collection AND o.record_id = r.id AND o.status IN ('PENDING', 'DEAD')) "
-                        + "FROM records r WHERE collection = ? AND deleted = 0 ORDER BY id")) {
+                        + "FROM records r WHERE collection = ? AND deleted = 0 ORDER BY id");
             select.setString(1, collection);
             List<LocalRecord> records = new ArrayList<>();
             try (ResultSet rows = select.executeQuery()) {
@@ -589,7 +614,7 @@ public final class LocalStore implements AutoCloseable {
     /** The token the server last refused, as a SHA-256 hex digest; null if none. */
     synchronized String refusedToken() throws OutpostException {
         try {
-            return meta(db, "refused_token");
+            return meta(statements, "refused_token");
         } catch (SQLException e) {
             throw storage("cannot read the store's metadata: " + e.getMessage(), e);
         }
@@ -599,14 +624,13 @@ public final class LocalStore implements AutoCloseable {
     synchronized void refusedToken(String digest) throws OutpostException {
         try {
             if (digest == null) {
-                if (meta(db, "refused_token") == null) {
+                if (meta(statements, "refused_token") == null) {
                     return;
                 }
-                try (PreparedStatement delete = db.prepareStatement("DELETE FROM meta WHERE key = 'refused_token'")) {
-                    delete.executeUpdate();
-                }
+                PreparedStatement delete = statements.get("DELETE FROM meta WHERE key = 'refused_token'");
+                delete.executeUpdate();
             } else {
-                putMeta(db, "refused_token", digest);
+                putMeta(statements, "refused_token", digest);
             }
             db.commit();
         } catch (SQLException e) {
@@ -618,7 +642,7 @@ public final class LocalStore implements AutoCloseable {
     /** The last pull cursor, or null before the first pull. */
     synchronized String cursor() throws OutpostException {
         try {
-            return meta(db, "cursor");
+            return meta(statements, "cursor");
         } catch (SQLException e) {
             throw storage("cannot read the pull cursor: " + e.getMessage(), e);
         }
@@ -645,8 +669,8 @@ public final class LocalStore implements AutoCloseable {
                 rebase(change.collection(), change.recordId());
                 applied++;
             }
-            putMeta(db, "cursor", cursor);
-            putMeta(db, "hlc", hlc.last());
+            putMeta(statements, "cursor", cursor);
+            putMeta(statements, "hlc", hlc.last());
             db.commit();
             return applied;
         } catch (SQLException e) {
@@ -661,67 +685,63 @@ public final class LocalStore implements AutoCloseable {
     }
 
     private Row load(String collection, String id) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT data, deleted, server_data, server_version, server_deleted FROM records WHERE collection = ? AND id = ?")) {
-            select.setString(1, collection);
-            select.setString(2, id);
-            try (ResultSet rows = select.executeQuery()) {
-                if (!rows.next()) {
-                    return null;
-                }
-                String data = rows.getString(1);
-                String serverData = rows.getString(3);
-                return new Row(
-                        new RecordState(data == null ? null : Wire.object(data), rows.getInt(2) != 0),
-                        new RecordState(serverData == null ? null : Wire.object(serverData), rows.getInt(5) != 0),
-                        rows.getLong(4));
+        PreparedStatement select = statements.get(
+            "SELECT data, deleted, server_data, server_version, server_deleted FROM records WHERE collection = ? AND id = ?");
+        select.setString(1, collection);
+        select.setString(2, id);
+        try (ResultSet rows = select.executeQuery()) {
+            if (!rows.next()) {
+                return null;
             }
+            String data = rows.getString(1);
+            String serverData = rows.getString(3);
+            return new Row(
+                    new RecordState(data == null ? null : Wire.object(data), rows.getInt(2) != 0),
+                    new RecordState(serverData == null ? null : Wire.object(serverData), rows.getInt(5) != 0),
+                    rows.getLong(4));
         }
     }
 
     private void saveLocal(String collection, String id, RecordState local) throws SQLException {
-        try (PreparedStatement update = db.prepareStatement(
-                "UPDATE records SET data = ?, deleted = ? WHERE collection = ? AND id = ?")) {
-            update.setString(1, local.data() == null ? null : Wire.write(local.data()));
-            update.setInt(2, local.deleted() ? 1 : 0);
-            update.setString(3, collection);
-            update.setString(4, id);
-            update.executeUpdate();
-        }
+        PreparedStatement update = statements.get(
+            "UPDATE records SET data = ?, deleted = ? WHERE collection = ? AND id = ?");
+        update.setString(1, local.data() == null ? null : Wire.write(local.data()));
+        update.setInt(2, local.deleted() ? 1 : 0);
+        update.setString(3, collection);
+        update.setString(4, id);
+        update.executeUpdate();
     }
 
     private void saveServer(String collection, String id, RecordState server, long version, String serverHlc, long now,
             Row row) throws SQLException {
         String data = server.data() == null ? null : Wire.write(server.data());
         if (row == null) {
-            try (PreparedStatement insert = db.prepareStatement(
-                    "INSERT INTO records (collection, id, data, deleted, server_data, server_version, server_deleted, "
-                            + "server_hlc, last_synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-                insert.setString(1, collection);
-                insert.setString(2, id);
-                insert.setString(3, data);
-                insert.setInt(4, server.deleted() ? 1 : 0);
-                insert.setString(5, data);
-                insert.setLong(6, version);
-                insert.setInt(7, server.deleted() ? 1 : 0);
-                insert.setString(8, serverHlc);
-                insert.setLong(9, now);
-                insert.executeUpdate();
-            }
+            PreparedStatement insert = statements.get(
+                "INSERT INTO records (collection, id, data, deleted, server_data, server_version, server_deleted, "
+                        + "server_hlc, last_synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            insert.setString(1, collection);
+            insert.setString(2, id);
+            insert.setString(3, data);
+            insert.setInt(4, server.deleted() ? 1 : 0);
+            insert.setString(5, data);
+            insert.setLong(6, version);
+            insert.setInt(7, server.deleted() ? 1 : 0);
+            insert.setString(8, serverHlc);
+            insert.setLong(9, now);
+            insert.executeUpdate();
             return;
         }
-        try (PreparedStatement update = db.prepareStatement(
-                "UPDATE records SET server_data = ?, server_version = ?, server_deleted = ?, server_hlc = ?, last_synced_at = ? "
-                        + "WHERE collection = ? AND id = ?")) {
-            update.setString(1, data);
-            update.setLong(2, version);
-            update.setInt(3, server.deleted() ? 1 : 0);
-            update.setString(4, serverHlc);
-            update.setLong(5, now);
-            update.setString(6, collection);
-            update.setString(7, id);
-            update.executeUpdate();
-        }
+        PreparedStatement update = statements.get(
+            "UPDATE records SET server_data = ?, server_version = ?, server_deleted = ?, server_hlc = ?, last_synced_at = ? "
+                    + "WHERE collection = ? AND id = ?");
+        update.setString(1, data);
+        update.setLong(2, version);
+        update.setInt(3, server.deleted() ? 1 : 0);
+        update.setString(4, serverHlc);
+        update.setLong(5, now);
+        update.setString(6, collection);
+        update.setString(7, id);
+        update.executeUpdate();
     }
 
     /**
@@ -735,24 +755,22 @@ public final class LocalStore implements AutoCloseable {
         }
         RecordState state = row.server;
         boolean anyPending = false;
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT type, data FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq")) {
-            select.setString(1, collection);
-            select.setString(2, id);
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    anyPending = true;
-                    String data = rows.getString(2);
-                    state = state.after(OpType.valueOf(rows.getString(1)), data == null ? null : Wire.object(data));
-                }
+        PreparedStatement select = statements.get(
+            "SELECT type, data FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
+        select.setString(1, collection);
+        select.setString(2, id);
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                anyPending = true;
+                String data = rows.getString(2);
+                state = state.after(OpType.valueOf(rows.getString(1)), data == null ? null : Wire.object(data));
             }
         }
         if (!anyPending && row.serverVersion == 0) {
-            try (PreparedStatement delete = db.prepareStatement("DELETE FROM records WHERE collection = ? AND id = ?")) {
-                delete.setString(1, collection);
-                delete.setString(2, id);
-                delete.executeUpdate();
-            }
+            PreparedStatement delete = statements.get("DELETE FROM records WHERE collection = ? AND id = ?");
+            delete.setString(1, collection);
+            delete.setString(2, id);
+            delete.executeUpdate();
             return;
         }
         saveLocal(collection, id, state);
@@ -760,25 +778,23 @@ public final class LocalStore implements AutoCloseable {
 
     // ---- plumbing -------------------------------------------------------------------------
 
-    private static String meta(Connection db, String key) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement("SELECT value FROM meta WHERE key = ?")) {
-            select.setString(1, key);
-            try (ResultSet rows = select.executeQuery()) {
-                return rows.next() ? rows.getString(1) : null;
-            }
+    private static String meta(Statements statements, String key) throws SQLException {
+        PreparedStatement select = statements.get("SELECT value FROM meta WHERE key = ?");
+        select.setString(1, key);
+        try (ResultSet rows = select.executeQuery()) {
+            return rows.next() ? rows.getString(1) : null;
         }
     }
 
-    private static void putMeta(Connection db, String key, String value) throws SQLException {
+    private static void putMeta(Statements statements, String key, String value) throws SQLException {
         if (value == null) {
             return;
         }
-        try (PreparedStatement upsert = db.prepareStatement(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")) {
-            upsert.setString(1, key);
-            upsert.setString(2, value);
-            upsert.executeUpdate();
-        }
+        PreparedStatement upsert = statements.get(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        upsert.setString(1, key);
+        upsert.setString(2, value);
+        upsert.executeUpdate();
     }
 
     private void rollback(Exception cause) {
@@ -805,6 +821,7 @@ public final class LocalStore implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        statements.close();
         closeQuietly(db);
     }
 }

@@ -8,7 +8,6 @@ import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.Wire;
 import java.nio.charset.StandardCharsets;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -42,12 +41,12 @@ import java.util.Set;
 final class OpQueue {
     private static final Priority[] HIGHEST_FIRST = {Priority.CRITICAL, Priority.HIGH, Priority.NORMAL, Priority.LOW};
 
-    private final Connection db;
+    private final Statements statements;
     private final QueueSettings settings;
     private final Map<Priority, Long> roundRobin = new EnumMap<>(Priority.class);
 
-    OpQueue(Connection db, QueueSettings settings) {
-        this.db = db;
+    OpQueue(Statements statements, QueueSettings settings) {
+        this.statements = statements;
         this.settings = settings;
         for (Priority priority : Priority.values()) {
             roundRobin.put(priority, 0L);
@@ -61,12 +60,21 @@ final class OpQueue {
     // ---- writing ----------------------------------------------------------------------------
 
     /**
+     * What a record's chain holds after an append.
+     *
+     * @param hasDead an op of the chain is dead-lettered
+     * @param empty no op of the record is open (a DELETE cancelled the only, unsent CREATE)
+     */
+    record Chain(boolean hasDead, boolean empty) {
+    }
+
+    /**
      * Queues the op of a local write, folding it into the record's last unsent op where the
      * result on the server is the same.
      *
      * @param serverVersion the record's server version as the device knows it
      */
-    void append(String collection, String id, OpType type, ObjectNode data, Priority priority, long serverVersion,
+    Chain append(String collection, String id, OpType type, ObjectNode data, Priority priority, long serverVersion,
             String hlc, long now) throws SQLException {
         List<OpenOp> open = openChain(collection, id);
         OpenOp last = open.isEmpty() ? null : open.get(open.size() - 1);
@@ -77,57 +85,67 @@ final class OpQueue {
                         : JsonMergePatch.compose(last.data(), data);
                 if (merged != null) {
                     Priority raised = max(priority, last.priority());
-                    try (PreparedStatement update = db.prepareStatement(
-                            "UPDATE ops SET data = ?, hlc = ?, priority = ?, size = ? WHERE seq = ?")) {
-                        String json = Wire.write(merged);
-                        update.setString(1, json);
-                        update.setString(2, hlc);
-                        update.setString(3, raised.name());
-                        update.setInt(4, json.getBytes(StandardCharsets.UTF_8).length);
-                        update.setLong(5, last.seq());
-                        update.executeUpdate();
-                    }
+                    PreparedStatement update = statements.get(
+                        "UPDATE ops SET data = ?, hlc = ?, priority = ?, size = ? WHERE seq = ?");
+                    String json = Wire.write(merged);
+                    update.setString(1, json);
+                    update.setString(2, hlc);
+                    update.setString(3, raised.name());
+                    update.setInt(4, json.getBytes(StandardCharsets.UTF_8).length);
+                    update.setLong(5, last.seq());
+                    update.executeUpdate();
                     inheritPriority(open, raised);
-                    return;
+                    return chainAfter(open, false);
                 }
             }
             if (type == OpType.DELETE && last.type() == OpType.CREATE) {
                 // Before a CREATE the record is absent or deleted, which is what DELETE leaves.
-                try (PreparedStatement delete = db.prepareStatement("DELETE FROM ops WHERE seq = ?")) {
-                    delete.setLong(1, last.seq());
-                    delete.executeUpdate();
-                }
-                return;
+                PreparedStatement delete = statements.get("DELETE FROM ops WHERE seq = ?");
+                delete.setLong(1, last.seq());
+                delete.executeUpdate();
+                return new Chain(hasDead(open), open.size() == 1);
             }
         }
         Long base = type == OpType.CREATE || !open.isEmpty() ? null : serverVersion;
         String json = data == null ? null : Wire.write(data);
-        try (PreparedStatement insert = db.prepareStatement(
-                "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status, size) "
-                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?)")) {
-            insert.setString(1, Ids.uuidV7());
-            insert.setString(2, collection);
-            insert.setString(3, id);
-            insert.setString(4, type.name());
-            insert.setObject(5, base);
-            insert.setString(6, json);
-            insert.setString(7, hlc);
-            insert.setString(8, priority.name());
-            insert.setLong(9, now);
-            insert.setInt(10, json == null ? 0 : json.getBytes(StandardCharsets.UTF_8).length);
-            insert.executeUpdate();
-        }
+        PreparedStatement insert = statements.get(
+            "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status, size) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?)");
+        insert.setString(1, Ids.uuidV7());
+        insert.setString(2, collection);
+        insert.setString(3, id);
+        insert.setString(4, type.name());
+        insert.setObject(5, base);
+        insert.setString(6, json);
+        insert.setString(7, hlc);
+        insert.setString(8, priority.name());
+        insert.setLong(9, now);
+        insert.setInt(10, json == null ? 0 : json.getBytes(StandardCharsets.UTF_8).length);
+        insert.executeUpdate();
         inheritPriority(open, priority);
+        return chainAfter(open, true);
+    }
+
+    private static Chain chainAfter(List<OpenOp> open, boolean appended) {
+        return new Chain(hasDead(open), open.isEmpty() && !appended);
+    }
+
+    private static boolean hasDead(List<OpenOp> open) {
+        for (OpenOp op : open) {
+            if (op.status().equals("DEAD")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void inheritPriority(List<OpenOp> earlier, Priority priority) throws SQLException {
         for (OpenOp op : earlier) {
             if (op.status().equals("PENDING") && op.priority().compareTo(priority) < 0) {
-                try (PreparedStatement update = db.prepareStatement("UPDATE ops SET priority = ? WHERE seq = ?")) {
-                    update.setString(1, priority.name());
-                    update.setLong(2, op.seq());
-                    update.executeUpdate();
-                }
+                PreparedStatement update = statements.get("UPDATE ops SET priority = ? WHERE seq = ?");
+                update.setString(1, priority.name());
+                update.setLong(2, op.seq());
+                update.executeUpdate();
             }
         }
     }
@@ -138,24 +156,23 @@ final class OpQueue {
 
     /** The record's pending and dead ops, oldest first. */
     List<OpenOp> openChain(String collection, String id) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT seq, op_id, type, data, priority, status, sent_at FROM ops "
-                        + "WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq")) {
-            select.setString(1, collection);
-            select.setString(2, id);
-            List<OpenOp> chain = new ArrayList<>();
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    String data = rows.getString(4);
-                    rows.getLong(7);
-                    boolean sent = !rows.wasNull();
-                    chain.add(new OpenOp(rows.getLong(1), rows.getString(2), OpType.valueOf(rows.getString(3)),
-                            data == null ? null : Wire.object(data), Priority.valueOf(rows.getString(5)),
-                            rows.getString(6), sent));
-                }
+        PreparedStatement select = statements.get(
+            "SELECT seq, op_id, type, data, priority, status, sent_at FROM ops "
+                    + "WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
+        select.setString(1, collection);
+        select.setString(2, id);
+        List<OpenOp> chain = new ArrayList<>();
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                String data = rows.getString(4);
+                rows.getLong(7);
+                boolean sent = !rows.wasNull();
+                chain.add(new OpenOp(rows.getLong(1), rows.getString(2), OpType.valueOf(rows.getString(3)),
+                        data == null ? null : Wire.object(data), Priority.valueOf(rows.getString(5)),
+                        rows.getString(6), sent));
             }
-            return chain;
         }
+        return chain;
     }
 
     // ---- sending ----------------------------------------------------------------------------
@@ -217,38 +234,36 @@ final class OpQueue {
     }
 
     private Deque<Candidate> readyHeads(Priority priority, long now, int max) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc FROM ops o "
-                        + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? AND NOT EXISTS ("
-                        + "SELECT 1 FROM ops e WHERE e.collection = o.collection AND e.record_id = o.record_id "
-                        + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq) ORDER BY seq LIMIT ?")) {
-            select.setString(1, priority.name());
-            select.setLong(2, now);
-            select.setInt(3, max);
-            Deque<Candidate> pool = new ArrayDeque<>();
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    long base = rows.getLong(6);
-                    Long storedBase = rows.wasNull() ? null : base;
-                    String data = rows.getString(7);
-                    pool.add(new Candidate(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getString(4),
-                            OpType.valueOf(rows.getString(5)), storedBase, data == null ? null : Wire.object(data),
-                            rows.getString(8), priority));
-                }
+        PreparedStatement select = statements.get(
+            "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc FROM ops o "
+                    + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? AND NOT EXISTS ("
+                    + "SELECT 1 FROM ops e WHERE e.collection = o.collection AND e.record_id = o.record_id "
+                    + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq) ORDER BY seq LIMIT ?");
+        select.setString(1, priority.name());
+        select.setLong(2, now);
+        select.setInt(3, max);
+        Deque<Candidate> pool = new ArrayDeque<>();
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                long base = rows.getLong(6);
+                Long storedBase = rows.wasNull() ? null : base;
+                String data = rows.getString(7);
+                pool.add(new Candidate(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getString(4),
+                        OpType.valueOf(rows.getString(5)), storedBase, data == null ? null : Wire.object(data),
+                        rows.getString(8), priority));
             }
-            return pool;
         }
+        return pool;
     }
 
     private void markSent(List<PendingOp> batch, long now) throws SQLException {
-        try (PreparedStatement update = db.prepareStatement("UPDATE ops SET sent_at = COALESCE(sent_at, ?) WHERE seq = ?")) {
-            for (PendingOp op : batch) {
-                update.setLong(1, now);
-                update.setLong(2, op.seq());
-                update.addBatch();
-            }
-            update.executeBatch();
+        PreparedStatement update = statements.get("UPDATE ops SET sent_at = COALESCE(sent_at, ?) WHERE seq = ?");
+        for (PendingOp op : batch) {
+            update.setLong(1, now);
+            update.setLong(2, op.seq());
+            update.addBatch();
         }
+        update.executeBatch();
     }
 
     /** Where the queue reads a record's server version from. */
@@ -260,15 +275,14 @@ final class OpQueue {
 
     /** Ends an op with the server's answer. */
     void finish(long seq, String status, String result, String error, long now) throws SQLException {
-        try (PreparedStatement update = db.prepareStatement(
-                "UPDATE ops SET status = ?, result = ?, last_error = ?, attempts = attempts + 1, finished_at = ? WHERE seq = ?")) {
-            update.setString(1, status);
-            update.setString(2, result);
-            update.setString(3, error);
-            update.setLong(4, now);
-            update.setLong(5, seq);
-            update.executeUpdate();
-        }
+        PreparedStatement update = statements.get(
+            "UPDATE ops SET status = ?, result = ?, last_error = ?, attempts = attempts + 1, finished_at = ? WHERE seq = ?");
+        update.setString(1, status);
+        update.setString(2, result);
+        update.setString(3, error);
+        update.setLong(4, now);
+        update.setLong(5, seq);
+        update.executeUpdate();
     }
 
     /**
@@ -281,14 +295,13 @@ final class OpQueue {
         List<PendingOp> dead = new ArrayList<>();
         for (PendingOp op : ops) {
             int attempts;
-            try (PreparedStatement select = db.prepareStatement("SELECT attempts FROM ops WHERE seq = ? AND status = 'PENDING'")) {
-                select.setLong(1, op.seq());
-                try (ResultSet rows = select.executeQuery()) {
-                    if (!rows.next()) {
-                        continue;
-                    }
-                    attempts = rows.getInt(1) + 1;
+            PreparedStatement select = statements.get("SELECT attempts FROM ops WHERE seq = ? AND status = 'PENDING'");
+            select.setLong(1, op.seq());
+            try (ResultSet rows = select.executeQuery()) {
+                if (!rows.next()) {
+                    continue;
                 }
+                attempts = rows.getInt(1) + 1;
             }
             if (attempts >= settings.retry().maxAttempts()) {
                 kill(op.seq(), "gave up after " + attempts + " attempts; last error: " + error, attempts, now);
@@ -299,73 +312,68 @@ final class OpQueue {
             if (retryAfter != null && retryAfter.compareTo(wait) > 0) {
                 wait = retryAfter;
             }
-            try (PreparedStatement update = db.prepareStatement(
-                    "UPDATE ops SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE seq = ?")) {
-                update.setInt(1, attempts);
-                update.setString(2, error);
-                update.setLong(3, now + wait.toMillis());
-                update.setLong(4, op.seq());
-                update.executeUpdate();
-            }
+            PreparedStatement update = statements.get(
+                "UPDATE ops SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE seq = ?");
+            update.setInt(1, attempts);
+            update.setString(2, error);
+            update.setLong(3, now + wait.toMillis());
+            update.setLong(4, op.seq());
+            update.executeUpdate();
         }
         return dead;
     }
 
     /** Moves an op to the dead-letter queue with {@code reason}. */
     void kill(long seq, String reason, int attempts, long now) throws SQLException {
-        try (PreparedStatement update = db.prepareStatement(
-                "UPDATE ops SET status = 'DEAD', last_error = ?, attempts = ?, finished_at = ? WHERE seq = ?")) {
-            update.setString(1, reason);
-            update.setInt(2, attempts);
-            update.setLong(3, now);
-            update.setLong(4, seq);
-            update.executeUpdate();
-        }
+        PreparedStatement update = statements.get(
+            "UPDATE ops SET status = 'DEAD', last_error = ?, attempts = ?, finished_at = ? WHERE seq = ?");
+        update.setString(1, reason);
+        update.setInt(2, attempts);
+        update.setLong(3, now);
+        update.setLong(4, seq);
+        update.executeUpdate();
     }
 
     /** The earliest time a pending op is due, or null if none waits for a retry. */
     Long nextAttemptAt(long now) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT MIN(next_attempt_at) FROM ops WHERE status = 'PENDING' AND next_attempt_at > ?")) {
-            select.setLong(1, now);
-            try (ResultSet rows = select.executeQuery()) {
-                rows.next();
-                long at = rows.getLong(1);
-                return rows.wasNull() ? null : at;
-            }
+        PreparedStatement select = statements.get(
+            "SELECT MIN(next_attempt_at) FROM ops WHERE status = 'PENDING' AND next_attempt_at > ?");
+        select.setLong(1, now);
+        try (ResultSet rows = select.executeQuery()) {
+            rows.next();
+            long at = rows.getLong(1);
+            return rows.wasNull() ? null : at;
         }
     }
 
     // ---- dead letters -----------------------------------------------------------------------
 
     List<DeadLetter> deadLetters() throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT op_id, collection, record_id, type, data, priority, attempts, last_error, created_at, finished_at "
-                        + "FROM ops WHERE status = 'DEAD' ORDER BY seq")) {
-            List<DeadLetter> letters = new ArrayList<>();
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    String data = rows.getString(5);
-                    letters.add(new DeadLetter(rows.getString(1), rows.getString(2), rows.getString(3),
-                            OpType.valueOf(rows.getString(4)), data == null ? null : Wire.object(data),
-                            Priority.valueOf(rows.getString(6)), rows.getInt(7), rows.getString(8),
-                            Instant.ofEpochMilli(rows.getLong(9)), Instant.ofEpochMilli(rows.getLong(10))));
-                }
+        PreparedStatement select = statements.get(
+            "SELECT op_id, collection, record_id, type, data, priority, attempts, last_error, created_at, finished_at "
+                    + "FROM ops WHERE status = 'DEAD' ORDER BY seq");
+        List<DeadLetter> letters = new ArrayList<>();
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                String data = rows.getString(5);
+                letters.add(new DeadLetter(rows.getString(1), rows.getString(2), rows.getString(3),
+                        OpType.valueOf(rows.getString(4)), data == null ? null : Wire.object(data),
+                        Priority.valueOf(rows.getString(6)), rows.getInt(7), rows.getString(8),
+                        Instant.ofEpochMilli(rows.getLong(9)), Instant.ofEpochMilli(rows.getLong(10))));
             }
-            return letters;
         }
+        return letters;
     }
 
     /** The dead op with this id, as (seq, collection, record id, type); null if there is none. */
     DeadRef dead(String opId) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT seq, collection, record_id, type FROM ops WHERE op_id = ? AND status = 'DEAD'")) {
-            select.setString(1, opId);
-            try (ResultSet rows = select.executeQuery()) {
-                return rows.next()
-                        ? new DeadRef(rows.getLong(1), rows.getString(2), rows.getString(3), OpType.valueOf(rows.getString(4)))
-                        : null;
-            }
+        PreparedStatement select = statements.get(
+            "SELECT seq, collection, record_id, type FROM ops WHERE op_id = ? AND status = 'DEAD'");
+        select.setString(1, opId);
+        try (ResultSet rows = select.executeQuery()) {
+            return rows.next()
+                    ? new DeadRef(rows.getLong(1), rows.getString(2), rows.getString(3), OpType.valueOf(rows.getString(4)))
+                    : null;
         }
     }
 
@@ -379,47 +387,44 @@ final class OpQueue {
      */
     String replay(DeadRef dead, ObjectNode data) throws SQLException {
         String newId = Ids.uuidV7();
-        try (PreparedStatement update = db.prepareStatement(
-                "UPDATE ops SET op_id = ?, status = 'PENDING', attempts = 0, next_attempt_at = 0, last_error = NULL, "
-                        + "finished_at = NULL, result = NULL, sent_at = NULL, base_version = NULL, "
-                        + "data = COALESCE(?, data), size = COALESCE(?, size) WHERE seq = ?")) {
-            String json = data == null ? null : Wire.write(data);
-            update.setString(1, newId);
-            update.setString(2, json);
-            update.setObject(3, json == null ? null : json.getBytes(StandardCharsets.UTF_8).length);
-            update.setLong(4, dead.seq());
-            update.executeUpdate();
-        }
+        PreparedStatement update = statements.get(
+            "UPDATE ops SET op_id = ?, status = 'PENDING', attempts = 0, next_attempt_at = 0, last_error = NULL, "
+                    + "finished_at = NULL, result = NULL, sent_at = NULL, base_version = NULL, "
+                    + "data = COALESCE(?, data), size = COALESCE(?, size) WHERE seq = ?");
+        String json = data == null ? null : Wire.write(data);
+        update.setString(1, newId);
+        update.setString(2, json);
+        update.setObject(3, json == null ? null : json.getBytes(StandardCharsets.UTF_8).length);
+        update.setLong(4, dead.seq());
+        update.executeUpdate();
         return newId;
     }
 
     /** Drops a dead op for good; it stays in the table as DISCARDED. */
     void discard(DeadRef dead, long now) throws SQLException {
-        try (PreparedStatement update = db.prepareStatement(
-                "UPDATE ops SET status = 'DISCARDED', finished_at = ? WHERE seq = ?")) {
-            update.setLong(1, now);
-            update.setLong(2, dead.seq());
-            update.executeUpdate();
-        }
+        PreparedStatement update = statements.get(
+            "UPDATE ops SET status = 'DISCARDED', finished_at = ? WHERE seq = ?");
+        update.setLong(1, now);
+        update.setLong(2, dead.seq());
+        update.executeUpdate();
     }
 
     /** The dead op an op waits behind, if any. */
     String blockingDeadOp(String collection, String id, long seq) throws SQLException {
-        try (PreparedStatement select = db.prepareStatement(
-                "SELECT op_id FROM ops WHERE collection = ? AND record_id = ? AND status = 'DEAD' AND seq < ? ORDER BY seq LIMIT 1")) {
-            select.setString(1, collection);
-            select.setString(2, id);
-            select.setLong(3, seq);
-            try (ResultSet rows = select.executeQuery()) {
-                return rows.next() ? rows.getString(1) : null;
-            }
+        PreparedStatement select = statements.get(
+            "SELECT op_id FROM ops WHERE collection = ? AND record_id = ? AND status = 'DEAD' AND seq < ? ORDER BY seq LIMIT 1");
+        select.setString(1, collection);
+        select.setString(2, id);
+        select.setLong(3, seq);
+        try (ResultSet rows = select.executeQuery()) {
+            return rows.next() ? rows.getString(1) : null;
         }
     }
 
     /** How many ops are in each status. */
     Map<String, Integer> counts() throws SQLException {
-        try (PreparedStatement select = db.prepareStatement("SELECT status, COUNT(*) FROM ops GROUP BY status");
-                ResultSet rows = select.executeQuery()) {
+        PreparedStatement select = statements.get("SELECT status, COUNT(*) FROM ops GROUP BY status");
+        try (ResultSet rows = select.executeQuery()) {
             Map<String, Integer> counts = new HashMap<>();
             while (rows.next()) {
                 counts.put(rows.getString(1), rows.getInt(2));
@@ -429,8 +434,8 @@ final class OpQueue {
     }
 
     int pendingCount() throws SQLException {
-        try (PreparedStatement select = db.prepareStatement("SELECT COUNT(*) FROM ops WHERE status = 'PENDING'");
-                ResultSet rows = select.executeQuery()) {
+        PreparedStatement select = statements.get("SELECT COUNT(*) FROM ops WHERE status = 'PENDING'");
+        try (ResultSet rows = select.executeQuery()) {
             rows.next();
             return rows.getInt(1);
         }
