@@ -51,7 +51,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * serialized on this object.
  */
 public final class LocalStore implements AutoCloseable {
-    private static final List<String> MIGRATIONS = List.of("V1__local_store.sql", "V2__retry_schedule.sql");
+    private static final List<String> MIGRATIONS =
+            List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql");
     static final int SCHEMA_VERSION = MIGRATIONS.size();
 
     private final Path file;
@@ -99,7 +100,7 @@ public final class LocalStore implements AutoCloseable {
                 deviceId = UUID.randomUUID().toString();
                 putMeta(statements, "device_id", deviceId);
             }
-            Hlc hlc = Hlc.create(deviceId, clock::millis, meta(statements, "hlc"));
+            Hlc hlc = Hlc.create(deviceId, clock::millis, lastHlc(statements));
             db.commit();
             return new LocalStore(file, clock, db, statements, deviceId, hlc, settings);
         } catch (SQLException | IOException e) {
@@ -257,7 +258,6 @@ public final class LocalStore implements AutoCloseable {
                     task.failure = e;
                 }
             }
-            putMeta(statements, "hlc", hlc.last());
             db.commit();
         } catch (SQLException e) {
             rollback(e);
@@ -777,6 +777,19 @@ public final class LocalStore implements AutoCloseable {
     }
 
     // ---- plumbing -------------------------------------------------------------------------
+
+    /**
+     * The clock's last timestamp: the later of the one pulls store in meta and the newest
+     * op's, so the clock never runs backwards across a restart.
+     */
+    private static String lastHlc(Statements statements) throws SQLException {
+        String stored = meta(statements, "hlc");
+        PreparedStatement select = statements.get("SELECT hlc FROM ops ORDER BY seq DESC LIMIT 1");
+        try (ResultSet rows = select.executeQuery()) {
+            String newestOp = rows.next() ? rows.getString(1) : null;
+            return Hlc.compare(stored, newestOp) >= 0 ? stored : newestOp;
+        }
+    }
 
     private static String meta(Statements statements, String key) throws SQLException {
         PreparedStatement select = statements.get("SELECT value FROM meta WHERE key = ?");
