@@ -8,14 +8,11 @@ import dev.outpost.client.OutpostException;
 import dev.outpost.client.QueueStats;
 import dev.outpost.client.SyncResult;
 import dev.outpost.client.TokenProvider;
-import dev.outpost.client.Transport;
 import dev.outpost.protocol.Change;
-import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.Wire;
 import dev.outpost.testing.TcpFaultProxy;
 import dev.outpost.testing.TestServer;
 import java.io.PrintStream;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -176,7 +173,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private int check(TestServer server, TcpFaultProxy network, List<Device> devices) throws OutpostException {
-        List<Change> log = serverLog(server);
+        List<Change> log = server.changes(USER);
         Map<String, ObjectNode> serverView = new HashMap<>();
         Map<String, Integer> appliedByDevice = new HashMap<>();
         Set<String> seenOps = new HashSet<>();
@@ -246,20 +243,6 @@ final class DemoCommand implements Callable<Integer> {
                 out.printf("     %s: device %s, server %s%n", id, local.get(id), server.get(id));
             }
         }
-    }
-
-    private static List<Change> serverLog(TestServer server) throws OutpostException {
-        Transport direct = Transport.http(URI.create(server.url()), Duration.ofSeconds(10));
-        String token = server.token(USER);
-        List<Change> log = new ArrayList<>();
-        String cursor = null;
-        PullResponse page;
-        do {
-            page = direct.pull(cursor, 1000, token);
-            log.addAll(page.changes());
-            cursor = page.cursor();
-        } while (page.hasMore());
-        return log;
     }
 
     private void report(Device device, SyncResult result) {

@@ -29,7 +29,6 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -111,30 +110,12 @@ class RetryAndDeadLetterTest {
     }
 
     /** Everything the server holds for the user, read through a fresh pull from the start. */
-    private Map<String, ObjectNode> serverView() throws OutpostException {
-        Map<String, ObjectNode> view = new HashMap<>();
-        for (Change change : serverLog()) {
-            String key = change.collection() + "/" + change.recordId();
-            if (change.deleted()) {
-                view.remove(key);
-            } else {
-                view.put(key, change.data());
-            }
-        }
-        return view;
+    private Map<String, ObjectNode> serverView() {
+        return server.records(USER);
     }
 
-    private List<Change> serverLog() throws OutpostException {
-        Transport direct = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
-        List<Change> log = new ArrayList<>();
-        String cursor = null;
-        PullResponse page;
-        do {
-            page = direct.pull(cursor, 1000, server.token(USER));
-            log.addAll(page.changes());
-            cursor = page.cursor();
-        } while (page.hasMore());
-        return log;
+    private List<Change> serverLog() {
+        return server.changes(USER);
     }
 
     private static ObjectNode json(String text) {

@@ -7,7 +7,6 @@ import dev.outpost.protocol.Change;
 import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Operation;
-import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushRequest;
 import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Priority;
@@ -66,30 +65,12 @@ class SyncEndToEndTest {
     }
 
     /** Everything the server holds for a user, read through a fresh pull from the start. */
-    private Map<String, ObjectNode> serverView(String user) throws OutpostException {
-        Map<String, ObjectNode> view = new HashMap<>();
-        for (Change change : serverLog(user)) {
-            String key = change.collection() + "/" + change.recordId();
-            if (change.deleted()) {
-                view.remove(key);
-            } else {
-                view.put(key, change.data());
-            }
-        }
-        return view;
+    private Map<String, ObjectNode> serverView(String user) {
+        return server.records(user);
     }
 
-    private List<Change> serverLog(String user) throws OutpostException {
-        Transport transport = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
-        List<Change> log = new ArrayList<>();
-        String cursor = null;
-        PullResponse page;
-        do {
-            page = transport.pull(cursor, 1000, server.token(user));
-            log.addAll(page.changes());
-            cursor = page.cursor();
-        } while (page.hasMore());
-        return log;
+    private List<Change> serverLog(String user) {
+        return server.changes(user);
     }
 
     private static Map<String, ObjectNode> localView(Outpost outpost, String... collections) throws OutpostException {

@@ -1,12 +1,26 @@
 package dev.outpost.testing;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.protocol.Change;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.Wire;
 import dev.outpost.server.OutpostServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -63,6 +77,53 @@ public final class TestServer implements AutoCloseable {
     /** A token the server accepts for {@code user}, valid for a day. */
     public String token(String user) {
         return server.tokens().issue(user, Duration.ofDays(1));
+    }
+
+    /**
+     * Every change the server holds for {@code user}, in commit order, read through
+     * {@code GET /v1/pull} from the beginning: what a device that has never synced would get.
+     */
+    public List<Change> changes(String user) {
+        HttpClient http = HttpClient.newHttpClient();
+        String token = token(user);
+        List<Change> log = new ArrayList<>();
+        String cursor = null;
+        PullResponse page;
+        do {
+            String query = "/v1/pull?limit=1000" + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
+            HttpRequest request = HttpRequest.newBuilder(URI.create(url() + query))
+                    .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(10)).GET().build();
+            try {
+                HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+                if (response.statusCode() != 200) {
+                    throw new IllegalStateException("pull answered HTTP " + response.statusCode() + ": "
+                            + new String(response.body(), StandardCharsets.UTF_8));
+                }
+                page = Wire.read(response.body(), PullResponse.class);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot pull from the test server", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted pulling from the test server", e);
+            }
+            log.addAll(page.changes());
+            cursor = page.cursor();
+        } while (page.hasMore());
+        return log;
+    }
+
+    /** The live records the server holds for {@code user}, keyed {@code collection/id}. */
+    public Map<String, ObjectNode> records(String user) {
+        Map<String, ObjectNode> records = new HashMap<>();
+        for (Change change : changes(user)) {
+            String key = change.collection() + "/" + change.recordId();
+            if (change.deleted()) {
+                records.remove(key);
+            } else {
+                records.put(key, change.data());
+            }
+        }
+        return records;
     }
 
     /** Stops the server, keeping its data, so it can be started again with {@link #restart()}. */
