@@ -48,8 +48,15 @@ public final class Outpost implements AutoCloseable {
     public static Outpost open(OutpostConfig config) throws OutpostException {
         Objects.requireNonNull(config, "config");
         LocalStore store = LocalStore.open(config.storeFile(), config.clock(),
-                new QueueSettings(config.retryPolicy(), config.priorityWeights(), config.coalescing(), config.random()),
+                new QueueSettings(config.retryPolicy(), config.priorityWeights(), config.coalescing(), config.random(),
+                        config.retention(), config.storageQuota()),
                 config.durability());
+        try {
+            store.purge();
+        } catch (OutpostException e) {
+            store.close();
+            throw e;
+        }
         SyncEngine engine = config.transport() == null
                 ? null
                 : new SyncEngine(store, config.transport(), config.tokenProvider(), config.pushBatchSize(), config.pullPageSize());

@@ -34,6 +34,8 @@ public final class OutpostConfig {
     private final boolean coalescing;
     private final Durability durability;
     private final RandomGenerator random;
+    private final Duration retention;
+    private final long storageQuota;
 
     private OutpostConfig(Builder builder) {
         this.storeFile = builder.storeFile;
@@ -49,6 +51,8 @@ public final class OutpostConfig {
         this.coalescing = builder.coalescing;
         this.durability = builder.durability;
         this.random = builder.random;
+        this.retention = builder.retention;
+        this.storageQuota = builder.storageQuota;
     }
 
     /** A builder with the defaults; only the store file is required. */
@@ -111,6 +115,16 @@ public final class OutpostConfig {
         return random;
     }
 
+    /** How long finished ops and dead letters are kept. */
+    public Duration retention() {
+        return retention;
+    }
+
+    /** The most bytes the store file may grow to; {@link Long#MAX_VALUE} if there is no quota. */
+    public long storageQuota() {
+        return storageQuota;
+    }
+
     /** Builds an {@link OutpostConfig}. */
     public static final class Builder {
         private Path storeFile;
@@ -126,8 +140,36 @@ public final class OutpostConfig {
         private boolean coalescing = true;
         private Durability durability = Durability.DURABLE;
         private RandomGenerator random = new SplittableRandom();
+        private Duration retention = Duration.ofDays(30);
+        private long storageQuota = Long.MAX_VALUE;
 
         private Builder() {
+        }
+
+        /**
+         * How long ops that ended (applied, in conflict, discarded) and dead letters are kept
+         * before they are purged, at open and after each sync; default 30 days, at least 1 hour.
+         */
+        public Builder retention(Duration retention) {
+            Objects.requireNonNull(retention, "retention");
+            if (retention.compareTo(Duration.ofHours(1)) < 0) {
+                throw new IllegalArgumentException("retention must be at least 1 hour, got " + retention);
+            }
+            this.retention = retention;
+            return this;
+        }
+
+        /**
+         * The most bytes the store file may grow to. A write that would grow it past the quota
+         * fails with a QUOTA error and changes nothing; writes that do not grow the store (such
+         * as deletes) still go. Default: no quota. At least 64 KiB.
+         */
+        public Builder storageQuota(long bytes) {
+            if (bytes < 64 * 1024) {
+                throw new IllegalArgumentException("storageQuota must be at least 65536 bytes, got " + bytes);
+            }
+            this.storageQuota = bytes;
+            return this;
         }
 
         /** How failed attempts are retried; default {@link RetryPolicy#DEFAULT} (1, 2, 4, 8, 16 s; 5 attempts). */

@@ -52,7 +52,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 public final class LocalStore implements AutoCloseable {
     private static final List<String> MIGRATIONS =
-            List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql");
+            List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql",
+                    "V4__codec_and_retention.sql");
     static final int SCHEMA_VERSION = MIGRATIONS.size();
 
     private final Path file;
@@ -62,6 +63,7 @@ public final class LocalStore implements AutoCloseable {
     private final Hlc hlc;
     private final Statements statements;
     private final OpQueue queue;
+    private final QueueSettings settings;
 
     private LocalStore(Path file, Clock clock, Connection db, Statements statements, String deviceId, Hlc hlc,
             QueueSettings settings) {
@@ -71,6 +73,7 @@ public final class LocalStore implements AutoCloseable {
         this.deviceId = deviceId;
         this.hlc = hlc;
         this.statements = statements;
+        this.settings = settings;
         this.queue = new OpQueue(statements, settings);
     }
 
@@ -247,9 +250,13 @@ public final class LocalStore implements AutoCloseable {
             for (Task task : group) {
                 Savepoint savepoint = db.setSavepoint();
                 try {
+                    long pagesBefore = settings.quotaBytes() == Long.MAX_VALUE ? 0 : pages();
                     List<Object> results = new ArrayList<>(task.writes.size());
                     for (LocalWrite write : task.writes) {
                         results.add(applyWrite(write));
+                    }
+                    if (settings.quotaBytes() != Long.MAX_VALUE) {
+                        checkQuota(pagesBefore, task.writes);
                     }
                     db.releaseSavepoint(savepoint);
                     task.results = results;
@@ -281,6 +288,62 @@ public final class LocalStore implements AutoCloseable {
      * applied, which is what a rebase (server state plus open ops) gives too, also when the op
      * was folded into an earlier one.
      */
+    private long pages() throws SQLException {
+        try (ResultSet rows = statements.get("PRAGMA page_count").executeQuery()) {
+            rows.next();
+            return rows.getLong(1);
+        }
+    }
+
+    /** Refuses writes that grew the store past its quota; they are then rolled back. */
+    private void checkQuota(long pagesBefore, List<LocalWrite> writes) throws SQLException, OutpostException {
+        long pagesAfter = pages();
+        long bytes = pagesAfter * pageSize();
+        if (pagesAfter > pagesBefore && bytes > settings.quotaBytes()) {
+            throw new OutpostException(Category.QUOTA, "STORAGE_QUOTA_EXCEEDED", writes.size() + " write(s), the first to "
+                    + writes.get(0).collection() + "/" + writes.get(0).id() + ", would grow the store " + file + " to "
+                    + bytes + " bytes, past its quota of " + settings.quotaBytes() + " bytes; nothing was written");
+        }
+    }
+
+    private long pageSize() throws SQLException {
+        try (ResultSet rows = statements.get("PRAGMA page_size").executeQuery()) {
+            rows.next();
+            return rows.getLong(1);
+        }
+    }
+
+    /**
+     * Deletes ops that ended (applied, in conflict, discarded) and dead letters older than
+     * the retention period, rebasing the records whose dead letters go; returns how many went.
+     */
+    public synchronized int purge() throws OutpostException {
+        long cutoff = clock.millis() - settings.retention().toMillis();
+        try {
+            List<String[]> deadRecords = new ArrayList<>();
+            PreparedStatement dead = statements.get(
+                    "SELECT DISTINCT collection, record_id FROM ops WHERE finished_at < ? AND status = 'DEAD'");
+            dead.setLong(1, cutoff);
+            try (ResultSet rows = dead.executeQuery()) {
+                while (rows.next()) {
+                    deadRecords.add(new String[] {rows.getString(1), rows.getString(2)});
+                }
+            }
+            PreparedStatement delete = statements.get(
+                    "DELETE FROM ops WHERE finished_at < ? AND status IN ('APPLIED', 'CONFLICT', 'DISCARDED', 'DEAD')");
+            delete.setLong(1, cutoff);
+            int purged = delete.executeUpdate();
+            for (String[] record : deadRecords) {
+                rebase(record[0], record[1]);
+            }
+            db.commit();
+            return purged;
+        } catch (SQLException e) {
+            rollback(e);
+            throw storage("cannot purge old ops: " + e.getMessage(), e);
+        }
+    }
+
     private Object applyWrite(LocalWrite write) throws SQLException, OutpostException {
         String collection = write.collection();
         String id = write.id();
@@ -756,14 +819,13 @@ public final class LocalStore implements AutoCloseable {
         RecordState state = row.server;
         boolean anyPending = false;
         PreparedStatement select = statements.get(
-            "SELECT type, data FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
+            "SELECT type, data, codec FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
         select.setString(1, collection);
         select.setString(2, id);
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
                 anyPending = true;
-                String data = rows.getString(2);
-                state = state.after(OpType.valueOf(rows.getString(1)), data == null ? null : Wire.object(data));
+                state = state.after(OpType.valueOf(rows.getString(1)), Payloads.read(rows, 2, 3));
             }
         }
         if (!anyPending && row.serverVersion == 0) {

@@ -6,8 +6,6 @@ import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Priority;
-import dev.outpost.protocol.Wire;
-import java.nio.charset.StandardCharsets;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -86,13 +84,14 @@ final class OpQueue {
                 if (merged != null) {
                     Priority raised = max(priority, last.priority());
                     PreparedStatement update = statements.get(
-                        "UPDATE ops SET data = ?, hlc = ?, priority = ?, size = ? WHERE seq = ?");
-                    String json = Wire.write(merged);
-                    update.setString(1, json);
-                    update.setString(2, hlc);
-                    update.setString(3, raised.name());
-                    update.setInt(4, json.getBytes(StandardCharsets.UTF_8).length);
-                    update.setLong(5, last.seq());
+                        "UPDATE ops SET data = ?, codec = ?, hlc = ?, priority = ?, size = ? WHERE seq = ?");
+                    Payloads.Stored stored = Payloads.encode(merged);
+                    Payloads.bind(update, 1, stored);
+                    update.setInt(2, stored.codec());
+                    update.setString(3, hlc);
+                    update.setString(4, raised.name());
+                    update.setInt(5, stored.size());
+                    update.setLong(6, last.seq());
                     update.executeUpdate();
                     inheritPriority(open, raised);
                     return chainAfter(open, false);
@@ -107,20 +106,21 @@ final class OpQueue {
             }
         }
         Long base = type == OpType.CREATE || !open.isEmpty() ? null : serverVersion;
-        String json = data == null ? null : Wire.write(data);
+        Payloads.Stored stored = Payloads.encode(data);
         PreparedStatement insert = statements.get(
-            "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status, size) "
-                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?)");
+            "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status, size, codec) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)");
         insert.setString(1, Ids.uuidV7());
         insert.setString(2, collection);
         insert.setString(3, id);
         insert.setString(4, type.name());
         insert.setObject(5, base);
-        insert.setString(6, json);
+        Payloads.bind(insert, 6, stored);
         insert.setString(7, hlc);
         insert.setString(8, priority.name());
         insert.setLong(9, now);
-        insert.setInt(10, json == null ? 0 : json.getBytes(StandardCharsets.UTF_8).length);
+        insert.setInt(10, stored.size());
+        insert.setInt(11, stored.codec());
         insert.executeUpdate();
         inheritPriority(open, priority);
         return chainAfter(open, true);
@@ -157,18 +157,18 @@ final class OpQueue {
     /** The record's pending and dead ops, oldest first. */
     List<OpenOp> openChain(String collection, String id) throws SQLException {
         PreparedStatement select = statements.get(
-            "SELECT seq, op_id, type, data, priority, status, sent_at FROM ops "
+            "SELECT seq, op_id, type, data, priority, status, sent_at, codec FROM ops "
                     + "WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
         select.setString(1, collection);
         select.setString(2, id);
         List<OpenOp> chain = new ArrayList<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                String data = rows.getString(4);
+                ObjectNode data = Payloads.read(rows, 4, 8);
                 rows.getLong(7);
                 boolean sent = !rows.wasNull();
                 chain.add(new OpenOp(rows.getLong(1), rows.getString(2), OpType.valueOf(rows.getString(3)),
-                        data == null ? null : Wire.object(data), Priority.valueOf(rows.getString(5)),
+                        data, Priority.valueOf(rows.getString(5)),
                         rows.getString(6), sent));
             }
         }
@@ -235,7 +235,7 @@ final class OpQueue {
 
     private Deque<Candidate> readyHeads(Priority priority, long now, int max) throws SQLException {
         PreparedStatement select = statements.get(
-            "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc FROM ops o "
+            "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc, codec FROM ops o "
                     + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? AND NOT EXISTS ("
                     + "SELECT 1 FROM ops e WHERE e.collection = o.collection AND e.record_id = o.record_id "
                     + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq) ORDER BY seq LIMIT ?");
@@ -247,9 +247,9 @@ final class OpQueue {
             while (rows.next()) {
                 long base = rows.getLong(6);
                 Long storedBase = rows.wasNull() ? null : base;
-                String data = rows.getString(7);
+                ObjectNode data = Payloads.read(rows, 7, 9);
                 pool.add(new Candidate(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getString(4),
-                        OpType.valueOf(rows.getString(5)), storedBase, data == null ? null : Wire.object(data),
+                        OpType.valueOf(rows.getString(5)), storedBase, data,
                         rows.getString(8), priority));
             }
         }
@@ -350,14 +350,14 @@ final class OpQueue {
 
     List<DeadLetter> deadLetters() throws SQLException {
         PreparedStatement select = statements.get(
-            "SELECT op_id, collection, record_id, type, data, priority, attempts, last_error, created_at, finished_at "
+            "SELECT op_id, collection, record_id, type, data, priority, attempts, last_error, created_at, finished_at, codec "
                     + "FROM ops WHERE status = 'DEAD' ORDER BY seq");
         List<DeadLetter> letters = new ArrayList<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                String data = rows.getString(5);
+                ObjectNode data = Payloads.read(rows, 5, 11);
                 letters.add(new DeadLetter(rows.getString(1), rows.getString(2), rows.getString(3),
-                        OpType.valueOf(rows.getString(4)), data == null ? null : Wire.object(data),
+                        OpType.valueOf(rows.getString(4)), data,
                         Priority.valueOf(rows.getString(6)), rows.getInt(7), rows.getString(8),
                         Instant.ofEpochMilli(rows.getLong(9)), Instant.ofEpochMilli(rows.getLong(10))));
             }
@@ -390,12 +390,17 @@ final class OpQueue {
         PreparedStatement update = statements.get(
             "UPDATE ops SET op_id = ?, status = 'PENDING', attempts = 0, next_attempt_at = 0, last_error = NULL, "
                     + "finished_at = NULL, result = NULL, sent_at = NULL, base_version = NULL, "
-                    + "data = COALESCE(?, data), size = COALESCE(?, size) WHERE seq = ?");
-        String json = data == null ? null : Wire.write(data);
+                    + "data = COALESCE(?, data), size = COALESCE(?, size), codec = COALESCE(?, codec) WHERE seq = ?");
+        Payloads.Stored stored = data == null ? null : Payloads.encode(data);
         update.setString(1, newId);
-        update.setString(2, json);
-        update.setObject(3, json == null ? null : json.getBytes(StandardCharsets.UTF_8).length);
-        update.setLong(4, dead.seq());
+        if (stored == null) {
+            update.setNull(2, java.sql.Types.VARCHAR);
+        } else {
+            Payloads.bind(update, 2, stored);
+        }
+        update.setObject(3, stored == null ? null : stored.size());
+        update.setObject(4, stored == null ? null : stored.codec());
+        update.setLong(5, dead.seq());
         update.executeUpdate();
         return newId;
     }

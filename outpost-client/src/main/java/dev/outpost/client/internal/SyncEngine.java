@@ -61,6 +61,7 @@ public final class SyncEngine {
                 Session session = new Session(initialToken());
                 push(session, counts);
                 pull(session, counts);
+                store.purge();
                 return counts.result(SyncResult.Status.COMPLETED, null, "synced: " + counts.summary());
             } catch (OutpostException e) {
                 if (e.category() == Category.STORAGE) {

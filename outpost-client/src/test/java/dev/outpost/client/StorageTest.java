@@ -1,0 +1,135 @@
+package dev.outpost.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.protocol.Wire;
+import dev.outpost.testing.FakeClock;
+import dev.outpost.testing.TestServer;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Compression of large payloads, the storage quota and the retention purge, over real files. */
+class StorageTest {
+    @TempDir
+    Path dir;
+
+    /** A call-log style record of about 5 KB: the kind of payload the queue carries. */
+    static ObjectNode callLog(int n) {
+        ObjectNode record = Wire.mapper().createObjectNode();
+        record.put("lineId", "line-" + (n % 3));
+        record.put("number", "+4477009" + String.format("%05d", n));
+        record.put("direction", n % 2 == 0 ? "INBOUND" : "OUTBOUND");
+        record.put("startedAt", 1_763_000_000_000L + n * 61_000L);
+        record.put("durationSeconds", 30 + n % 600);
+        ArrayNode events = record.putArray("events");
+        for (int i = 0; i < 40; i++) {
+            ObjectNode event = events.addObject();
+            event.put("type", i % 4 == 0 ? "RINGING" : i % 4 == 1 ? "ANSWERED" : i % 4 == 2 ? "HOLD" : "TRANSFER");
+            event.put("at", 1_763_000_000_000L + n * 61_000L + i * 1_500L);
+            event.put("agent", "agent-" + (i % 7));
+            event.put("note", "customer asked about invoice " + (1000 + i % 13));
+        }
+        return record;
+    }
+
+    @Test
+    void payloadsOverOneKilobyteAreStoredCompressedAndReachTheServerIntact() throws Exception {
+        ObjectNode record = callLog(7);
+        int jsonSize = Wire.write(record).getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        assertThat(jsonSize).isGreaterThan(4000);
+        Path file = dir.resolve("compressed.db");
+        try (TestServer server = TestServer.start();
+                Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).serverUrl(server.url())
+                        .tokenProvider(TokenProvider.fixed(server.token("ann"))).build())) {
+            outpost.put("calls", "c7", record);
+            outpost.put("calls", "small", "{\"a\":1}");
+
+            try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file);
+                    Statement statement = db.createStatement();
+                    ResultSet rows = statement.executeQuery(
+                            "SELECT record_id, codec, length(data), size FROM ops ORDER BY record_id")) {
+                rows.next();
+                assertThat(rows.getString(1)).isEqualTo("c7");
+                assertThat(rows.getInt(2)).as("codec of the large payload").isEqualTo(1);
+                assertThat(rows.getInt(4)).isEqualTo(jsonSize);
+                assertThat(rows.getInt(3)).as("stored bytes").isLessThan(jsonSize * 4 / 10);
+                rows.next();
+                assertThat(rows.getInt(2)).as("codec of the small payload").isZero();
+            }
+
+            assertThat(outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+            assertThat(server.records("ann").get("calls/c7")).isEqualTo(record);
+        }
+    }
+
+    @Test
+    void aWriteThatWouldPassTheQuotaFailsAndChangesNothing() throws Exception {
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("quota.db"))
+                .storageQuota(256 * 1024).build())) {
+            OutpostException refused = null;
+            int written = 0;
+            for (int n = 0; n < 1000 && refused == null; n++) {
+                try {
+                    outpost.put("calls", "c" + n, callLog(n));
+                    written++;
+                } catch (OutpostException e) {
+                    refused = e;
+                }
+            }
+            assertThat(refused).as("the quota was reached").isNotNull();
+            assertThat(refused.category()).isEqualTo(OutpostException.Category.QUOTA);
+            assertThat(refused.code()).isEqualTo("STORAGE_QUOTA_EXCEEDED");
+            assertThat(refused.getMessage()).contains("calls/c" + written).contains("262144");
+            assertThat(outpost.get("calls", "c" + written)).isEmpty();
+            assertThat(outpost.pendingCount()).isEqualTo(written);
+            for (int n = 0; n < written; n++) {
+                assertThat(outpost.get("calls", "c" + n)).as("record %d kept", n).isPresent();
+            }
+
+            assertThat(outpost.delete("calls", "c0")).as("a delete does not grow the store").isTrue();
+            WriteBatch batch = outpost.newBatch();
+            for (int n = 2000; n < 2050; n++) {
+                batch.put("calls", "c" + n, callLog(n));
+            }
+            assertThatThrownBy(batch::commit).isInstanceOfSatisfying(OutpostException.class,
+                    e -> assertThat(e.category()).isEqualTo(OutpostException.Category.QUOTA));
+            assertThat(outpost.get("calls", "c2000")).isEmpty();
+        }
+    }
+
+    @Test
+    void finishedOpsAndDeadLettersArePurgedAfterTheRetentionPeriodAndPendingOpsAreNot() throws Exception {
+        FakeClock clock = new FakeClock();
+        Path file = dir.resolve("retention.db");
+        try (TestServer server = TestServer.start()) {
+            OutpostConfig config = OutpostConfig.builder().storeFile(file).serverUrl(server.url()).clock(clock)
+                    .tokenProvider(TokenProvider.fixed(server.token("ann"))).build();
+            try (Outpost outpost = Outpost.open(config)) {
+                outpost.put("notes", "synced", "{\"a\":1}");
+                outpost.sync();
+                outpost.put("notes", "waiting", "{\"b\":2}");
+                assertThat(outpost.queueStats().applied()).isEqualTo(1);
+            }
+            clock.advance(Duration.ofDays(29));
+            try (Outpost outpost = Outpost.open(config)) {
+                assertThat(outpost.queueStats().applied()).as("kept for 30 days").isEqualTo(1);
+            }
+            clock.advance(Duration.ofDays(2));
+            try (Outpost outpost = Outpost.open(config)) {
+                QueueStats stats = outpost.queueStats();
+                assertThat(stats.applied()).as("purged after 30 days").isZero();
+                assertThat(stats.pending()).as("pending ops are never purged").isEqualTo(1);
+                assertThat(outpost.get("notes", "synced")).as("the record itself stays").isPresent();
+            }
+        }
+    }
+}
