@@ -34,6 +34,7 @@ import java.util.Optional;
 public final class Outpost implements AutoCloseable {
     private final LocalStore store;
     private final SyncEngine engine;
+    private volatile SyncResult lastSync;
 
     private Outpost(LocalStore store, SyncEngine engine) {
         this.store = store;
@@ -97,7 +98,12 @@ public final class Outpost implements AutoCloseable {
      * @throws IllegalArgumentException if {@code json} is not a JSON object
      */
     public LocalRecord put(String collection, String id, String json) throws OutpostException {
-        return put(collection, id, Wire.object(Objects.requireNonNull(json, "json")));
+        return put(collection, id, json, Priority.NORMAL);
+    }
+
+    /** As {@link #put(String, String, String)}, queued with {@code priority}. */
+    public LocalRecord put(String collection, String id, String json, Priority priority) throws OutpostException {
+        return put(collection, id, Wire.object(Objects.requireNonNull(json, "json")), priority);
     }
 
     /**
@@ -128,7 +134,12 @@ public final class Outpost implements AutoCloseable {
 
     /** As {@link #update(String, String, ObjectNode)}, with the patch as JSON text. */
     public LocalRecord update(String collection, String id, String patchJson) throws OutpostException {
-        return update(collection, id, Wire.object(Objects.requireNonNull(patchJson, "patchJson")));
+        return update(collection, id, patchJson, Priority.NORMAL);
+    }
+
+    /** As {@link #update(String, String, String)}, queued with {@code priority}. */
+    public LocalRecord update(String collection, String id, String patchJson, Priority priority) throws OutpostException {
+        return update(collection, id, Wire.object(Objects.requireNonNull(patchJson, "patchJson")), priority);
     }
 
     /**
@@ -174,12 +185,49 @@ public final class Outpost implements AutoCloseable {
         return store.pendingCount();
     }
 
-    /** How many ops are pending, applied, in conflict, dead and discarded. */
+    /** How the queue stands: counts by state and priority, bytes, oldest op, success rate. */
     public QueueStats queueStats() throws OutpostException {
-        Map<String, Integer> counts = store.opCounts();
-        return new QueueStats(counts.getOrDefault("PENDING", 0), counts.getOrDefault("APPLIED", 0),
-                counts.getOrDefault("CONFLICT", 0), counts.getOrDefault("DEAD", 0), counts.getOrDefault("DISCARDED", 0),
-                store.nextAttemptAt());
+        return store.stats();
+    }
+
+    /** The queue's ops that {@code query} selects: filtered, ordered and paged. */
+    public List<OpInfo> ops(OpQuery query) throws OutpostException {
+        return store.ops(Objects.requireNonNull(query, "query"));
+    }
+
+    /** What the last sync of this process did, if one ran. */
+    public Optional<SyncResult> lastSync() {
+        return Optional.ofNullable(lastSync);
+    }
+
+    /**
+     * A line for people about where the device's changes stand, such as "All changes synced",
+     * "Offline: 12 changes will sync when connected" or "1 change needs attention".
+     */
+    public String statusLine() throws OutpostException {
+        QueueStats stats = store.stats();
+        SyncResult last = lastSync;
+        if (stats.dead() > 0) {
+            return changes(stats.dead()) + (stats.dead() == 1 ? " needs" : " need") + " attention"
+                    + (stats.pending() > 0 ? "; " + changes(stats.pending()) + " waiting to sync" : "");
+        }
+        if (stats.pending() == 0) {
+            return "All changes synced";
+        }
+        if (last != null && last.status() == SyncResult.Status.OFFLINE) {
+            return "Offline: " + changes(stats.pending()) + " will sync when connected";
+        }
+        if (last != null && last.failure() == OutpostException.Category.AUTH) {
+            return "Sign-in needed: " + changes(stats.pending()) + " waiting";
+        }
+        if (stats.nextAttemptAt() != null) {
+            return changes(stats.pending()) + " waiting; the server is being retried";
+        }
+        return changes(stats.pending()) + " waiting to sync";
+    }
+
+    private static String changes(int count) {
+        return count + (count == 1 ? " change" : " changes");
     }
 
     /** The dead-letter queue: ops that will not be retried by themselves, oldest first. */
@@ -229,11 +277,12 @@ public final class Outpost implements AutoCloseable {
      *     are reported in the result instead
      */
     public SyncResult sync() throws OutpostException {
-        if (engine == null) {
-            return new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, store.pendingCount(),
-                    OutpostException.Category.NETWORK, "no server is configured; changes stay queued");
-        }
-        return engine.sync();
+        SyncResult result = engine == null
+                ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, store.pendingCount(),
+                        OutpostException.Category.NETWORK, "no server is configured; changes stay queued")
+                : engine.sync();
+        lastSync = result;
+        return result;
     }
 
     /** Closes the local store. Writes already returned are on disk. */

@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.client.DeadLetter;
 import dev.outpost.client.Durability;
 import dev.outpost.client.LocalRecord;
+import dev.outpost.client.OpInfo;
+import dev.outpost.client.OpQuery;
+import dev.outpost.client.QueueStats;
 import dev.outpost.client.OutpostException;
 import dev.outpost.client.OutpostException.Category;
 import dev.outpost.client.SyncState;
@@ -465,6 +468,37 @@ public final class LocalStore implements AutoCloseable {
             return queue.counts();
         } catch (SQLException e) {
             throw storage("cannot count ops: " + e.getMessage(), e);
+        }
+    }
+
+    /** The ops a query selects. */
+    public synchronized List<OpInfo> ops(OpQuery query) throws OutpostException {
+        try {
+            return queue.list(query);
+        } catch (SQLException e) {
+            throw storage("cannot list ops: " + e.getMessage(), e);
+        }
+    }
+
+    /** The queue's figures; see {@link QueueStats}. */
+    public synchronized QueueStats stats() throws OutpostException {
+        try {
+            Map<String, Integer> counts = queue.counts();
+            OpQueue.PendingSummary pending = queue.pendingSummary();
+            Long next = queue.nextAttemptAt(clock.millis());
+            Double mean = queue.meanProcessingMillis();
+            int applied = counts.getOrDefault("APPLIED", 0);
+            int conflicts = counts.getOrDefault("CONFLICT", 0);
+            int dead = counts.getOrDefault("DEAD", 0);
+            int discarded = counts.getOrDefault("DISCARDED", 0);
+            int finished = applied + conflicts + dead + discarded;
+            return new QueueStats(counts.getOrDefault("PENDING", 0), applied, conflicts, dead, discarded,
+                    next == null ? null : Instant.ofEpochMilli(next), pending.byPriority(), pending.bytes(),
+                    pending.oldestCreatedAt() == null ? null : Instant.ofEpochMilli(pending.oldestCreatedAt()),
+                    finished == 0 ? Double.NaN : (double) applied / finished,
+                    mean == null ? null : Duration.ofMillis(Math.round(mean)));
+        } catch (SQLException e) {
+            throw storage("cannot read the queue's figures: " + e.getMessage(), e);
         }
     }
 

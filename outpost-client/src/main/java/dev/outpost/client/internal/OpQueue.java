@@ -2,6 +2,9 @@ package dev.outpost.client.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.client.DeadLetter;
+import dev.outpost.client.OpInfo;
+import dev.outpost.client.OpQuery;
+import dev.outpost.client.OpState;
 import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpType;
@@ -423,6 +426,97 @@ final class OpQueue {
         select.setLong(3, seq);
         try (ResultSet rows = select.executeQuery()) {
             return rows.next() ? rows.getString(1) : null;
+        }
+    }
+
+    /** The ops a query selects, as its page. */
+    List<OpInfo> list(OpQuery query) throws SQLException {
+        StringBuilder sql = new StringBuilder(
+                "SELECT seq, op_id, collection, record_id, type, priority, status, attempts, last_error, created_at, "
+                        + "next_attempt_at, size FROM ops WHERE status IN (");
+        List<Object> args = new ArrayList<>();
+        String separator = "";
+        for (OpState state : query.states()) {
+            sql.append(separator).append('?');
+            args.add(state.name());
+            separator = ", ";
+        }
+        sql.append(')');
+        if (query.priority() != null) {
+            sql.append(" AND priority = ?");
+            args.add(query.priority().name());
+        }
+        if (query.collection() != null) {
+            sql.append(" AND collection = ?");
+            args.add(query.collection());
+        }
+        if (query.recordId() != null) {
+            sql.append(" AND record_id = ?");
+            args.add(query.recordId());
+        }
+        if (query.createdBefore() != null) {
+            sql.append(" AND created_at < ?");
+            args.add(query.createdBefore().toEpochMilli());
+        }
+        if (query.createdAfter() != null) {
+            sql.append(" AND created_at > ?");
+            args.add(query.createdAfter().toEpochMilli());
+        }
+        sql.append(switch (query.order()) {
+            case OLDEST_FIRST -> " ORDER BY seq";
+            case NEWEST_FIRST -> " ORDER BY seq DESC";
+            case PRIORITY -> " ORDER BY CASE priority WHEN 'CRITICAL' THEN 0 WHEN 'HIGH' THEN 1 WHEN 'NORMAL' THEN 2 ELSE 3 END, seq";
+        });
+        sql.append(" LIMIT ? OFFSET ?");
+        args.add(query.limit());
+        args.add(query.offset());
+        PreparedStatement select = statements.get(sql.toString());
+        for (int i = 0; i < args.size(); i++) {
+            select.setObject(i + 1, args.get(i));
+        }
+        List<OpInfo> ops = new ArrayList<>();
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                OpState state = OpState.valueOf(rows.getString(7));
+                long next = rows.getLong(11);
+                ops.add(new OpInfo(rows.getString(2), rows.getString(3), rows.getString(4), OpType.valueOf(rows.getString(5)),
+                        Priority.valueOf(rows.getString(6)), state, rows.getInt(8), rows.getString(9),
+                        Instant.ofEpochMilli(rows.getLong(10)),
+                        state == OpState.PENDING && next > 0 ? Instant.ofEpochMilli(next) : null, rows.getInt(12),
+                        state == OpState.PENDING ? blockingDeadOp(rows.getString(3), rows.getString(4), rows.getLong(1)) : null));
+            }
+        }
+        return ops;
+    }
+
+    /** Pending ops per priority, their bytes and the oldest one's write time. */
+    record PendingSummary(Map<Priority, Integer> byPriority, long bytes, Long oldestCreatedAt) {
+    }
+
+    PendingSummary pendingSummary() throws SQLException {
+        Map<Priority, Integer> byPriority = new EnumMap<>(Priority.class);
+        long bytes = 0;
+        Long oldest = null;
+        PreparedStatement select = statements.get(
+                "SELECT priority, COUNT(*), SUM(size), MIN(created_at) FROM ops WHERE status = 'PENDING' GROUP BY priority");
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                byPriority.put(Priority.valueOf(rows.getString(1)), rows.getInt(2));
+                bytes += rows.getLong(3);
+                long created = rows.getLong(4);
+                oldest = oldest == null ? created : Math.min(oldest, created);
+            }
+        }
+        return new PendingSummary(byPriority, bytes, oldest);
+    }
+
+    /** The mean time from write to the server applying it, over the applied ops kept; null if none. */
+    Double meanProcessingMillis() throws SQLException {
+        try (ResultSet rows = statements.get("SELECT AVG(finished_at - created_at) FROM ops WHERE status = 'APPLIED'")
+                .executeQuery()) {
+            rows.next();
+            double mean = rows.getDouble(1);
+            return rows.wasNull() ? null : mean;
         }
     }
 
