@@ -3,10 +3,10 @@ package dev.outpost.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Wire;
 import dev.outpost.testing.FakeClock;
+import dev.outpost.testing.SampleRecords;
 import dev.outpost.testing.TestServer;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -22,23 +22,8 @@ class StorageTest {
     @TempDir
     Path dir;
 
-    /** A call-log style record of about 5 KB: the kind of payload the queue carries. */
-    static ObjectNode callLog(int n) {
-        ObjectNode record = Wire.mapper().createObjectNode();
-        record.put("lineId", "line-" + (n % 3));
-        record.put("number", "+4477009" + String.format("%05d", n));
-        record.put("direction", n % 2 == 0 ? "INBOUND" : "OUTBOUND");
-        record.put("startedAt", 1_763_000_000_000L + n * 61_000L);
-        record.put("durationSeconds", 30 + n % 600);
-        ArrayNode events = record.putArray("events");
-        for (int i = 0; i < 40; i++) {
-            ObjectNode event = events.addObject();
-            event.put("type", i % 4 == 0 ? "RINGING" : i % 4 == 1 ? "ANSWERED" : i % 4 == 2 ? "HOLD" : "TRANSFER");
-            event.put("at", 1_763_000_000_000L + n * 61_000L + i * 1_500L);
-            event.put("agent", "agent-" + (i % 7));
-            event.put("note", "customer asked about invoice " + (1000 + i % 13));
-        }
-        return record;
+    private static ObjectNode callLog(int n) {
+        return SampleRecords.callLog(n);
     }
 
     @Test
