@@ -3,6 +3,7 @@ package dev.outpost.client;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.client.internal.LocalStore;
 import dev.outpost.client.internal.QueueSettings;
+import dev.outpost.client.internal.StorageSettings;
 import dev.outpost.client.internal.SyncEngine;
 import dev.outpost.protocol.Names;
 import dev.outpost.protocol.Priority;
@@ -51,7 +52,8 @@ public final class Outpost implements AutoCloseable {
         LocalStore store = LocalStore.open(config.storeFile(), config.clock(),
                 new QueueSettings(config.retryPolicy(), config.priorityWeights(), config.coalescing(), config.random(),
                         config.retention(), config.storageQuota()),
-                config.durability());
+                new StorageSettings(config.durability(), config.backupDirectory(), config.backupInterval(),
+                        config.backupsKept(), config.recoverCorruptStore(), config.memoryOnlyFallback()));
         try {
             store.purge();
         } catch (OutpostException e) {
@@ -195,6 +197,24 @@ public final class Outpost implements AutoCloseable {
         return store.ops(Objects.requireNonNull(query, "query"));
     }
 
+    /**
+     * What opening the store found and did: opened normally, recovered from a backup, began
+     * anew after finding the file damaged, or fell back to memory.
+     */
+    public OpenReport openReport() {
+        return store.report();
+    }
+
+    /**
+     * Writes a backup of the store now (SQLite's online backup), keeping the newest few; syncs
+     * also take one when the last is older than the backup interval.
+     *
+     * @throws OutpostException STORAGE if it cannot be written, or the store lives in memory
+     */
+    public BackupInfo backup() throws OutpostException {
+        return store.backup();
+    }
+
     /** What the last sync of this process did, if one ran. */
     public Optional<SyncResult> lastSync() {
         return Optional.ofNullable(lastSync);
@@ -207,6 +227,9 @@ public final class Outpost implements AutoCloseable {
     public String statusLine() throws OutpostException {
         QueueStats stats = store.stats();
         SyncResult last = lastSync;
+        if (store.inMemory()) {
+            return "Storage unavailable: " + changes(stats.pending()) + " waiting, kept in memory only and lost if the app stops";
+        }
         if (stats.dead() > 0) {
             return changes(stats.dead()) + (stats.dead() == 1 ? " needs" : " need") + " attention"
                     + (stats.pending() > 0 ? "; " + changes(stats.pending()) + " waiting to sync" : "");

@@ -36,6 +36,11 @@ public final class OutpostConfig {
     private final RandomGenerator random;
     private final Duration retention;
     private final long storageQuota;
+    private final Path backupDirectory;
+    private final Duration backupInterval;
+    private final int backupsKept;
+    private final boolean recoverCorruptStore;
+    private final boolean memoryOnlyFallback;
 
     private OutpostConfig(Builder builder) {
         this.storeFile = builder.storeFile;
@@ -53,6 +58,13 @@ public final class OutpostConfig {
         this.random = builder.random;
         this.retention = builder.retention;
         this.storageQuota = builder.storageQuota;
+        this.backupDirectory = builder.backupDirectory != null
+                ? builder.backupDirectory
+                : builder.storeFile.resolveSibling(builder.storeFile.getFileName() + ".backups");
+        this.backupInterval = builder.backupInterval;
+        this.backupsKept = builder.backupsKept;
+        this.recoverCorruptStore = builder.recoverCorruptStore;
+        this.memoryOnlyFallback = builder.memoryOnlyFallback;
     }
 
     /** A builder with the defaults; only the store file is required. */
@@ -125,6 +137,31 @@ public final class OutpostConfig {
         return storageQuota;
     }
 
+    /** Where backups go. */
+    public Path backupDirectory() {
+        return backupDirectory;
+    }
+
+    /** How old the last backup may be before a sync takes a new one. */
+    public Duration backupInterval() {
+        return backupInterval;
+    }
+
+    /** How many backups are kept. */
+    public int backupsKept() {
+        return backupsKept;
+    }
+
+    /** Whether a damaged store is moved aside and restored from a backup on open. */
+    public boolean recoverCorruptStore() {
+        return recoverCorruptStore;
+    }
+
+    /** Whether the store falls back to memory when no file storage works. */
+    public boolean memoryOnlyFallback() {
+        return memoryOnlyFallback;
+    }
+
     /** Builds an {@link OutpostConfig}. */
     public static final class Builder {
         private Path storeFile;
@@ -142,8 +179,62 @@ public final class OutpostConfig {
         private RandomGenerator random = new SplittableRandom();
         private Duration retention = Duration.ofDays(30);
         private long storageQuota = Long.MAX_VALUE;
+        private Path backupDirectory;
+        private Duration backupInterval = Duration.ofHours(24);
+        private int backupsKept = 2;
+        private boolean recoverCorruptStore = true;
+        private boolean memoryOnlyFallback = true;
 
         private Builder() {
+        }
+
+        /** Where backups go; default a directory beside the store file named {@code <store file>.backups}. */
+        public Builder backupDirectory(Path directory) {
+            this.backupDirectory = Objects.requireNonNull(directory, "backupDirectory");
+            return this;
+        }
+
+        /**
+         * How old the last backup may be before the next sync takes a new one; default 24 hours,
+         * at least 1 minute. {@link Outpost#backup()} takes one at any time.
+         */
+        public Builder backupInterval(Duration interval) {
+            Objects.requireNonNull(interval, "backupInterval");
+            if (interval.compareTo(Duration.ofMinutes(1)) < 0) {
+                throw new IllegalArgumentException("backupInterval must be at least 1 minute, got " + interval);
+            }
+            this.backupInterval = interval;
+            return this;
+        }
+
+        /** How many backups are kept, newest first, 1 to 100; default 2. */
+        public Builder backupsKept(int count) {
+            if (count < 1 || count > 100) {
+                throw new IllegalArgumentException("backupsKept must be from 1 to 100, got " + count);
+            }
+            this.backupsKept = count;
+            return this;
+        }
+
+        /**
+         * Whether a store that fails its integrity check on open is moved aside (kept, renamed
+         * {@code <name>.damaged-<millis>}) and the newest usable backup restored, or a new store
+         * begun; default on. Off, opening a damaged store fails with STORAGE / STORE_DAMAGED and
+         * leaves the file as it is.
+         */
+        public Builder recoverCorruptStore(boolean recover) {
+            this.recoverCorruptStore = recover;
+            return this;
+        }
+
+        /**
+         * Whether, when no file storage works (the directory cannot be written, the disk is
+         * full), the store lives in memory instead of failing, saying so in
+         * {@link Outpost#openReport()} and {@link Outpost#statusLine()}; default on.
+         */
+        public Builder memoryOnlyFallback(boolean fallback) {
+            this.memoryOnlyFallback = fallback;
+            return this;
         }
 
         /**

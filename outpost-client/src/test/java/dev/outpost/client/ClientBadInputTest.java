@@ -125,17 +125,18 @@ class ClientBadInputTest {
     }
 
     @Test
-    void aFileThatIsNotADatabaseIsRefusedWithAStorageErrorAndLeftAlone() throws Exception {
+    void withRecoveryOffAFileThatIsNotADatabaseIsRefusedWithAStorageErrorAndLeftAlone() throws Exception {
         Path file = dir.resolve("garbage.db");
         byte[] garbage = new byte[8192];
         new Random(1).nextBytes(garbage);
         Files.write(file, garbage);
 
-        assertThatThrownBy(() -> Outpost.open(OutpostConfig.builder().storeFile(file).build()))
+        assertThatThrownBy(() -> Outpost.open(OutpostConfig.builder().storeFile(file).recoverCorruptStore(false).build()))
                 .isInstanceOf(OutpostException.class)
                 .satisfies(e -> {
                     OutpostException error = (OutpostException) e;
                     assertThat(error.category()).isEqualTo(OutpostException.Category.STORAGE);
+                    assertThat(error.code()).isEqualTo("STORE_DAMAGED");
                     assertThat(error.getMessage()).contains(file.toString());
                 });
         assertThat(Files.readAllBytes(file)).isEqualTo(garbage);

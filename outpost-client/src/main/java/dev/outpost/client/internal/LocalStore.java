@@ -1,10 +1,12 @@
 package dev.outpost.client.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.BackupInfo;
 import dev.outpost.client.DeadLetter;
 import dev.outpost.client.Durability;
 import dev.outpost.client.LocalRecord;
 import dev.outpost.client.OpInfo;
+import dev.outpost.client.OpenReport;
 import dev.outpost.client.OpQuery;
 import dev.outpost.client.QueueStats;
 import dev.outpost.client.OutpostException;
@@ -43,6 +45,10 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
 
 /**
  * The device's database: one SQLite file holding the local record view, the op queue and the
@@ -54,6 +60,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * serialized on this object.
  */
 public final class LocalStore implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LocalStore.class);
     private static final List<String> MIGRATIONS =
             List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql",
                     "V4__codec_and_retention.sql");
@@ -67,9 +74,12 @@ public final class LocalStore implements AutoCloseable {
     private final Statements statements;
     private final OpQueue queue;
     private final QueueSettings settings;
+    private final StorageSettings storage;
+    private final boolean inMemory;
+    private volatile OpenReport report;
 
     private LocalStore(Path file, Clock clock, Connection db, Statements statements, String deviceId, Hlc hlc,
-            QueueSettings settings) {
+            QueueSettings settings, StorageSettings storage, boolean inMemory) {
         this.file = file;
         this.clock = clock;
         this.db = db;
@@ -77,42 +87,271 @@ public final class LocalStore implements AutoCloseable {
         this.hlc = hlc;
         this.statements = statements;
         this.settings = settings;
+        this.storage = storage;
+        this.inMemory = inMemory;
         this.queue = new OpQueue(statements, settings);
     }
 
-    /** Opens the store at {@code file}, creating it (and a device id) on first use. */
-    public static LocalStore open(Path file, Clock clock, QueueSettings settings, Durability durability)
+    /** Stores no bigger than this get a full integrity check at every open. */
+    private static final long ALWAYS_CHECK_BYTES = 16L * 1024 * 1024;
+
+    /** The store file is damaged: not a database, malformed, truncated. */
+    private static final class Damaged extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Damaged(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * Opens the store at {@code file}, creating it (and a device id) on first use. A damaged
+     * file is moved aside and the newest usable backup restored (or a new store begun); if no
+     * file storage works, the store lives in memory. {@link #report()} says which happened.
+     */
+    public static LocalStore open(Path file, Clock clock, QueueSettings settings, StorageSettings storage)
             throws OutpostException {
+        try {
+            LocalStore store = openFile(file, clock, settings, storage);
+            store.report = OpenReport.opened();
+            return store;
+        } catch (Damaged damaged) {
+            if (!storage.recoverCorrupt()) {
+                throw new OutpostException(Category.STORAGE, "STORE_DAMAGED", "the local store " + file + " is damaged ("
+                        + damaged.getMessage() + "); it was left as it is", damaged);
+            }
+            return recover(file, clock, settings, storage, damaged);
+        } catch (OutpostException e) {
+            if (e.code().equals("STORE_TOO_NEW") || !storage.memoryOnlyFallback()) {
+                throw e;
+            }
+            return openInMemory(file, clock, settings, storage, e.getMessage());
+        }
+    }
+
+    private static LocalStore recover(Path file, Clock clock, QueueSettings settings, StorageSettings storage,
+            Damaged damaged) throws OutpostException {
+        Path aside;
+        List<Path> backups;
+        try {
+            aside = StoreFiles.moveAside(file, clock.instant());
+            backups = StoreFiles.backups(storage.backupDirectory());
+        } catch (IOException e) {
+            if (!storage.memoryOnlyFallback()) {
+                throw storage("the local store " + file + " is damaged (" + damaged.getMessage()
+                        + ") and could not be moved aside: " + e.getMessage(), e);
+            }
+            return openInMemory(file, clock, settings, storage, "the store file is damaged and could not be moved aside");
+        }
+        String found = "the local store " + file + " was damaged (" + damaged.getMessage() + "); it was moved to " + aside;
+        for (Path backup : backups) {
+            try {
+                StoreFiles.restore(backup, file);
+                LocalStore store = openFile(file, clock, settings, storage);
+                Instant taken = StoreFiles.takenAt(backup).orElseThrow();
+                store.report = new OpenReport(OpenReport.Mode.RECOVERED_FROM_BACKUP, found + " and the backup taken at "
+                        + taken + " was restored: " + store.counts() + " came back; changes written after that backup are lost",
+                        aside, backup, taken);
+                LOG.warn(store.report.message());
+                return store;
+            } catch (Damaged | IOException e) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException ignored) {
+                    // the next attempt overwrites it
+                }
+                LOG.warn("backup {} could not be restored: {}", backup, e.getMessage());
+            }
+        }
+        try {
+            LocalStore store = openFile(file, clock, settings, storage);
+            store.report = new OpenReport(OpenReport.Mode.STARTED_EMPTY, found + "; no usable backup was found, so a new,"
+                    + " empty store was begun: changes in the damaged file that had not reached the server are lost", aside,
+                    null, null);
+            LOG.warn(store.report.message());
+            return store;
+        } catch (Damaged e) {
+            throw storage("a new store at " + file + " could not be created: " + e.getMessage(), e);
+        }
+    }
+
+    private static LocalStore openInMemory(Path file, Clock clock, QueueSettings settings, StorageSettings storage,
+            String why) throws OutpostException {
+        try {
+            Connection db = DriverManager.getConnection("jdbc:sqlite::memory:", connectionProperties());
+            migrate(db, file);
+            LocalStore store = init(file, clock, settings, storage, db, true);
+            store.report = new OpenReport(OpenReport.Mode.MEMORY_ONLY, "no file storage works at " + file + " (" + why
+                    + "); changes are kept in memory only and are lost when the app stops", null, null, null);
+            LOG.error(store.report.message());
+            return store;
+        } catch (SQLException e) {
+            throw storage("neither the store file " + file + " nor memory could hold the store: " + e.getMessage(), e);
+        }
+    }
+
+    private static LocalStore openFile(Path file, Clock clock, QueueSettings settings, StorageSettings storage)
+            throws OutpostException, Damaged {
         Connection db = null;
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Properties properties = new Properties();
-            // Nothing reads generated keys; retrieving them costs a query after every insert.
-            properties.setProperty("jdbc.get_generated_keys", "false");
-            db = DriverManager.getConnection("jdbc:sqlite:" + file, properties);
+            db = DriverManager.getConnection("jdbc:sqlite:" + file, connectionProperties());
             try (Statement statement = db.createStatement()) {
                 statement.execute("PRAGMA busy_timeout = 10000");
                 statement.execute("PRAGMA journal_mode = WAL");
-                statement.execute(durability == Durability.DURABLE ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+                statement.execute(storage.durability() == Durability.DURABLE
+                        ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
             }
             migrate(db, file);
-            db.setAutoCommit(false);
-            Statements statements = new Statements(db);
-            String deviceId = meta(statements, "device_id");
-            if (deviceId == null) {
-                deviceId = UUID.randomUUID().toString();
-                putMeta(statements, "device_id", deviceId);
+            checkIntegrity(db, file);
+            return init(file, clock, settings, storage, db, false);
+        } catch (SQLException e) {
+            closeQuietly(db);
+            if (isDamage(e)) {
+                throw new Damaged(e.getMessage(), e);
             }
-            Hlc hlc = Hlc.create(deviceId, clock::millis, lastHlc(statements));
-            db.commit();
-            return new LocalStore(file, clock, db, statements, deviceId, hlc, settings);
-        } catch (SQLException | IOException e) {
+            throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
+        } catch (Damaged | OutpostException e) {
+            closeQuietly(db);
+            throw e;
+        } catch (IOException e) {
             closeQuietly(db);
             throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    private static Properties connectionProperties() {
+        Properties properties = new Properties();
+        // Nothing reads generated keys; retrieving them costs a query after every insert.
+        properties.setProperty("jdbc.get_generated_keys", "false");
+        return properties;
+    }
+
+    /** Reads the device id, starts the clock and marks the store open (for the unclean-shutdown check). */
+    private static LocalStore init(Path file, Clock clock, QueueSettings settings, StorageSettings storage, Connection db,
+            boolean inMemory) throws SQLException {
+        db.setAutoCommit(false);
+        Statements statements = new Statements(db);
+        String deviceId = meta(statements, "device_id");
+        if (deviceId == null) {
+            deviceId = UUID.randomUUID().toString();
+            putMeta(statements, "device_id", deviceId);
+        }
+        Hlc hlc = Hlc.create(deviceId, clock::millis, lastHlc(statements));
+        putMeta(statements, "session", "open");
+        db.commit();
+        return new LocalStore(file, clock, db, statements, deviceId, hlc, settings, storage, inMemory);
+    }
+
+    /**
+     * The integrity check on open: every table must be readable; and SQLite's quick_check must
+     * pass when the last session did not close cleanly, when the file's size is not what its
+     * header says (truncated), or when the store is small enough to check every time.
+     */
+    private static void checkIntegrity(Connection db, Path file) throws SQLException, Damaged, IOException {
+        boolean unclean;
+        try (Statement statement = db.createStatement()) {
+            for (String table : new String[] {"records", "ops"}) {
+                statement.executeQuery("SELECT * FROM " + table + " LIMIT 1").close();
+            }
+            try (ResultSet rows = statement.executeQuery("SELECT value FROM meta WHERE key = 'session'")) {
+                unclean = rows.next();
+            }
+            long pages;
+            long pageSize;
+            try (ResultSet rows = statement.executeQuery("PRAGMA page_count")) {
+                rows.next();
+                pages = rows.getLong(1);
+            }
+            try (ResultSet rows = statement.executeQuery("PRAGMA page_size")) {
+                rows.next();
+                pageSize = rows.getLong(1);
+            }
+            long expected = pages * pageSize;
+            long size = Files.size(file);
+            if (unclean || size != expected || expected <= ALWAYS_CHECK_BYTES) {
+                try (ResultSet rows = statement.executeQuery("PRAGMA quick_check(5)")) {
+                    rows.next();
+                    String verdict = rows.getString(1);
+                    if (!"ok".equals(verdict)) {
+                        throw new Damaged("integrity check failed: " + verdict, null);
+                    }
+                }
+            }
+        }
+    }
+
+    private static boolean isDamage(SQLException e) {
+        if (e instanceof SQLiteException sqlite) {
+            int primary = sqlite.getResultCode().code & 0xff;
+            return primary == SQLiteErrorCode.SQLITE_CORRUPT.code || primary == SQLiteErrorCode.SQLITE_NOTADB.code;
+        }
+        return false;
+    }
+
+    /** What opening the store found and did. */
+    public OpenReport report() {
+        return report;
+    }
+
+    /** Whether the store lives in memory because no file storage worked. */
+    public boolean inMemory() {
+        return inMemory;
+    }
+
+    private String counts() {
+        try {
+            int records;
+            try (ResultSet rows = statements.get("SELECT COUNT(*) FROM records WHERE deleted = 0").executeQuery()) {
+                rows.next();
+                records = rows.getInt(1);
+            }
+            return records + " records and " + queue.pendingCount() + " pending ops";
+        } catch (SQLException e) {
+            return "an uncounted number of records";
+        }
+    }
+
+    /**
+     * Writes a backup now through SQLite's online backup; keeps the newest
+     * {@code backupsKept}.
+     *
+     * @throws OutpostException STORAGE if it cannot be written, or the store lives in memory
+     */
+    public synchronized BackupInfo backup() throws OutpostException {
+        if (inMemory) {
+            throw new OutpostException(Category.STORAGE, "MEMORY_ONLY", "the store lives in memory only, so there is nothing"
+                    + " on disk to back up; " + report.message());
+        }
+        try {
+            db.commit();
+            BackupInfo info = StoreFiles.backup(db, storage.backupDirectory(), clock.instant(), storage.backupsKept());
+            putMeta(statements, "last_backup_at", String.valueOf(info.takenAt().toEpochMilli()));
+            db.commit();
+            return info;
+        } catch (SQLException | IOException e) {
+            rollback(e);
+            throw storage("the backup of " + file + " to " + storage.backupDirectory() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Takes a backup if the last one is older than the backup interval; returns it, or null. */
+    public synchronized BackupInfo backupIfDue() throws OutpostException {
+        if (inMemory) {
+            return null;
+        }
+        try {
+            String last = meta(statements, "last_backup_at");
+            if (last != null && clock.millis() - Long.parseLong(last) < storage.backupInterval().toMillis()) {
+                return null;
+            }
+        } catch (SQLException e) {
+            throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+        }
+        return backup();
     }
 
     private static void migrate(Connection db, Path file) throws SQLException, OutpostException {
@@ -930,6 +1169,14 @@ public final class LocalStore implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        try {
+            try (PreparedStatement delete = db.prepareStatement("DELETE FROM meta WHERE key = 'session'")) {
+                delete.executeUpdate();
+            }
+            db.commit();
+        } catch (SQLException e) {
+            LOG.warn("the store {} could not be marked as closed cleanly: {}", file, e.getMessage());
+        }
         statements.close();
         closeQuietly(db);
     }

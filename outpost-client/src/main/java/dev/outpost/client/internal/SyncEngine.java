@@ -62,6 +62,7 @@ public final class SyncEngine {
                 push(session, counts);
                 pull(session, counts);
                 store.purge();
+                backupIfDue();
                 return counts.result(SyncResult.Status.COMPLETED, null, "synced: " + counts.summary());
             } catch (OutpostException e) {
                 if (e.category() == Category.STORAGE) {
@@ -140,6 +141,14 @@ public final class SyncEngine {
             if (!page.hasMore()) {
                 return;
             }
+        }
+    }
+
+    private void backupIfDue() {
+        try {
+            store.backupIfDue();
+        } catch (OutpostException e) {
+            LOG.warn("the scheduled backup failed; the next sync tries again: {}", e.getMessage());
         }
     }
 

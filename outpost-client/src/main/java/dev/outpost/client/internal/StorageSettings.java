@@ -1,0 +1,19 @@
+package dev.outpost.client.internal;
+
+import dev.outpost.client.Durability;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * Where and how the local store keeps its file and backups.
+ *
+ * @param durability what a returned write survives
+ * @param backupDirectory where backups go
+ * @param backupInterval how old the last backup may be before a sync takes a new one
+ * @param backupsKept how many backups are kept, newest first
+ * @param recoverCorrupt whether a damaged store is moved aside and restored from a backup
+ * @param memoryOnlyFallback whether the store falls back to memory when no file storage works
+ */
+public record StorageSettings(Durability durability, Path backupDirectory, Duration backupInterval, int backupsKept,
+        boolean recoverCorrupt, boolean memoryOnlyFallback) {
+}

@@ -1,0 +1,186 @@
+package dev.outpost.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.outpost.testing.FakeClock;
+import dev.outpost.testing.TestServer;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Backups, the integrity check on open, recovery of damaged stores and the memory-only fallback. */
+class RecoveryTest {
+    @TempDir
+    Path dir;
+
+    private final FakeClock clock = new FakeClock();
+
+    private OutpostConfig.Builder config(Path file) {
+        return OutpostConfig.builder().storeFile(file).clock(clock);
+    }
+
+    private Path storeWithBackup(Path file) throws Exception {
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            for (int i = 0; i < 50; i++) {
+                outpost.put("notes", "before-" + i, "{\"i\":" + i + ",\"text\":\"" + "x".repeat(200) + "\"}");
+            }
+            outpost.backup();
+            clock.advance(Duration.ofMinutes(5));
+            outpost.put("notes", "after", "{\"written\":\"after the backup\"}");
+        }
+        return file;
+    }
+
+    private static List<Path> backups(Path directory) throws Exception {
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.filter(path -> path.getFileName().toString().endsWith(".db")).sorted().toList();
+        }
+    }
+
+    @Test
+    void aBackupIsACompleteStoreThatOpens() throws Exception {
+        Path file = dir.resolve("a.db");
+        BackupInfo info;
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            outpost.put("notes", "n1", "{\"a\":1}");
+            info = outpost.backup();
+        }
+        assertThat(info.file()).exists().hasParent(dir.resolve("a.db.backups"));
+        assertThat(info.takenAt()).isEqualTo(clock.instant());
+        assertThat(info.bytes()).isEqualTo(Files.size(info.file()));
+        Path copy = dir.resolve("copy.db");
+        Files.copy(info.file(), copy);
+        try (Outpost restored = Outpost.open(config(copy).build())) {
+            assertThat(restored.get("notes", "n1")).isPresent();
+            assertThat(restored.pendingCount()).isEqualTo(1);
+            assertThat(restored.openReport().mode()).isEqualTo(OpenReport.Mode.OPENED);
+        }
+    }
+
+    @Test
+    void onlyTheNewestBackupsAreKept() throws Exception {
+        try (Outpost outpost = Outpost.open(config(dir.resolve("b.db")).backupsKept(2).build())) {
+            for (int i = 0; i < 4; i++) {
+                outpost.put("notes", "n" + i, "{}");
+                outpost.backup();
+                clock.advance(Duration.ofSeconds(1));
+            }
+        }
+        assertThat(backups(dir.resolve("b.db.backups"))).hasSize(2);
+    }
+
+    @Test
+    void aSyncTakesABackupWhenTheLastIsOlderThanTheInterval() throws Exception {
+        try (TestServer server = TestServer.start();
+                Outpost outpost = Outpost.open(config(dir.resolve("c.db")).serverUrl(server.url())
+                        .tokenProvider(TokenProvider.fixed(server.token("ann"))).backupInterval(Duration.ofHours(1)).build())) {
+            Path backupDir = dir.resolve("c.db.backups");
+            outpost.put("notes", "n1", "{}");
+            outpost.sync();
+            assertThat(backups(backupDir)).hasSize(1);
+            clock.advance(Duration.ofMinutes(30));
+            outpost.sync();
+            assertThat(backups(backupDir)).as("not due yet").hasSize(1);
+            clock.advance(Duration.ofMinutes(31));
+            outpost.sync();
+            assertThat(backups(backupDir)).hasSize(2);
+        }
+    }
+
+    @Test
+    void aCorruptedStoreIsMovedAsideAndRestoredFromTheLastBackup() throws Exception {
+        Path file = storeWithBackup(dir.resolve("corrupt.db"));
+        byte[] intact = Files.readAllBytes(file);
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            byte[] garbage = new byte[4096];
+            new Random(7).nextBytes(garbage);
+            raf.seek(4096);
+            raf.write(garbage);
+        }
+        byte[] damaged = Files.readAllBytes(file);
+        assertThat(damaged).isNotEqualTo(intact);
+
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            OpenReport report = outpost.openReport();
+            assertThat(report.mode()).isEqualTo(OpenReport.Mode.RECOVERED_FROM_BACKUP);
+            assertThat(report.movedAside()).exists();
+            assertThat(Files.readAllBytes(report.movedAside())).as("the damaged file is kept as it was").isEqualTo(damaged);
+            assertThat(report.backupTakenAt()).isEqualTo(clock.instant().minus(Duration.ofMinutes(5)));
+            assertThat(report.message()).contains("50 records and 50 pending ops came back").contains("after that backup are lost");
+            for (int i = 0; i < 50; i++) {
+                assertThat(outpost.get("notes", "before-" + i)).as("written before the backup").isPresent();
+            }
+            assertThat(outpost.get("notes", "after")).as("written after the backup").isEmpty();
+            outpost.put("notes", "new", "{}");
+            assertThat(outpost.pendingCount()).isEqualTo(51);
+        }
+    }
+
+    @Test
+    void aTruncatedStoreIsDetectedAndRestoredFromTheLastBackup() throws Exception {
+        Path file = storeWithBackup(dir.resolve("truncated.db"));
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(raf.length() / 2);
+        }
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            assertThat(outpost.openReport().mode()).isEqualTo(OpenReport.Mode.RECOVERED_FROM_BACKUP);
+            assertThat(outpost.get("notes", "before-49")).isPresent();
+        }
+    }
+
+    @Test
+    void aDamagedStoreWithoutABackupIsMovedAsideIntactAndANewStoreBegun() throws Exception {
+        Path file = dir.resolve("garbage.db");
+        byte[] garbage = new byte[8192];
+        new Random(1).nextBytes(garbage);
+        Files.write(file, garbage);
+
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            OpenReport report = outpost.openReport();
+            assertThat(report.mode()).isEqualTo(OpenReport.Mode.STARTED_EMPTY);
+            assertThat(Files.readAllBytes(report.movedAside())).isEqualTo(garbage);
+            assertThat(report.message()).contains("no usable backup").contains(file.toString());
+            outpost.put("notes", "n1", "{}");
+            assertThat(outpost.get("notes", "n1")).isPresent();
+        }
+    }
+
+    @Test
+    void withNoWritableStorageTheStoreLivesInMemoryAndSaysSo() throws Exception {
+        Path notADirectory = dir.resolve("plain-file");
+        Files.writeString(notADirectory, "a file where a directory should be");
+        Path file = notADirectory.resolve("store.db");
+
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            assertThat(outpost.openReport().mode()).isEqualTo(OpenReport.Mode.MEMORY_ONLY);
+            assertThat(outpost.openReport().message()).contains("memory only");
+            outpost.put("notes", "n1", "{\"kept\":\"in memory\"}");
+            assertThat(outpost.get("notes", "n1")).isPresent();
+            assertThat(outpost.statusLine()).startsWith("Storage unavailable: 1 change waiting");
+            assertThatThrownBy(outpost::backup).isInstanceOfSatisfying(OutpostException.class,
+                    e -> assertThat(e.code()).isEqualTo("MEMORY_ONLY"));
+        }
+        assertThatThrownBy(() -> Outpost.open(config(file).memoryOnlyFallback(false).build()))
+                .isInstanceOfSatisfying(OutpostException.class,
+                        e -> assertThat(e.category()).isEqualTo(OutpostException.Category.STORAGE));
+    }
+
+    @Test
+    void storageSettingsRefuseBadValues() {
+        assertThatThrownBy(() -> OutpostConfig.builder().backupsKept(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("0");
+        assertThatThrownBy(() -> OutpostConfig.builder().backupInterval(Duration.ofSeconds(5)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT5S");
+        assertThatThrownBy(() -> OutpostConfig.builder().retention(Duration.ofMinutes(5)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> OutpostConfig.builder().storageQuota(1000)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("1000");
+    }
+}
