@@ -53,7 +53,8 @@ public final class Outpost implements AutoCloseable {
                 new QueueSettings(config.retryPolicy(), config.priorityWeights(), config.coalescing(), config.random(),
                         config.retention(), config.storageQuota()),
                 new StorageSettings(config.durability(), config.backupDirectory(), config.backupInterval(),
-                        config.backupsKept(), config.recoverCorruptStore(), config.memoryOnlyFallback()));
+                        config.backupsKept(), config.recoverCorruptStore(), config.memoryOnlyFallback(),
+                        config.sensitiveFields(), config.keyProvider()));
         try {
             store.purge();
         } catch (OutpostException e) {

@@ -5,8 +5,13 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import dev.outpost.protocol.Names;
 import dev.outpost.protocol.Priority;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -41,6 +46,8 @@ public final class OutpostConfig {
     private final int backupsKept;
     private final boolean recoverCorruptStore;
     private final boolean memoryOnlyFallback;
+    private final Map<String, Set<String>> sensitiveFields;
+    private final KeyProvider keyProvider;
 
     private OutpostConfig(Builder builder) {
         this.storeFile = builder.storeFile;
@@ -65,6 +72,12 @@ public final class OutpostConfig {
         this.backupsKept = builder.backupsKept;
         this.recoverCorruptStore = builder.recoverCorruptStore;
         this.memoryOnlyFallback = builder.memoryOnlyFallback;
+        Map<String, Set<String>> fields = new HashMap<>();
+        builder.sensitiveFields.forEach((collection, names) -> fields.put(collection, Set.copyOf(names)));
+        this.sensitiveFields = Map.copyOf(fields);
+        this.keyProvider = builder.keyProvider != null
+                ? builder.keyProvider
+                : KeyProvider.keysetFile(builder.storeFile.resolveSibling(builder.storeFile.getFileName() + ".keyset.json"));
     }
 
     /** A builder with the defaults; only the store file is required. */
@@ -162,6 +175,16 @@ public final class OutpostConfig {
         return memoryOnlyFallback;
     }
 
+    /** Per collection, the top-level fields sealed at rest. */
+    public Map<String, Set<String>> sensitiveFields() {
+        return sensitiveFields;
+    }
+
+    /** The source of the key that seals sensitive fields. */
+    public KeyProvider keyProvider() {
+        return keyProvider;
+    }
+
     /** Builds an {@link OutpostConfig}. */
     public static final class Builder {
         private Path storeFile;
@@ -184,8 +207,43 @@ public final class OutpostConfig {
         private int backupsKept = 2;
         private boolean recoverCorruptStore = true;
         private boolean memoryOnlyFallback = true;
+        private final Map<String, Set<String>> sensitiveFields = new HashMap<>();
+        private KeyProvider keyProvider;
 
         private Builder() {
+        }
+
+        /**
+         * Marks top-level fields of a collection sensitive: their values are sealed with an AEAD
+         * (Google Tink) wherever the device stores them, in the op queue and in the local view,
+         * and open again when read. They travel to the server as they are (over TLS). Call again
+         * to add fields.
+         *
+         * @throws IllegalArgumentException if the collection or a field name is not valid
+         */
+        public Builder sensitiveFields(String collection, String... fields) {
+            if (!Names.isValidCollection(collection)) {
+                throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
+            }
+            if (fields.length == 0) {
+                throw new IllegalArgumentException("name at least one sensitive field of " + collection);
+            }
+            for (String field : fields) {
+                if (field == null || field.isBlank()) {
+                    throw new IllegalArgumentException("a sensitive field name of " + collection + " is blank");
+                }
+                sensitiveFields.computeIfAbsent(collection, c -> new HashSet<>()).add(field);
+            }
+            return this;
+        }
+
+        /**
+         * The source of the key that seals sensitive fields; default
+         * {@link KeyProvider#keysetFile} with {@code <store file>.keyset.json} beside the store.
+         */
+        public Builder keyProvider(KeyProvider keyProvider) {
+            this.keyProvider = Objects.requireNonNull(keyProvider, "keyProvider");
+            return this;
         }
 
         /** Where backups go; default a directory beside the store file named {@code <store file>.backups}. */

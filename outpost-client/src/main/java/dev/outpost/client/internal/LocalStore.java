@@ -75,6 +75,7 @@ public final class LocalStore implements AutoCloseable {
     private final OpQueue queue;
     private final QueueSettings settings;
     private final StorageSettings storage;
+    private final FieldCipher cipher;
     private final boolean inMemory;
     private volatile OpenReport report;
 
@@ -88,8 +89,9 @@ public final class LocalStore implements AutoCloseable {
         this.statements = statements;
         this.settings = settings;
         this.storage = storage;
+        this.cipher = new FieldCipher(storage.sensitiveFields(), storage.keyProvider());
         this.inMemory = inMemory;
-        this.queue = new OpQueue(statements, settings);
+        this.queue = new OpQueue(statements, settings, cipher);
     }
 
     /** Stores no bigger than this get a full integrity check at every open. */
@@ -682,7 +684,8 @@ public final class LocalStore implements AutoCloseable {
             try (ResultSet rows = select.executeQuery()) {
                 while (rows.next()) {
                     int open = rows.getInt(4);
-                    records.add(new LocalRecord(collection, rows.getString(1), Wire.object(rows.getString(2)),
+                    records.add(new LocalRecord(collection, rows.getString(1),
+                            cipher.open(collection, rows.getString(1), Wire.object(rows.getString(2))),
                             rows.getLong(3), open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED));
                 }
             }
@@ -897,7 +900,7 @@ public final class LocalStore implements AutoCloseable {
                     throw new OutpostException(Category.SERVER, "BAD_RESULT", "the server's result for op " + op.opId()
                             + " has status " + result.status() + " but neither a version, a record nor an error");
                 }
-                queue.finish(op.seq(), status, Wire.write(result),
+                queue.finish(op.seq(), status, Wire.write(sealed(op, result)),
                         result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
                 touched.add(op.collection() + '\u0000' + op.recordId());
             }
@@ -914,6 +917,17 @@ public final class LocalStore implements AutoCloseable {
             rollback(e);
             throw e;
         }
+    }
+
+    /** A result to store: the server's record in it with its sensitive fields sealed. */
+    private OpResult sealed(PendingOp op, OpResult result) throws SQLException {
+        ServerRecord record = result.record();
+        if (record == null || record.data() == null) {
+            return result;
+        }
+        ServerRecord sealed = new ServerRecord(record.collection(), record.recordId(), record.version(), record.deleted(),
+                cipher.seal(op.collection(), op.recordId(), record.data()), record.hlc());
+        return new OpResult(result.opId(), result.status(), result.version(), sealed, result.error());
     }
 
     /**
@@ -1032,8 +1046,9 @@ public final class LocalStore implements AutoCloseable {
             String data = rows.getString(1);
             String serverData = rows.getString(3);
             return new Row(
-                    new RecordState(data == null ? null : Wire.object(data), rows.getInt(2) != 0),
-                    new RecordState(serverData == null ? null : Wire.object(serverData), rows.getInt(5) != 0),
+                    new RecordState(data == null ? null : cipher.open(collection, id, Wire.object(data)), rows.getInt(2) != 0),
+                    new RecordState(serverData == null ? null : cipher.open(collection, id, Wire.object(serverData)),
+                            rows.getInt(5) != 0),
                     rows.getLong(4));
         }
     }
@@ -1041,7 +1056,7 @@ public final class LocalStore implements AutoCloseable {
     private void saveLocal(String collection, String id, RecordState local) throws SQLException {
         PreparedStatement update = statements.get(
             "UPDATE records SET data = ?, deleted = ? WHERE collection = ? AND id = ?");
-        update.setString(1, local.data() == null ? null : Wire.write(local.data()));
+        update.setString(1, local.data() == null ? null : Wire.write(cipher.seal(collection, id, local.data())));
         update.setInt(2, local.deleted() ? 1 : 0);
         update.setString(3, collection);
         update.setString(4, id);
@@ -1050,7 +1065,7 @@ public final class LocalStore implements AutoCloseable {
 
     private void saveServer(String collection, String id, RecordState server, long version, String serverHlc, long now,
             Row row) throws SQLException {
-        String data = server.data() == null ? null : Wire.write(server.data());
+        String data = server.data() == null ? null : Wire.write(cipher.seal(collection, id, server.data()));
         if (row == null) {
             PreparedStatement insert = statements.get(
                 "INSERT INTO records (collection, id, data, deleted, server_data, server_version, server_deleted, "
@@ -1098,7 +1113,7 @@ public final class LocalStore implements AutoCloseable {
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
                 anyPending = true;
-                state = state.after(OpType.valueOf(rows.getString(1)), Payloads.read(rows, 2, 3));
+                state = state.after(OpType.valueOf(rows.getString(1)), cipher.open(collection, id, Payloads.read(rows, 2, 3)));
             }
         }
         if (!anyPending && row.serverVersion == 0) {
@@ -1154,7 +1169,8 @@ public final class LocalStore implements AutoCloseable {
     }
 
     private static OutpostException storage(String message, Exception cause) {
-        return new OutpostException(Category.STORAGE, "STORAGE_FAILURE", message, cause);
+        return new OutpostException(Category.STORAGE,
+                cause instanceof FieldCipher.SecurityFailure ? "KEY_UNAVAILABLE" : "STORAGE_FAILURE", message, cause);
     }
 
     private static void closeQuietly(Connection connection) {

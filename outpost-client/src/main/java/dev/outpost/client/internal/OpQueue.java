@@ -44,10 +44,12 @@ final class OpQueue {
 
     private final Statements statements;
     private final QueueSettings settings;
+    private final FieldCipher cipher;
     private final Map<Priority, Long> roundRobin = new EnumMap<>(Priority.class);
 
-    OpQueue(Statements statements, QueueSettings settings) {
+    OpQueue(Statements statements, QueueSettings settings, FieldCipher cipher) {
         this.statements = statements;
+        this.cipher = cipher;
         this.settings = settings;
         for (Priority priority : Priority.values()) {
             roundRobin.put(priority, 0L);
@@ -88,7 +90,7 @@ final class OpQueue {
                     Priority raised = max(priority, last.priority());
                     PreparedStatement update = statements.get(
                         "UPDATE ops SET data = ?, codec = ?, hlc = ?, priority = ?, size = ? WHERE seq = ?");
-                    Payloads.Stored stored = Payloads.encode(merged);
+                    Payloads.Stored stored = Payloads.encode(cipher.seal(collection, id, merged));
                     Payloads.bind(update, 1, stored);
                     update.setInt(2, stored.codec());
                     update.setString(3, hlc);
@@ -109,7 +111,7 @@ final class OpQueue {
             }
         }
         Long base = type == OpType.CREATE || !open.isEmpty() ? null : serverVersion;
-        Payloads.Stored stored = Payloads.encode(data);
+        Payloads.Stored stored = Payloads.encode(cipher.seal(collection, id, data));
         PreparedStatement insert = statements.get(
             "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status, size, codec) "
                     + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)");
@@ -167,7 +169,7 @@ final class OpQueue {
         List<OpenOp> chain = new ArrayList<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                ObjectNode data = Payloads.read(rows, 4, 8);
+                ObjectNode data = cipher.open(collection, id, Payloads.read(rows, 4, 8));
                 rows.getLong(7);
                 boolean sent = !rows.wasNull();
                 chain.add(new OpenOp(rows.getLong(1), rows.getString(2), OpType.valueOf(rows.getString(3)),
@@ -250,7 +252,7 @@ final class OpQueue {
             while (rows.next()) {
                 long base = rows.getLong(6);
                 Long storedBase = rows.wasNull() ? null : base;
-                ObjectNode data = Payloads.read(rows, 7, 9);
+                ObjectNode data = cipher.open(rows.getString(3), rows.getString(4), Payloads.read(rows, 7, 9));
                 pool.add(new Candidate(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getString(4),
                         OpType.valueOf(rows.getString(5)), storedBase, data,
                         rows.getString(8), priority));
@@ -358,7 +360,7 @@ final class OpQueue {
         List<DeadLetter> letters = new ArrayList<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                ObjectNode data = Payloads.read(rows, 5, 11);
+                ObjectNode data = cipher.open(rows.getString(2), rows.getString(3), Payloads.read(rows, 5, 11));
                 letters.add(new DeadLetter(rows.getString(1), rows.getString(2), rows.getString(3),
                         OpType.valueOf(rows.getString(4)), data,
                         Priority.valueOf(rows.getString(6)), rows.getInt(7), rows.getString(8),
@@ -394,7 +396,7 @@ final class OpQueue {
             "UPDATE ops SET op_id = ?, status = 'PENDING', attempts = 0, next_attempt_at = 0, last_error = NULL, "
                     + "finished_at = NULL, result = NULL, sent_at = NULL, base_version = NULL, "
                     + "data = COALESCE(?, data), size = COALESCE(?, size), codec = COALESCE(?, codec) WHERE seq = ?");
-        Payloads.Stored stored = data == null ? null : Payloads.encode(data);
+        Payloads.Stored stored = data == null ? null : Payloads.encode(cipher.seal(dead.collection(), dead.recordId(), data));
         update.setString(1, newId);
         if (stored == null) {
             update.setNull(2, java.sql.Types.VARCHAR);

@@ -1,0 +1,127 @@
+package dev.outpost.client.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.crypto.tink.Aead;
+import dev.outpost.client.KeyProvider;
+import dev.outpost.protocol.Wire;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.util.Base64;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Seals the sensitive fields of records at rest. A sealed field's value is replaced by
+ * {@code {"$outpost_sealed": "v1:<base64 ciphertext>"}}, the AEAD encryption of the value's
+ * JSON with associated data {@code <collection>/<record id>#<field>}, so a sealed value cannot
+ * be moved to another record or field. Opening turns every sealed value back, whichever
+ * fields are configured now. The AEAD is asked for only when first needed.
+ */
+final class FieldCipher {
+    static final String MARK = "$outpost_sealed";
+    private static final String VERSION = "v1:";
+
+    private final Map<String, Set<String>> sensitive;
+    private final KeyProvider keys;
+    private Aead aead;
+
+    FieldCipher(Map<String, Set<String>> sensitive, KeyProvider keys) {
+        this.sensitive = Map.copyOf(sensitive);
+        this.keys = keys;
+    }
+
+    /** A copy of {@code data} with its collection's sensitive fields sealed; {@code data} itself if none. */
+    ObjectNode seal(String collection, String id, ObjectNode data) throws SecurityFailure {
+        Set<String> fields = sensitive.get(collection);
+        if (data == null || fields == null) {
+            return data;
+        }
+        ObjectNode sealed = null;
+        for (String field : fields) {
+            JsonNode value = data.get(field);
+            if (value == null || value.isNull() || isSealed(value)) {
+                continue;
+            }
+            if (sealed == null) {
+                sealed = data.deepCopy();
+            }
+            byte[] plain = Wire.write(value).getBytes(StandardCharsets.UTF_8);
+            byte[] cipher = encrypt(plain, associated(collection, id, field));
+            sealed.putObject(field).put(MARK, VERSION + Base64.getEncoder().encodeToString(cipher));
+        }
+        return sealed == null ? data : sealed;
+    }
+
+    /** {@code data} with every sealed field opened (in place), or {@code data} if none is sealed. */
+    ObjectNode open(String collection, String id, ObjectNode data) throws SecurityFailure {
+        if (data == null) {
+            return null;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> fields = data.fields(); fields.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = fields.next();
+            if (isSealed(field.getValue())) {
+                String text = field.getValue().get(MARK).asText();
+                if (!text.startsWith(VERSION)) {
+                    throw new SecurityFailure("field " + field.getKey() + " of " + collection + "/" + id
+                            + " is sealed in an unknown format", null);
+                }
+                byte[] plain = decrypt(Base64.getDecoder().decode(text.substring(VERSION.length())),
+                        associated(collection, id, field.getKey()), collection, id, field.getKey());
+                field.setValue(Wire.object("{\"v\":" + new String(plain, StandardCharsets.UTF_8) + "}").get("v"));
+            }
+        }
+        return data;
+    }
+
+    private static boolean isSealed(JsonNode value) {
+        return value instanceof ObjectNode object && object.size() == 1 && object.has(MARK);
+    }
+
+    private static byte[] associated(String collection, String id, String field) {
+        return (collection + "/" + id + "#" + field).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private byte[] encrypt(byte[] plain, byte[] associated) throws SecurityFailure {
+        try {
+            return aead().encrypt(plain, associated);
+        } catch (GeneralSecurityException e) {
+            throw new SecurityFailure("a sensitive field could not be sealed: " + e.getMessage(), e);
+        }
+    }
+
+    private byte[] decrypt(byte[] cipher, byte[] associated, String collection, String id, String field)
+            throws SecurityFailure {
+        try {
+            return aead().decrypt(cipher, associated);
+        } catch (GeneralSecurityException e) {
+            throw new SecurityFailure("field " + field + " of " + collection + "/" + id + " could not be opened with the"
+                    + " configured key (a different key, or a damaged value): " + e.getMessage(), e);
+        }
+    }
+
+    private synchronized Aead aead() throws SecurityFailure {
+        if (aead == null) {
+            try {
+                aead = keys.aead();
+            } catch (GeneralSecurityException | IOException | RuntimeException e) {
+                throw new SecurityFailure("the key provider gave no key: " + e.getMessage(), e);
+            }
+            if (aead == null) {
+                throw new SecurityFailure("the key provider returned no AEAD", null);
+            }
+        }
+        return aead;
+    }
+
+    /** Sealing or opening failed; becomes a STORAGE / KEY_UNAVAILABLE error. */
+    static final class SecurityFailure extends java.sql.SQLException {
+        private static final long serialVersionUID = 1L;
+
+        SecurityFailure(String message, Throwable cause) {
+            super(message, "KEY_UNAVAILABLE", cause);
+        }
+    }
+}
