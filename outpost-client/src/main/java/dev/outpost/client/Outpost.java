@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An app's offline-first data: a local store that always answers, and sync with an Outpost
@@ -33,13 +35,17 @@ import java.util.Optional;
  * are thread-safe.
  */
 public final class Outpost implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Outpost.class);
+
     private final LocalStore store;
     private final SyncEngine engine;
+    private final List<OutpostListener> listeners;
     private volatile SyncResult lastSync;
 
-    private Outpost(LocalStore store, SyncEngine engine) {
+    private Outpost(LocalStore store, SyncEngine engine, List<OutpostListener> listeners) {
         this.store = store;
         this.engine = engine;
+        this.listeners = listeners;
     }
 
     /**
@@ -64,7 +70,11 @@ public final class Outpost implements AutoCloseable {
         SyncEngine engine = config.transport() == null
                 ? null
                 : new SyncEngine(store, config.transport(), config.tokenProvider(), config.pushBatchSize(), config.pullPageSize());
-        return new Outpost(store, engine);
+        Outpost outpost = new Outpost(store, engine, config.listeners());
+        if (store.report().mode() != OpenReport.Mode.OPENED) {
+            outpost.tell(listener -> listener.storageDegraded(store.report()));
+        }
+        return outpost;
     }
 
     /** This device's id, created once when the store was created. */
@@ -92,7 +102,8 @@ public final class Outpost implements AutoCloseable {
     public LocalRecord put(String collection, String id, ObjectNode data, Priority priority) throws OutpostException {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(data, "data"));
-        return store.put(collection, id, data, Objects.requireNonNull(priority, "priority"));
+        Objects.requireNonNull(priority, "priority");
+        return watched(() -> store.put(collection, id, data, priority));
     }
 
     /**
@@ -132,7 +143,8 @@ public final class Outpost implements AutoCloseable {
     public LocalRecord update(String collection, String id, ObjectNode patch, Priority priority) throws OutpostException {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(patch, "patch"));
-        return store.update(collection, id, patch, Objects.requireNonNull(priority, "priority"));
+        Objects.requireNonNull(priority, "priority");
+        return watched(() -> store.update(collection, id, patch, priority));
     }
 
     /** As {@link #update(String, String, ObjectNode)}, with the patch as JSON text. */
@@ -158,7 +170,8 @@ public final class Outpost implements AutoCloseable {
     /** As {@link #delete(String, String)}, queued with {@code priority}. */
     public boolean delete(String collection, String id, Priority priority) throws OutpostException {
         checkName(collection, id);
-        return store.delete(collection, id, Objects.requireNonNull(priority, "priority"));
+        Objects.requireNonNull(priority, "priority");
+        return watched(() -> store.delete(collection, id, priority));
     }
 
     /** The record as this device sees it, if it exists and is not deleted. */
@@ -180,7 +193,7 @@ public final class Outpost implements AutoCloseable {
      * fsync for the lot.
      */
     public WriteBatch newBatch() {
-        return new WriteBatch(store);
+        return new WriteBatch(writes -> watched(() -> store.apply(writes)));
     }
 
     /** How many changes wait to be pushed. */
@@ -301,11 +314,22 @@ public final class Outpost implements AutoCloseable {
      *     are reported in the result instead
      */
     public SyncResult sync() throws OutpostException {
+        java.time.Instant started = java.time.Instant.now();
+        List<DeadLetter> deadBefore = listeners.isEmpty() ? List.of() : store.deadLetters();
         SyncResult result = engine == null
                 ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, store.pendingCount(),
                         OutpostException.Category.NETWORK, "no server is configured; changes stay queued")
                 : engine.sync();
         lastSync = result;
+        if (result.dead() > 0 && !listeners.isEmpty()) {
+            java.util.Set<String> known = new java.util.HashSet<>();
+            deadBefore.forEach(letter -> known.add(letter.opId()));
+            for (DeadLetter letter : store.deadLetters()) {
+                if (!known.contains(letter.opId())) {
+                    tell(listener -> listener.deadLettered(letter));
+                }
+            }
+        }
         return result;
     }
 
@@ -313,6 +337,32 @@ public final class Outpost implements AutoCloseable {
     @Override
     public void close() {
         store.close();
+    }
+
+    /** A write whose QUOTA failure is told to the listeners before it is thrown. */
+    interface Write<T> {
+        T run() throws OutpostException;
+    }
+
+    private <T> T watched(Write<T> write) throws OutpostException {
+        try {
+            return write.run();
+        } catch (OutpostException e) {
+            if (e.category() == OutpostException.Category.QUOTA) {
+                tell(listener -> listener.quotaExceeded(e));
+            }
+            throw e;
+        }
+    }
+
+    private void tell(java.util.function.Consumer<OutpostListener> event) {
+        for (OutpostListener listener : listeners) {
+            try {
+                event.accept(listener);
+            } catch (RuntimeException e) {
+                LOG.warn("a listener failed and was ignored: {}", e.toString());
+            }
+        }
     }
 
     static void checkDepth(ObjectNode data) {

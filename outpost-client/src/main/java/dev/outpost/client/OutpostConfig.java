@@ -7,7 +7,9 @@ import java.time.Clock;
 import java.time.Duration;
 import dev.outpost.protocol.Names;
 import dev.outpost.protocol.Priority;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
@@ -48,6 +50,7 @@ public final class OutpostConfig {
     private final boolean memoryOnlyFallback;
     private final Map<String, Set<String>> sensitiveFields;
     private final KeyProvider keyProvider;
+    private final List<OutpostListener> listeners;
 
     private OutpostConfig(Builder builder) {
         this.storeFile = builder.storeFile;
@@ -75,6 +78,7 @@ public final class OutpostConfig {
         Map<String, Set<String>> fields = new HashMap<>();
         builder.sensitiveFields.forEach((collection, names) -> fields.put(collection, Set.copyOf(names)));
         this.sensitiveFields = Map.copyOf(fields);
+        this.listeners = List.copyOf(builder.listeners);
         this.keyProvider = builder.keyProvider != null
                 ? builder.keyProvider
                 : KeyProvider.keysetFile(builder.storeFile.resolveSibling(builder.storeFile.getFileName() + ".keyset.json"));
@@ -180,6 +184,11 @@ public final class OutpostConfig {
         return sensitiveFields;
     }
 
+    /** The listeners, in the order they were added. */
+    public List<OutpostListener> listeners() {
+        return listeners;
+    }
+
     /** The source of the key that seals sensitive fields. */
     public KeyProvider keyProvider() {
         return keyProvider;
@@ -209,8 +218,15 @@ public final class OutpostConfig {
         private boolean memoryOnlyFallback = true;
         private final Map<String, Set<String>> sensitiveFields = new HashMap<>();
         private KeyProvider keyProvider;
+        private final List<OutpostListener> listeners = new ArrayList<>();
 
         private Builder() {
+        }
+
+        /** Adds a listener for store events (quota, degraded storage, dead letters). */
+        public Builder listener(OutpostListener listener) {
+            listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
         }
 
         /**

@@ -1,7 +1,6 @@
 package dev.outpost.client;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.outpost.client.internal.LocalStore;
 import dev.outpost.client.internal.LocalWrite;
 import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.Wire;
@@ -25,11 +24,16 @@ import java.util.Objects;
  * name or record. A batch is for one thread and one commit.
  */
 public final class WriteBatch {
-    private final LocalStore store;
+    /** Applies a batch's writes; the facade's store, with its events. */
+    interface Applier {
+        List<Object> apply(List<LocalWrite> writes) throws OutpostException;
+    }
+
+    private final Applier store;
     private final List<LocalWrite> writes = new ArrayList<>();
     private boolean committed;
 
-    WriteBatch(LocalStore store) {
+    WriteBatch(Applier store) {
         this.store = store;
     }
 

@@ -1,0 +1,99 @@
+package dev.outpost.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.outpost.testing.SampleRecords;
+import dev.outpost.testing.TestServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Store events reach the app's listeners, and a failing listener never breaks the store. */
+class ListenerTest {
+    @TempDir
+    Path dir;
+
+    private final List<Object> heard = new ArrayList<>();
+
+    private final OutpostListener recorder = new OutpostListener() {
+        @Override
+        public void quotaExceeded(OutpostException error) {
+            heard.add(error);
+        }
+
+        @Override
+        public void storageDegraded(OpenReport report) {
+            heard.add(report);
+        }
+
+        @Override
+        public void deadLettered(DeadLetter letter) {
+            heard.add(letter);
+        }
+    };
+
+    private final OutpostListener broken = new OutpostListener() {
+        @Override
+        public void quotaExceeded(OutpostException error) {
+            throw new IllegalStateException("listener bug");
+        }
+    };
+
+    @Test
+    void passingTheQuotaIsToldToListenersWithTheErrorThatIsThrown() throws Exception {
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("q.db")).storageQuota(128 * 1024)
+                .listener(broken).listener(recorder).build())) {
+            OutpostException thrown = null;
+            for (int n = 0; n < 500 && thrown == null; n++) {
+                try {
+                    outpost.put("calls", "c" + n, SampleRecords.callLog(n));
+                } catch (OutpostException e) {
+                    thrown = e;
+                }
+            }
+            assertThat(thrown).isNotNull();
+            assertThat(heard).containsExactly(thrown);
+            WriteBatch batch = outpost.newBatch().put("calls", "x", SampleRecords.callLog(9999));
+            for (int n = 0; n < 30; n++) {
+                batch.put("calls", "batch-" + n, SampleRecords.callLog(n));
+            }
+            assertThatThrownBy(batch::commit).isInstanceOf(OutpostException.class);
+            assertThat(heard).hasSize(2);
+        }
+    }
+
+    @Test
+    void aStoreThatDidNotOpenAsItWasIsToldToListeners() throws Exception {
+        Path file = dir.resolve("damaged.db");
+        Files.write(file, new byte[4096]);
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).listener(recorder).build())) {
+            assertThat(heard).containsExactly(outpost.openReport());
+            assertThat(outpost.openReport().mode()).isEqualTo(OpenReport.Mode.STARTED_EMPTY);
+        }
+        heard.clear();
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).listener(recorder).build())) {
+            assertThat(heard).as("a store that opens as it was is not news").isEmpty();
+        }
+    }
+
+    @Test
+    void anOpDeadLetteredDuringASyncIsToldToListeners() throws Exception {
+        try (TestServer server = TestServer.start();
+                Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("d.db")).serverUrl(server.url())
+                        .tokenProvider(TokenProvider.fixed(server.token("ann"))).listener(recorder).build())) {
+            outpost.put("notes", "fine", "{}");
+            outpost.put("notes", "huge", "{\"blob\":\"" + "x".repeat(300 * 1024) + "\"}");
+            outpost.sync();
+            assertThat(heard).hasSize(1);
+            DeadLetter letter = (DeadLetter) heard.get(0);
+            assertThat(letter.recordId()).isEqualTo("huge");
+            assertThat(letter.reason()).contains("RECORD_TOO_LARGE");
+            outpost.sync();
+            assertThat(heard).as("told once").hasSize(1);
+        }
+    }
+}
