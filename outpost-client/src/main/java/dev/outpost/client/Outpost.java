@@ -273,10 +273,12 @@ public final class Outpost implements AutoCloseable {
     }
 
     /**
-     * Puts a dead op back in the queue as it was. It keeps its place in its record's order
-     * and goes under a new op id; the ops that waited behind it follow it.
+     * Puts a dead op back in the queue as it was. It keeps its place in its record's order and
+     * the ops that waited behind it follow it. An op the server rejected goes under a new op
+     * id; one the server never answered keeps its id, so that if the server did apply it
+     * before its answers were lost, the replay is answered DUPLICATE, not applied twice.
      *
-     * @return the op's new id
+     * @return the op's id, new or kept
      * @throws OutpostException VALIDATION / NO_SUCH_DEAD_OP if no dead op has that id
      */
     public String replay(String opId) throws OutpostException {
@@ -285,7 +287,7 @@ public final class Outpost implements AutoCloseable {
 
     /**
      * Puts a dead op back in the queue with new data: the whole record for a CREATE, a merge
-     * patch for an UPDATE.
+     * patch for an UPDATE. It goes under a new op id.
      *
      * @return the op's new id
      * @throws IllegalArgumentException if the op is a DELETE, which carries no data

@@ -113,7 +113,7 @@ class QueueProperties {
             device.syncUntilNothingPending();
 
             List<Attempt> attempts = device.transport.attempts();
-            assertNoOpOvertakesItsRecord(attempts);
+            assertNoOpOvertakesItsRecord(attempts, device.transport.pulls());
             Map<String, List<Operation>> firstSent = firstSentPerRecord(attempts);
             for (String id : union(written.keySet(), firstSent.keySet())) {
                 List<Operation> sent = firstSent.getOrDefault(id, List.of());
@@ -345,7 +345,7 @@ class QueueProperties {
             device.syncUntilNothingPending();
 
             List<Attempt> attempts = device.transport.attempts();
-            assertNoOpOvertakesItsRecord(attempts);
+            assertNoOpOvertakesItsRecord(attempts, device.transport.pulls());
             List<Operation> target = firstSentPerRecord(attempts).get("target");
             assertThat(target).extracting(Operation::type).as("the target's ops in the order they first went out")
                     .containsExactly(OpType.CREATE, OpType.UPDATE);
@@ -539,10 +539,11 @@ class QueueProperties {
 
     /**
      * No op goes out in any push attempt while an earlier op of its record (one with a smaller
-     * HLC, which a device issues in write order) has not yet been in a push the server answered,
-     * unless that earlier op precedes it in the same push.
+     * HLC, which a device issues in write order) has not yet been confirmed, unless that earlier
+     * op precedes it in the same push. An op is confirmed by a push the server answered, or by a
+     * pull that returned the change the op made (its answer was lost, but the server applied it).
      */
-    private static void assertNoOpOvertakesItsRecord(List<Attempt> attempts) {
+    private static void assertNoOpOvertakesItsRecord(List<Attempt> attempts, List<Pull> pulls) {
         Map<String, Map<String, Operation>> opsPerRecord = new HashMap<>();
         for (Attempt attempt : attempts) {
             for (Operation op : attempt.ops()) {
@@ -555,6 +556,11 @@ class QueueProperties {
         }
         Set<String> confirmed = new HashSet<>();
         for (int a = 0; a < attempts.size(); a++) {
+            for (Pull pull : pulls) {
+                if (pull.afterPushes() <= a) {
+                    confirmed.addAll(pull.originOpIds());
+                }
+            }
             Attempt attempt = attempts.get(a);
             Set<String> earlierInPush = new HashSet<>();
             for (Operation op : attempt.ops()) {
@@ -704,11 +710,16 @@ class QueueProperties {
         }
     }
 
+    /** One pull: how many push attempts came before it, and the op ids of the changes it returned. */
+    record Pull(int afterPushes, Set<String> originOpIds) {
+    }
+
     /** The HTTP transport, recording every push and failing the attempts its plan names. */
     static final class RecordingTransport implements Transport {
         private final Transport http;
         private List<Fault> plan;
         private final List<Attempt> attempts = new ArrayList<>();
+        private final List<Pull> pulls = new ArrayList<>();
 
         RecordingTransport(Transport http, List<Fault> plan) {
             this.http = http;
@@ -733,8 +744,16 @@ class QueueProperties {
         }
 
         @Override
-        public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
-            return http.pull(cursor, limit, token);
+        public synchronized PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+            PullResponse response = http.pull(cursor, limit, token);
+            Set<String> origins = new HashSet<>();
+            response.changes().forEach(change -> origins.add(change.origin().opId()));
+            pulls.add(new Pull(attempts.size(), origins));
+            return response;
+        }
+
+        synchronized List<Pull> pulls() {
+            return List.copyOf(pulls);
         }
 
         /** Passes every later push on. */

@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.Base64;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
 
@@ -17,8 +16,10 @@ import java.util.Set;
  * Seals the sensitive fields of records at rest. A sealed field's value is replaced by
  * {@code {"$outpost_sealed": "v1:<base64 ciphertext>"}}, the AEAD encryption of the value's
  * JSON with associated data {@code <collection>/<record id>#<field>}, so a sealed value cannot
- * be moved to another record or field. Opening turns every sealed value back, whichever
- * fields are configured now. The AEAD is asked for only when first needed.
+ * be moved to another record or field. Sealing covers every configured field, whatever its
+ * value looks like; opening covers the configured fields only, so data that merely resembles
+ * a sealed value is never taken for one. A field stays sensitive for as long as data sealed
+ * under it is kept. The AEAD is asked for only when first needed.
  */
 final class FieldCipher {
     static final String MARK = "$outpost_sealed";
@@ -42,7 +43,7 @@ final class FieldCipher {
         ObjectNode sealed = null;
         for (String field : fields) {
             JsonNode value = data.get(field);
-            if (value == null || value.isNull() || isSealed(value)) {
+            if (value == null || value.isNull()) {
                 continue;
             }
             if (sealed == null) {
@@ -55,23 +56,36 @@ final class FieldCipher {
         return sealed == null ? data : sealed;
     }
 
-    /** {@code data} with every sealed field opened (in place), or {@code data} if none is sealed. */
+    /**
+     * {@code data} with its collection's sensitive fields opened (in place). Only configured
+     * fields are opened: a value elsewhere that merely looks sealed is data like any other.
+     */
     ObjectNode open(String collection, String id, ObjectNode data) throws SecurityFailure {
-        if (data == null) {
-            return null;
+        Set<String> fields = sensitive.get(collection);
+        if (data == null || fields == null) {
+            return data;
         }
-        for (Iterator<Map.Entry<String, JsonNode>> fields = data.fields(); fields.hasNext(); ) {
-            Map.Entry<String, JsonNode> field = fields.next();
-            if (isSealed(field.getValue())) {
-                String text = field.getValue().get(MARK).asText();
-                if (!text.startsWith(VERSION)) {
-                    throw new SecurityFailure("field " + field.getKey() + " of " + collection + "/" + id
-                            + " is sealed in an unknown format", null);
-                }
-                byte[] plain = decrypt(Base64.getDecoder().decode(text.substring(VERSION.length())),
-                        associated(collection, id, field.getKey()), collection, id, field.getKey());
-                field.setValue(Wire.object("{\"v\":" + new String(plain, StandardCharsets.UTF_8) + "}").get("v"));
+        for (String field : fields) {
+            JsonNode value = data.get(field);
+            if (value == null || value.isNull()) {
+                continue;
             }
+            if (!isSealed(value)) {
+                continue; // written before the field was marked sensitive; sealed at its next write
+            }
+            String text = value.get(MARK).asText();
+            byte[] cipher;
+            try {
+                if (!text.startsWith(VERSION)) {
+                    throw new IllegalArgumentException("unknown format");
+                }
+                cipher = Base64.getDecoder().decode(text.substring(VERSION.length()));
+            } catch (IllegalArgumentException e) {
+                throw new SecurityFailure("field " + field + " of " + collection + "/" + id
+                        + " is sealed in a form this version cannot read: " + e.getMessage(), e);
+            }
+            byte[] plain = decrypt(cipher, associated(collection, id, field), collection, id, field);
+            data.set(field, Wire.object("{\"v\":" + new String(plain, StandardCharsets.UTF_8) + "}").get("v"));
         }
         return data;
     }

@@ -334,7 +334,7 @@ public final class LocalStore implements AutoCloseable {
             putMeta(statements, "last_backup_at", String.valueOf(info.takenAt().toEpochMilli()));
             db.commit();
             return info;
-        } catch (SQLException | IOException e) {
+        } catch (SQLException | IOException | RuntimeException e) {
             rollback(e);
             throw storage("the backup of " + file + " to " + storage.backupDirectory() + " failed: " + e.getMessage(), e);
         }
@@ -510,7 +510,15 @@ public final class LocalStore implements AutoCloseable {
                 }
             }
             db.commit();
-        } catch (SQLException e) {
+        } catch (Error e) {
+            rollback(new RuntimeException(e));
+            for (Task task : group) {
+                task.results = null;
+                task.failure = storage("the write was not saved: the JVM failed while it was applied: " + e,
+                        new RuntimeException(e));
+            }
+            throw e;
+        } catch (SQLException | RuntimeException e) {
             rollback(e);
             for (Task task : group) {
                 if (task.failure == null) {
@@ -582,7 +590,7 @@ public final class LocalStore implements AutoCloseable {
             }
             db.commit();
             return purged;
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot purge old ops: " + e.getMessage(), e);
         }
@@ -846,7 +854,7 @@ public final class LocalStore implements AutoCloseable {
             List<PendingOp> batch = queue.nextBatch(max, clock.millis(), this::serverVersion);
             db.commit();
             return batch;
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot read the op queue: " + e.getMessage(), e);
         }
@@ -891,6 +899,9 @@ public final class LocalStore implements AutoCloseable {
                 } else if (result.version() != null) {
                     status = "APPLIED";
                     applied++;
+                    // The server state is derived from the op; should it differ from what the
+                    // server holds (a DUPLICATE answering an op the store held in another form
+                    // before it was restored from a backup), the pull of that version heals it.
                     if (row == null || result.version() > row.serverVersion) {
                         RecordState before = row == null ? RecordState.ABSENT : row.server;
                         saveServer(op.collection(), op.recordId(), before.after(op.type(), op.data()),
@@ -902,6 +913,9 @@ public final class LocalStore implements AutoCloseable {
                 }
                 queue.finish(op.seq(), status, Wire.write(sealed(op, result)),
                         result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
+                if (status.equals("APPLIED")) {
+                    queue.baseForNext(op.collection(), op.recordId(), result.version());
+                }
                 touched.add(op.collection() + '\u0000' + op.recordId());
             }
             for (String key : touched) {
@@ -943,9 +957,48 @@ public final class LocalStore implements AutoCloseable {
             }
             db.commit();
             return dead.size();
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot record a failed attempt: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Puts off a batch the server failed on, without counting an attempt on its ops: the next
+     * try waits by the retry policy for the {@code streak}-th failure in a row, no sooner than
+     * {@code retryAfter}.
+     */
+    synchronized void postpone(List<PendingOp> batch, String error, int streak, Duration retryAfter) throws OutpostException {
+        try {
+            Duration wait = settings.retry().delay(Math.max(1, streak), settings.random());
+            if (retryAfter != null && retryAfter.compareTo(wait) > 0) {
+                wait = retryAfter;
+            }
+            queue.postpone(batch, error, clock.millis() + wait.toMillis());
+            db.commit();
+        } catch (SQLException | RuntimeException e) {
+            rollback(e);
+            throw storage("cannot schedule the retry of " + batch.size() + " ops: " + e.getMessage(), e);
+        }
+    }
+
+    /** How many pushes in a row the server has failed (5xx, 429, unreadable); batches shrink by half per failure. */
+    synchronized int serverFailures() throws OutpostException {
+        try {
+            String value = meta(statements, "server_failures");
+            return value == null ? 0 : Integer.parseInt(value);
+        } catch (SQLException e) {
+            throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+        }
+    }
+
+    synchronized void serverFailures(int streak) throws OutpostException {
+        try {
+            putMeta(statements, "server_failures", String.valueOf(streak));
+            db.commit();
+        } catch (SQLException | RuntimeException e) {
+            rollback(e);
+            throw storage("cannot write the store's metadata: " + e.getMessage(), e);
         }
     }
 
@@ -955,7 +1008,7 @@ public final class LocalStore implements AutoCloseable {
             queue.kill(op.seq(), reason, 1, clock.millis());
             rebase(op.collection(), op.recordId());
             db.commit();
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot dead-letter op " + op.opId() + ": " + e.getMessage(), e);
         }
@@ -983,7 +1036,7 @@ public final class LocalStore implements AutoCloseable {
                 putMeta(statements, "refused_token", digest);
             }
             db.commit();
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot write the store's metadata: " + e.getMessage(), e);
         }
@@ -1011,7 +1064,18 @@ public final class LocalStore implements AutoCloseable {
                 if (change.hlc() != null && Hlc.isValid(change.hlc())) {
                     hlc.observe(change.hlc());
                 }
-                if (row != null && change.version() <= row.serverVersion) {
+                boolean ownOpLanded = change.origin() != null && deviceId.equals(change.origin().deviceId())
+                        && queue.landed(change.collection(), change.recordId(), change.origin().opId(), change.version(), now);
+                if (row != null && change.version() < row.serverVersion) {
+                    if (ownOpLanded) {
+                        rebase(change.collection(), change.recordId());
+                    }
+                    continue;
+                }
+                if (row != null && change.version() == row.serverVersion && sameState(row.server, change)) {
+                    if (ownOpLanded) {
+                        rebase(change.collection(), change.recordId());
+                    }
                     continue;
                 }
                 saveServer(change.collection(), change.recordId(), new RecordState(change.data(), change.deleted()),
@@ -1026,7 +1090,15 @@ public final class LocalStore implements AutoCloseable {
         } catch (SQLException e) {
             rollback(e);
             throw storage("cannot apply " + changes.size() + " pulled changes: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            rollback(e);
+            throw e;
         }
+    }
+
+    private static boolean sameState(RecordState server, Change change) {
+        return server.deleted() == change.deleted()
+                && (change.deleted() || java.util.Objects.equals(server.data(), change.data()));
     }
 
     // ---- rows -----------------------------------------------------------------------------
@@ -1189,6 +1261,7 @@ public final class LocalStore implements AutoCloseable {
             try (PreparedStatement delete = db.prepareStatement("DELETE FROM meta WHERE key = 'session'")) {
                 delete.executeUpdate();
             }
+            putMeta(statements, "hlc", hlc.last());
             db.commit();
         } catch (SQLException e) {
             LOG.warn("the store {} could not be marked as closed cleanly: {}", file, e.getMessage());

@@ -261,11 +261,65 @@ final class OpQueue {
         return pool;
     }
 
+    /**
+     * Marks ops as sent and fixes the base version each goes with, so a re-sent op carries the
+     * same base as its first send (the server compares it, and may hold the first send).
+     */
     private void markSent(List<PendingOp> batch, long now) throws SQLException {
-        PreparedStatement update = statements.get("UPDATE ops SET sent_at = COALESCE(sent_at, ?) WHERE seq = ?");
+        PreparedStatement update = statements.get(
+                "UPDATE ops SET sent_at = COALESCE(sent_at, ?), base_version = COALESCE(base_version, ?) WHERE seq = ?");
         for (PendingOp op : batch) {
             update.setLong(1, now);
-            update.setLong(2, op.seq());
+            update.setObject(2, op.baseVersion());
+            update.setLong(3, op.seq());
+            update.addBatch();
+        }
+        update.executeBatch();
+    }
+
+    /**
+     * After an op of a record was applied at {@code version}, the record's next open op, if it
+     * was written while that one was open, was made against that version: it goes with it.
+     */
+    void baseForNext(String collection, String id, long version) throws SQLException {
+        PreparedStatement update = statements.get(
+                "UPDATE ops SET base_version = ? WHERE seq = (SELECT MIN(seq) FROM ops WHERE collection = ? AND record_id = ? "
+                        + "AND status IN ('PENDING', 'DEAD')) AND base_version IS NULL AND type <> 'CREATE'");
+        update.setLong(1, version);
+        update.setString(2, collection);
+        update.setString(3, id);
+        update.executeUpdate();
+    }
+
+    /**
+     * A pulled change that this device's op {@code opId} made: if that op is still open (its
+     * answer was lost, perhaps until it was dead-lettered), it is marked APPLIED now.
+     *
+     * @return whether an open op was found and marked
+     */
+    boolean landed(String collection, String id, String opId, long version, long now) throws SQLException {
+        for (OpenOp op : openChain(collection, id)) {
+            if (op.opId().equals(opId)) {
+                PreparedStatement update = statements.get(
+                        "UPDATE ops SET status = 'APPLIED', finished_at = ?, last_error = NULL WHERE seq = ?");
+                update.setLong(1, now);
+                update.setLong(2, op.seq());
+                update.executeUpdate();
+                baseForNext(collection, id, version);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Puts off a batch until {@code dueAt} without counting an attempt on its ops. */
+    void postpone(List<PendingOp> ops, String error, long dueAt) throws SQLException {
+        PreparedStatement update = statements.get(
+                "UPDATE ops SET last_error = ?, next_attempt_at = ? WHERE seq = ? AND status = 'PENDING'");
+        for (PendingOp op : ops) {
+            update.setString(1, error);
+            update.setLong(2, dueAt);
+            update.setLong(3, op.seq());
             update.addBatch();
         }
         update.executeBatch();
@@ -373,41 +427,50 @@ final class OpQueue {
     /** The dead op with this id, as (seq, collection, record id, type); null if there is none. */
     DeadRef dead(String opId) throws SQLException {
         PreparedStatement select = statements.get(
-            "SELECT seq, collection, record_id, type FROM ops WHERE op_id = ? AND status = 'DEAD'");
+            "SELECT seq, collection, record_id, type, result IS NOT NULL FROM ops WHERE op_id = ? AND status = 'DEAD'");
         select.setString(1, opId);
         try (ResultSet rows = select.executeQuery()) {
             return rows.next()
-                    ? new DeadRef(rows.getLong(1), rows.getString(2), rows.getString(3), OpType.valueOf(rows.getString(4)))
+                    ? new DeadRef(rows.getLong(1), rows.getString(2), rows.getString(3), OpType.valueOf(rows.getString(4)),
+                            opId, rows.getBoolean(5))
                     : null;
         }
     }
 
-    record DeadRef(long seq, String collection, String recordId, OpType type) {
+    /** A dead op; {@code answered}: the server recorded an outcome for it (it rejected it). */
+    record DeadRef(long seq, String collection, String recordId, OpType type, String opId, boolean answered) {
     }
 
     /**
-     * Puts a dead op back in the queue at its place in its record's order, under a new op id
-     * (the server remembers the old one's outcome), with {@code data} if given, its attempts
-     * reset, and its base version taken from the record when it is sent.
+     * Puts a dead op back in the queue at its place in its record's order, its attempts reset,
+     * with {@code data} if given. An op the server rejected, or one given new data, goes under a
+     * new op id (the server remembers the old id's outcome). An op the server never answered
+     * keeps its id and its sent mark: the server may have applied it before its answers were
+     * lost, and then answers the replay DUPLICATE instead of applying it twice. The op keeps
+     * the base version it was written or sent against.
+     *
+     * @return the op's id, new or kept
      */
     String replay(DeadRef dead, ObjectNode data) throws SQLException {
-        String newId = Ids.uuidV7();
+        boolean fresh = dead.answered() || data != null;
+        String id = fresh ? Ids.uuidV7() : dead.opId();
         PreparedStatement update = statements.get(
             "UPDATE ops SET op_id = ?, status = 'PENDING', attempts = 0, next_attempt_at = 0, last_error = NULL, "
-                    + "finished_at = NULL, result = NULL, sent_at = NULL, base_version = NULL, "
+                    + "finished_at = NULL, result = NULL, sent_at = CASE WHEN ? THEN NULL ELSE sent_at END, "
                     + "data = COALESCE(?, data), size = COALESCE(?, size), codec = COALESCE(?, codec) WHERE seq = ?");
         Payloads.Stored stored = data == null ? null : Payloads.encode(cipher.seal(dead.collection(), dead.recordId(), data));
-        update.setString(1, newId);
+        update.setString(1, id);
+        update.setBoolean(2, fresh);
         if (stored == null) {
-            update.setNull(2, java.sql.Types.VARCHAR);
+            update.setNull(3, java.sql.Types.VARCHAR);
         } else {
-            Payloads.bind(update, 2, stored);
+            Payloads.bind(update, 3, stored);
         }
-        update.setObject(3, stored == null ? null : stored.size());
-        update.setObject(4, stored == null ? null : stored.codec());
-        update.setLong(5, dead.seq());
+        update.setObject(4, stored == null ? null : stored.size());
+        update.setObject(5, stored == null ? null : stored.codec());
+        update.setLong(6, dead.seq());
         update.executeUpdate();
-        return newId;
+        return id;
     }
 
     /** Drops a dead op for good; it stays in the table as DISCARDED. */

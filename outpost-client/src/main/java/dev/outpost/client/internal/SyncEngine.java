@@ -26,11 +26,17 @@ import org.slf4j.LoggerFactory;
  *   <li>NETWORK: the sync ends OFFLINE; the ops are untouched and no attempt is counted.
  *   <li>AUTH: the sync ends FAILED and the queue pauses: later syncs ask the token provider
  *       for a new token and send nothing until it gives one other than the refused token.
- *   <li>VALIDATION of the whole batch (e.g. 413): the batch is halved and sent again; a single
- *       op the server refuses outright is dead-lettered with the server's reason.
- *   <li>SERVER (5xx, 429, an unreadable answer): each op of the batch counts an attempt and is
- *       scheduled by the retry policy, no sooner than the server's Retry-After; ops out of
- *       attempts are dead-lettered. The sync ends FAILED rather than press a failing server.
+ *   <li>The batch is too large for the server (413, PAYLOAD_TOO_LARGE, TOO_MANY_OPS): the
+ *       batch is halved and sent again; a single op refused so is dead-lettered with the
+ *       server's reason.
+ *   <li>Any other 4xx of the request as a whole (a wrong URL, a proxy, a device bound to another
+ *       user): the sync ends FAILED and the ops stay as they are, no attempt counted; such an
+ *       answer is about the request, not about any one op.
+ *   <li>SERVER (5xx, 429, an unreadable answer): the batch is postponed by the retry policy (no
+ *       sooner than Retry-After) and later batches shrink by half per failure in a row, so an op
+ *       that makes the server fail ends up sent alone; only an op sent alone counts an attempt
+ *       and is dead-lettered after its last one. The sync ends FAILED rather than press a
+ *       failing server.
  * </ul>
  * Ops the server rejects one by one (REJECTED results) are dead-lettered at once; the rest of
  * their batch goes on.
@@ -94,7 +100,8 @@ public final class SyncEngine {
     }
 
     private void push(Session session, Counts counts) throws OutpostException {
-        int size = pushBatch;
+        int streak = store.serverFailures();
+        int size = Math.max(1, pushBatch >> Math.min(streak, 20));
         while (true) {
             List<PendingOp> batch = store.nextBatch(size);
             if (batch.isEmpty()) {
@@ -102,11 +109,16 @@ public final class SyncEngine {
             }
             PushRequest request = new PushRequest(store.deviceId(), batch.stream().map(PendingOp::toWire).toList());
             PushResponse response;
+            LocalStore.Outcomes outcomes;
             try {
                 response = session.call(token -> transport.push(request, token));
+                outcomes = store.recordResults(batch, response.results());
             } catch (OutpostException e) {
                 switch (e.category()) {
                     case VALIDATION -> {
+                        if (!tooLarge(e)) {
+                            throw e;
+                        }
                         if (batch.size() > 1) {
                             size = Math.max(1, batch.size() / 2);
                             LOG.debug("server refused a batch of {} ops ({}); sending {} at a time", batch.size(), e.code(), size);
@@ -117,18 +129,32 @@ public final class SyncEngine {
                         continue;
                     }
                     case SERVER -> {
-                        counts.dead += store.retryLater(batch, e.code() + ": " + e.getMessage(), e.retryAfter().orElse(null));
+                        String error = e.code() + ": " + e.getMessage();
+                        store.serverFailures(streak + 1);
+                        if (batch.size() > 1) {
+                            store.postpone(batch, error, streak + 1, e.retryAfter().orElse(null));
+                        } else {
+                            counts.dead += store.retryLater(batch, error, e.retryAfter().orElse(null));
+                        }
                         throw e;
                     }
                     default -> throw e;
                 }
             }
-            LocalStore.Outcomes outcomes = store.recordResults(batch, response.results());
+            if (streak > 0) {
+                streak = 0;
+                store.serverFailures(0);
+            }
             counts.pushed += batch.size();
             counts.applied += outcomes.applied();
             counts.conflicts += outcomes.conflicts();
             counts.dead += outcomes.rejected();
         }
+    }
+
+    /** Whether a refusal of a whole push says the batch was too large. */
+    private static boolean tooLarge(OutpostException e) {
+        return e.code().equals("PAYLOAD_TOO_LARGE") || e.code().equals("TOO_MANY_OPS") || e.code().equals("HTTP_413");
     }
 
     private void pull(Session session, Counts counts) throws OutpostException {
