@@ -84,6 +84,14 @@ class QueueFailureModesTest {
                 .tokenProvider(TokenProvider.fixed(server.token("ann"))).build());
     }
 
+    /** Syncs, letting each retry fall due, until an op is dead-lettered. */
+    private void syncUntilDead(Outpost phone) throws OutpostException {
+        for (int round = 0; round < 10 && phone.deadLetters().isEmpty(); round++) {
+            phone.sync();
+            clock.advance(Duration.ofSeconds(20));
+        }
+    }
+
     private static boolean carries(PushRequest request, String recordId) {
         return request.ops().stream().anyMatch(op -> op.recordId().equals(recordId));
     }
@@ -127,10 +135,7 @@ class QueueFailureModesTest {
         transport.failAfter = request -> carries(request, "m1");
         try (Outpost phone = device("phone", OutpostConfig.builder())) {
             phone.put("notes", "m1", "{\"t\":\"x\"}");
-            for (int round = 0; round < 10 && phone.deadLetters().isEmpty(); round++) {
-                phone.sync();
-                clock.advance(Duration.ofSeconds(20));
-            }
+            syncUntilDead(phone);
             assertThat(phone.deadLetters()).hasSize(1);
             String opId = phone.deadLetters().get(0).opId();
 
@@ -149,10 +154,7 @@ class QueueFailureModesTest {
         transport.failAfter = request -> carries(request, "m1");
         try (Outpost phone = device("phone", OutpostConfig.builder())) {
             phone.put("notes", "m1", "{\"t\":\"x\"}");
-            for (int round = 0; round < 10 && phone.deadLetters().isEmpty(); round++) {
-                phone.sync();
-                clock.advance(Duration.ofSeconds(20));
-            }
+            syncUntilDead(phone);
             String opId = phone.deadLetters().get(0).opId();
             transport.failAfter = request -> false;
 
