@@ -319,7 +319,7 @@ public final class Outpost implements AutoCloseable {
         java.time.Instant started = java.time.Instant.now();
         List<DeadLetter> deadBefore = listeners.isEmpty() ? List.of() : store.deadLetters();
         SyncResult result = engine == null
-                ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, store.pendingCount(),
+                ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, 0, store.pendingCount(),
                         OutpostException.Category.NETWORK, "no server is configured; changes stay queued")
                 : engine.sync();
         lastSync = result;

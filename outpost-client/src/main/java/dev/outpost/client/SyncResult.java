@@ -5,8 +5,10 @@ package dev.outpost.client;
  *
  * @param status how it ended
  * @param pushed ops the server answered
- * @param applied ops applied as sent (including re-sent ops the server had applied before)
- * @param conflicts ops that conflicted; the server's record was kept and the op recorded
+ * @param applied ops whose change the server took: as sent, or settled with a concurrent change
+ *     by the collection's conflict policy (these are counted in {@code merged} too)
+ * @param merged ops whose change the server settled with a concurrent change (MERGED answers)
+ * @param conflicts ops that conflicted and the server's record stood; the op is recorded
  * @param dead ops moved to the dead-letter queue: refused by the server as invalid, or out of
  *     attempts
  * @param pulled changes received from the server
@@ -18,6 +20,7 @@ public record SyncResult(
         Status status,
         int pushed,
         int applied,
+        int merged,
         int conflicts,
         int dead,
         int pulled,

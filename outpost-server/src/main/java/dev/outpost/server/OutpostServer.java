@@ -2,7 +2,10 @@ package dev.outpost.server;
 
 import dev.outpost.server.internal.HttpApi;
 import dev.outpost.server.internal.Limits;
+import dev.outpost.server.internal.Policies;
 import dev.outpost.server.internal.SqliteSyncStore;
+import dev.outpost.protocol.ConflictPolicy;
+import dev.outpost.protocol.Names;
 import io.javalin.Javalin;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -10,7 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The Outpost sync server: protocol v1 over HTTP on a database.
@@ -55,7 +62,7 @@ public final class OutpostServer implements AutoCloseable {
             throw new IllegalStateException("server already started");
         }
         try {
-            store = SqliteSyncStore.open(config.databaseUrl(), config.clock, config.maxRecordBytes);
+            store = SqliteSyncStore.open(config.databaseUrl(), config.clock, config.maxRecordBytes, config.policies);
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the database " + config.databaseUrl() + ": " + e.getMessage(), e);
         }
@@ -116,7 +123,7 @@ public final class OutpostServer implements AutoCloseable {
     }
 
     private record Config(String host, int port, Path dataDir, String jdbcUrl, int maxBodyBytes, int maxOpsPerPush,
-            int maxRecordBytes, int maxPullLimit, Clock clock) {
+            int maxRecordBytes, int maxPullLimit, Clock clock, Policies policies) {
         String databaseUrl() {
             return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
         }
@@ -133,8 +140,50 @@ public final class OutpostServer implements AutoCloseable {
         private int maxRecordBytes = 256 * 1024;
         private int maxPullLimit = 1000;
         private Clock clock = Clock.systemUTC();
+        private ConflictPolicy defaultPolicy = ConflictPolicy.SERVER_WINS;
+        private final Map<String, ConflictPolicy> policies = new HashMap<>();
+        private final Map<String, Set<String>> counters = new HashMap<>();
 
         private Builder() {
+        }
+
+        /**
+         * How conflicts in {@code collection} are settled; collections without one use
+         * {@link #defaultConflictPolicy} (SERVER_WINS unless set). MANUAL keeps the server's
+         * record, as SERVER_WINS does, in this version.
+         */
+        public Builder conflictPolicy(String collection, ConflictPolicy policy) {
+            if (!Names.isValidCollection(collection)) {
+                throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
+            }
+            policies.put(collection, Objects.requireNonNull(policy, "policy"));
+            return this;
+        }
+
+        /** The policy of collections that name none; default SERVER_WINS. */
+        public Builder defaultConflictPolicy(ConflictPolicy policy) {
+            this.defaultPolicy = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Fields of {@code collection} that hold counts: under MERGE both sides' increments add
+         * up instead of one side's value winning.
+         */
+        public Builder counterFields(String collection, String... fields) {
+            if (!Names.isValidCollection(collection)) {
+                throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
+            }
+            if (fields.length == 0) {
+                throw new IllegalArgumentException("name at least one counter field of " + collection);
+            }
+            for (String field : fields) {
+                if (field == null || field.isBlank()) {
+                    throw new IllegalArgumentException("a counter field name of " + collection + " is blank");
+                }
+                counters.computeIfAbsent(collection, c -> new HashSet<>()).add(field);
+            }
+            return this;
         }
 
         /** The address to listen on; {@code 0.0.0.0} for all interfaces. Default 127.0.0.1. */
@@ -217,8 +266,10 @@ public final class OutpostServer implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create the data directory " + dataDir + ": " + e.getMessage(), e);
             }
+            Map<String, Set<String>> counterSets = new HashMap<>();
+            counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
             return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, maxBodyBytes, maxOpsPerPush,
-                    maxRecordBytes, maxPullLimit, clock));
+                    maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets)));
         }
 
         private static int positive(String name, int value) {

@@ -21,6 +21,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
 /**
@@ -30,18 +31,25 @@ import java.util.stream.Stream;
 public final class TestServer implements AutoCloseable {
     private final Path dataDir;
     private final boolean ownsDir;
+    private final UnaryOperator<OutpostServer.Builder> configure;
     private OutpostServer server;
     private int port;
 
-    private TestServer(Path dataDir, boolean ownsDir) {
+    private TestServer(Path dataDir, boolean ownsDir, UnaryOperator<OutpostServer.Builder> configure) {
         this.dataDir = dataDir;
         this.ownsDir = ownsDir;
+        this.configure = configure;
     }
 
     /** Starts a server in a new temporary directory. */
     public static TestServer start() {
+        return start(UnaryOperator.identity());
+    }
+
+    /** Starts a server in a new temporary directory, configured further by {@code configure}. */
+    public static TestServer start(UnaryOperator<OutpostServer.Builder> configure) {
         try {
-            return start(Files.createTempDirectory("outpost-server-"), true);
+            return start(Files.createTempDirectory("outpost-server-"), true, configure);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -49,12 +57,12 @@ public final class TestServer implements AutoCloseable {
 
     /** Starts a server whose data lives in {@code dataDir}, which is kept on close. */
     public static TestServer startIn(Path dataDir) {
-        return start(dataDir, false);
+        return start(dataDir, false, UnaryOperator.identity());
     }
 
-    private static TestServer start(Path dataDir, boolean ownsDir) {
-        TestServer test = new TestServer(dataDir, ownsDir);
-        test.server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir).build().start();
+    private static TestServer start(Path dataDir, boolean ownsDir, UnaryOperator<OutpostServer.Builder> configure) {
+        TestServer test = new TestServer(dataDir, ownsDir, configure);
+        test.server = configure.apply(OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir)).build().start();
         test.port = test.server.port();
         return test;
     }
@@ -133,7 +141,7 @@ public final class TestServer implements AutoCloseable {
 
     /** Starts the server again on the same port over the same data. */
     public void restart() {
-        server = OutpostServer.builder().host("127.0.0.1").port(port).dataDir(dataDir).build().start();
+        server = configure.apply(OutpostServer.builder().host("127.0.0.1").port(port).dataDir(dataDir)).build().start();
     }
 
     @Override

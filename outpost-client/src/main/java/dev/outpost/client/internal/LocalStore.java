@@ -16,6 +16,7 @@ import dev.outpost.protocol.Change;
 import dev.outpost.protocol.Hlc;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.ServerRecord;
@@ -866,7 +867,7 @@ public final class LocalStore implements AutoCloseable {
     }
 
     /** The counts of one batch's outcomes. */
-    record Outcomes(int applied, int conflicts, int rejected) {
+    record Outcomes(int applied, int merged, int conflicts, int rejected) {
     }
 
     /**
@@ -875,6 +876,7 @@ public final class LocalStore implements AutoCloseable {
      */
     synchronized Outcomes recordResults(List<PendingOp> sent, List<OpResult> results) throws OutpostException {
         int applied = 0;
+        int merged = 0;
         int conflicts = 0;
         int rejected = 0;
         long now = clock.millis();
@@ -889,8 +891,17 @@ public final class LocalStore implements AutoCloseable {
                     status = "DEAD";
                     rejected++;
                 } else if (result.record() != null) {
-                    status = "CONFLICT";
-                    conflicts++;
+                    // MERGED: the op's change went in, settled with the server's by the
+                    // collection's policy; CONFLICT: the server's record stood. Either way the
+                    // answer holds the server's record.
+                    boolean mergedIn = result.status() == OpStatus.MERGED;
+                    status = mergedIn ? "APPLIED" : "CONFLICT";
+                    if (mergedIn) {
+                        merged++;
+                        applied++;
+                    } else {
+                        conflicts++;
+                    }
                     ServerRecord server = result.record();
                     if (row == null || server.version() >= row.serverVersion) {
                         saveServer(op.collection(), op.recordId(), new RecordState(server.data(), server.deleted()),
@@ -913,7 +924,7 @@ public final class LocalStore implements AutoCloseable {
                 }
                 queue.finish(op.seq(), status, Wire.write(sealed(op, result)),
                         result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
-                if (status.equals("APPLIED")) {
+                if (status.equals("APPLIED") && result.version() != null) {
                     queue.baseForNext(op.collection(), op.recordId(), result.version());
                 }
                 touched.add(op.collection() + '\u0000' + op.recordId());
@@ -923,7 +934,7 @@ public final class LocalStore implements AutoCloseable {
                 rebase(key.substring(0, split), key.substring(split + 1));
             }
             db.commit();
-            return new Outcomes(applied, conflicts, rejected);
+            return new Outcomes(applied, merged, conflicts, rejected);
         } catch (SQLException e) {
             rollback(e);
             throw storage("cannot record the results of " + sent.size() + " pushed ops: " + e.getMessage(), e);

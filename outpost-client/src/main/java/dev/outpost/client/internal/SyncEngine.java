@@ -147,6 +147,7 @@ public final class SyncEngine {
             }
             counts.pushed += batch.size();
             counts.applied += outcomes.applied();
+            counts.merged += outcomes.merged();
             counts.conflicts += outcomes.conflicts();
             counts.dead += outcomes.rejected();
         }
@@ -251,16 +252,19 @@ public final class SyncEngine {
     private final class Counts {
         int pushed;
         int applied;
+        int merged;
         int conflicts;
         int dead;
         int pulled;
 
         SyncResult result(SyncResult.Status status, Category failure, String message) throws OutpostException {
-            return new SyncResult(status, pushed, applied, conflicts, dead, pulled, store.pendingCount(), failure, message);
+            return new SyncResult(status, pushed, applied, merged, conflicts, dead, pulled, store.pendingCount(), failure,
+                    message);
         }
 
         String summary() {
-            return pushed + " pushed (" + applied + " applied, " + conflicts + " conflicts, " + dead + " dead), "
+            return pushed + " pushed (" + applied + " applied, " + merged + " merged, " + conflicts + " conflicts, "
+                    + dead + " dead), "
                     + pulled + " pulled";
         }
     }

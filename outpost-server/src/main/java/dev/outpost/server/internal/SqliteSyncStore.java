@@ -2,8 +2,12 @@ package dev.outpost.server.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Change;
+import dev.outpost.protocol.ConflictPolicy;
+import dev.outpost.protocol.ConflictRules;
+import dev.outpost.protocol.Hlc;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.Operation;
 import dev.outpost.protocol.ServerRecord;
 import dev.outpost.protocol.Wire;
@@ -38,14 +42,16 @@ public final class SqliteSyncStore implements SyncStore {
     private final String url;
     private final Clock clock;
     private final int maxRecordBytes;
+    private final Policies policies;
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Connection writer;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
 
-    private SqliteSyncStore(String url, Clock clock, int maxRecordBytes, Connection writer) {
+    private SqliteSyncStore(String url, Clock clock, int maxRecordBytes, Policies policies, Connection writer) {
         this.url = url;
         this.clock = clock;
         this.maxRecordBytes = maxRecordBytes;
+        this.policies = policies;
         this.writer = writer;
     }
 
@@ -54,12 +60,12 @@ public final class SqliteSyncStore implements SyncStore {
      * schema up to date. An update that would make a record larger than
      * {@code maxRecordBytes} of JSON is rejected.
      */
-    public static SqliteSyncStore open(String url, Clock clock, int maxRecordBytes) throws SQLException {
+    public static SqliteSyncStore open(String url, Clock clock, int maxRecordBytes, Policies policies) throws SQLException {
         Connection writer = connect(url);
         try {
             Migrations.migrate(writer, "sqlite", Migrations.SQLITE);
             writer.setAutoCommit(false);
-            SqliteSyncStore store = new SqliteSyncStore(url, clock, maxRecordBytes, writer);
+            SqliteSyncStore store = new SqliteSyncStore(url, clock, maxRecordBytes, policies, writer);
             for (int i = 0; i < READERS; i++) {
                 store.readers.add(connect(url));
             }
@@ -154,7 +160,7 @@ public final class SqliteSyncStore implements SyncStore {
         switch (op.type()) {
             case CREATE -> {
                 if (current != null && !current.deleted()) {
-                    return OpResult.conflict(op.opId(), current);
+                    return settleConflict(scope, deviceId, op, current, now);
                 }
                 data = op.data();
                 deleted = false;
@@ -164,7 +170,7 @@ public final class SqliteSyncStore implements SyncStore {
                     return notFound(op);
                 }
                 if (current.deleted() || current.version() != op.baseVersion()) {
-                    return OpResult.conflict(op.opId(), current);
+                    return settleConflict(scope, deviceId, op, current, now);
                 }
                 data = JsonMergePatch.apply(current.data(), op.data());
                 deleted = false;
@@ -174,13 +180,57 @@ public final class SqliteSyncStore implements SyncStore {
                     return notFound(op);
                 }
                 if (current.deleted() || current.version() != op.baseVersion()) {
-                    return OpResult.conflict(op.opId(), current);
+                    return settleConflict(scope, deviceId, op, current, now);
                 }
                 data = null;
                 deleted = true;
             }
             default -> throw new IllegalStateException("unhandled op type " + op.type());
         }
+        return write(scope, deviceId, op, current, data, deleted, now, OpStatus.APPLIED);
+    }
+
+    /**
+     * Settles a conflicting op by its collection's policy. When the server's record stands the
+     * op is answered CONFLICT with it; when the op's change prevails or merges, the settled
+     * record is written as the next version and the op answered MERGED with it.
+     */
+    private OpResult settleConflict(String scope, String deviceId, Operation op, ServerRecord current, long now)
+            throws SQLException {
+        ConflictPolicy policy = policies.of(op.collection());
+        ServerRecord base = policy == ConflictPolicy.MERGE && op.baseVersion() != null
+                ? at(scope, op.collection(), op.recordId(), op.baseVersion()) : null;
+        ConflictRules.Settlement settled = ConflictRules.settle(policy, op, current, base, policies.countersOf(op.collection()));
+        if (settled.winner() == ConflictRules.Winner.SERVER) {
+            return OpResult.conflict(op.opId(), current);
+        }
+        return write(scope, deviceId, op, current, settled.data(), settled.deleted(), now, OpStatus.MERGED);
+    }
+
+    /** The record as it was at {@code version}, from the change log; null if that change is not there. */
+    private ServerRecord at(String scope, String collection, String id, long version) throws SQLException {
+        try (PreparedStatement select = writer.prepareStatement(
+                "SELECT deleted, data, hlc FROM changes WHERE scope = ? AND collection = ? AND record_id = ? AND version = ?")) {
+            select.setString(1, scope);
+            select.setString(2, collection);
+            select.setString(3, id);
+            select.setLong(4, version);
+            try (ResultSet rows = select.executeQuery()) {
+                if (!rows.next()) {
+                    return null;
+                }
+                String data = rows.getString(2);
+                return new ServerRecord(collection, id, version, rows.getInt(1) != 0,
+                        data == null ? null : Wire.object(data), rows.getString(3));
+            }
+        }
+    }
+
+    private OpResult write(String scope, String deviceId, Operation op, ServerRecord current, ObjectNode data,
+            boolean deleted, long now, OpStatus status) throws SQLException {
+        // The record's timestamp never goes back: a late-clocked device's change keeps the later one.
+        String recordHlc = current == null || current.hlc() == null || Hlc.compare(op.hlc(), current.hlc()) > 0
+                ? op.hlc() : current.hlc();
         long version = current == null ? 1 : current.version() + 1;
         String json = data == null ? null : Wire.write(data);
         if (json != null && json.getBytes(StandardCharsets.UTF_8).length > maxRecordBytes) {
@@ -198,7 +248,7 @@ public final class SqliteSyncStore implements SyncStore {
             upsert.setLong(4, version);
             upsert.setInt(5, deleted ? 1 : 0);
             upsert.setString(6, json);
-            upsert.setString(7, op.hlc());
+            upsert.setString(7, recordHlc);
             upsert.setLong(8, now);
             upsert.executeUpdate();
         }
@@ -211,13 +261,17 @@ public final class SqliteSyncStore implements SyncStore {
             change.setLong(4, version);
             change.setInt(5, deleted ? 1 : 0);
             change.setString(6, json);
-            change.setString(7, op.hlc());
+            change.setString(7, recordHlc);
             change.setString(8, deviceId);
             change.setString(9, op.opId());
             change.setLong(10, now);
             change.executeUpdate();
         }
-        return OpResult.applied(op.opId(), version);
+        if (status == OpStatus.APPLIED) {
+            return OpResult.applied(op.opId(), version);
+        }
+        return new OpResult(op.opId(), OpStatus.MERGED, version,
+                new ServerRecord(op.collection(), op.recordId(), version, deleted, data, recordHlc), null);
     }
 
     private static OpResult notFound(Operation op) {

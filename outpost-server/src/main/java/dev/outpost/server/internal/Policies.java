@@ -1,0 +1,27 @@
+package dev.outpost.server.internal;
+
+import dev.outpost.protocol.ConflictPolicy;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The conflict policy of each collection and its counter fields.
+ *
+ * @param byCollection the policy of each collection that has one
+ * @param fallback the policy of every other collection
+ * @param counters per collection, the fields MERGE adds both sides' deltas to
+ */
+public record Policies(Map<String, ConflictPolicy> byCollection, ConflictPolicy fallback, Map<String, Set<String>> counters) {
+    public Policies {
+        byCollection = Map.copyOf(byCollection);
+        counters = Map.copyOf(counters);
+    }
+
+    ConflictPolicy of(String collection) {
+        return byCollection.getOrDefault(collection, fallback);
+    }
+
+    Set<String> countersOf(String collection) {
+        return counters.getOrDefault(collection, Set.of());
+    }
+}
