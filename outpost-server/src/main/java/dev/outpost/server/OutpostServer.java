@@ -150,7 +150,8 @@ public final class OutpostServer implements AutoCloseable {
         /**
          * How conflicts in {@code collection} are settled; collections without one use
          * {@link #defaultConflictPolicy} (SERVER_WINS unless set). MANUAL keeps the server's
-         * record, as SERVER_WINS does, in this version.
+         * record and stores the conflict for review ({@code GET /v1/conflicts}, settled by
+         * {@code POST /v1/conflicts/{id}/resolve}).
          */
         public Builder conflictPolicy(String collection, ConflictPolicy policy) {
             if (!Names.isValidCollection(collection)) {

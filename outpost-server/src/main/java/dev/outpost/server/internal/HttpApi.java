@@ -3,6 +3,7 @@ package dev.outpost.server.internal;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.ErrorBody;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.PullResponse;
@@ -46,6 +47,8 @@ public final class HttpApi {
         app.get("/health", this::health);
         app.post("/v1/push", this::push);
         app.get("/v1/pull", this::pull);
+        app.get("/v1/conflicts", this::conflicts);
+        app.post("/v1/conflicts/{id}/resolve", this::resolve);
         app.exception(ApiException.class, (e, ctx) -> error(ctx, e.status(), e.code(), e.getMessage()));
         app.exception(Exception.class, (e, ctx) -> {
             LOG.error("request {} {} failed", ctx.method(), ctx.path(), e);
@@ -96,6 +99,39 @@ public final class HttpApi {
         int limit = pullLimit(ctx.queryParam("limit"));
         SyncStore.Page page = store.pull(user(ctx), after, limit);
         json(ctx, new PullResponse(page.changes(), Cursor.encode(page.lastSeq()), page.hasMore()));
+    }
+
+    private void conflicts(Context ctx) {
+        json(ctx, Map.of("conflicts", store.conflicts(user(ctx), 1000)));
+    }
+
+    private void resolve(Context ctx) {
+        JsonNode body = readJson(ctx);
+        if (!(body instanceof ObjectNode request)) {
+            throw ApiException.badRequest("the body must be a JSON object with choice (SERVER, CLIENT or MERGED) and, for MERGED, data");
+        }
+        JsonNode choiceNode = request.get("choice");
+        String choice = choiceNode != null && choiceNode.isTextual() ? choiceNode.asText() : null;
+        if (!"SERVER".equals(choice) && !"CLIENT".equals(choice) && !"MERGED".equals(choice)) {
+            throw ApiException.badRequest("choice must be SERVER, CLIENT or MERGED (got " + (choiceNode == null ? "nothing" : choiceNode) + ")");
+        }
+        JsonNode data = request.get("data");
+        ObjectNode merged = null;
+        if (choice.equals("MERGED")) {
+            if (!(data instanceof ObjectNode object)) {
+                throw ApiException.badRequest("data is required for MERGED: the record's fields as the resolution sets them");
+            }
+            if (Wire.depth(object) > Wire.MAX_RECORD_DEPTH) {
+                throw new ApiException(400, "RECORD_TOO_DEEP", "data nests " + Wire.depth(object)
+                        + " levels; a record may nest at most " + Wire.MAX_RECORD_DEPTH);
+            }
+            merged = object;
+        } else if (data != null && !data.isNull()) {
+            throw ApiException.badRequest("data is only for choice MERGED; " + choice + " takes the "
+                    + (choice.equals("SERVER") ? "server's record" : "device's change") + " as it is");
+        }
+        SyncStore.Resolved resolved = store.resolve(user(ctx), ctx.pathParam("id"), choice, merged);
+        json(ctx, Map.of("conflict", resolved.conflict(), "record", resolved.record()));
     }
 
     private int pullLimit(String text) {

@@ -15,7 +15,8 @@ import java.util.List;
  * recording each in {@code schema_version}. A database from a newer Outpost is refused.
  */
 final class Migrations {
-    static final List<String> SQLITE = List.of("V1__sync_schema.sql", "V2__change_history_by_record.sql");
+    static final List<String> SQLITE = List.of("V1__sync_schema.sql", "V2__change_history_by_record.sql",
+            "V3__manual_conflicts.sql");
 
     private Migrations() {
     }

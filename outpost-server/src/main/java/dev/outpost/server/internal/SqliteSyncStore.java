@@ -2,6 +2,8 @@ package dev.outpost.server.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Change;
+import dev.outpost.protocol.ConflictInfo;
+import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.ConflictPolicy;
 import dev.outpost.protocol.ConflictRules;
 import dev.outpost.protocol.Hlc;
@@ -23,6 +25,7 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -198,13 +201,130 @@ public final class SqliteSyncStore implements SyncStore {
     private OpResult settleConflict(String scope, String deviceId, Operation op, ServerRecord current, long now)
             throws SQLException {
         ConflictPolicy policy = policies.of(op.collection());
-        ServerRecord base = policy == ConflictPolicy.MERGE && op.baseVersion() != null
+        ServerRecord base = (policy == ConflictPolicy.MERGE || policy == ConflictPolicy.MANUAL) && op.baseVersion() != null
                 ? at(scope, op.collection(), op.recordId(), op.baseVersion()) : null;
         ConflictRules.Settlement settled = ConflictRules.settle(policy, op, current, base, policies.countersOf(op.collection()));
         if (settled.winner() == ConflictRules.Winner.SERVER) {
+            if (policy == ConflictPolicy.MANUAL) {
+                keepForReview(scope, deviceId, op, base, current, now);
+            }
             return OpResult.conflict(op.opId(), current);
         }
         return write(scope, deviceId, op, current, settled.data(), settled.deleted(), now, OpStatus.MERGED);
+    }
+
+    private void keepForReview(String scope, String deviceId, Operation op, ServerRecord base, ServerRecord current, long now)
+            throws SQLException {
+        try (PreparedStatement insert = writer.prepareStatement(
+                "INSERT INTO conflicts (id, scope, collection, record_id, device_id, op_id, base, local, remote, status, created_at) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?)")) {
+            insert.setString(1, Ids.uuidV7());
+            insert.setString(2, scope);
+            insert.setString(3, op.collection());
+            insert.setString(4, op.recordId());
+            insert.setString(5, deviceId);
+            insert.setString(6, op.opId());
+            insert.setString(7, base == null ? null : Wire.write(base));
+            insert.setString(8, Wire.write(op));
+            insert.setString(9, Wire.write(current));
+            insert.setLong(10, now);
+            insert.executeUpdate();
+        }
+    }
+
+    @Override
+    public List<ConflictInfo> conflicts(String user, int limit) {
+        Connection reader = borrowReader();
+        try (PreparedStatement select = reader.prepareStatement(
+                "SELECT " + CONFLICT_COLUMNS + " FROM conflicts WHERE scope = ? AND status = 'OPEN' ORDER BY created_at, id LIMIT ?")) {
+            select.setString(1, Scopes.ownScope(user));
+            select.setInt(2, limit);
+            List<ConflictInfo> conflicts = new ArrayList<>();
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    conflicts.add(conflict(rows));
+                }
+            }
+            return conflicts;
+        } catch (SQLException | IOException e) {
+            throw new IllegalStateException("listing the conflicts of user " + user + " failed: " + e.getMessage(), e);
+        } finally {
+            readers.add(reader);
+        }
+    }
+
+    private static final String CONFLICT_COLUMNS = "id, collection, record_id, base, local, remote, status, resolution, created_at";
+
+    private static ConflictInfo conflict(ResultSet rows) throws SQLException, IOException {
+        String base = rows.getString(4);
+        return new ConflictInfo(rows.getString(1), rows.getString(2), rows.getString(3),
+                base == null ? null : Wire.read(base, ServerRecord.class), Wire.read(rows.getString(5), Operation.class),
+                Wire.read(rows.getString(6), ServerRecord.class), rows.getString(7), rows.getString(8),
+                java.time.Instant.ofEpochMilli(rows.getLong(9)).toString());
+    }
+
+    @Override
+    public Resolved resolve(String user, String conflictId, String choice, ObjectNode data) {
+        String scope = Scopes.ownScope(user);
+        long now = clock.millis();
+        writeLock.lock();
+        try {
+            try {
+                ConflictInfo open;
+                String deviceId;
+                try (PreparedStatement select = writer.prepareStatement(
+                        "SELECT " + CONFLICT_COLUMNS + ", device_id FROM conflicts WHERE id = ? AND scope = ?")) {
+                    select.setString(1, conflictId);
+                    select.setString(2, scope);
+                    try (ResultSet rows = select.executeQuery()) {
+                        if (!rows.next()) {
+                            throw new ApiException(404, "CONFLICT_NOT_FOUND", "no conflict of yours has id " + conflictId);
+                        }
+                        open = conflict(rows);
+                        deviceId = rows.getString(10);
+                    }
+                }
+                if (!"OPEN".equals(open.status())) {
+                    throw new ApiException(409, "CONFLICT_ALREADY_RESOLVED", "conflict " + conflictId + " was resolved already ("
+                            + open.resolution() + ")");
+                }
+                ServerRecord current = load(scope, open.collection(), open.recordId());
+                ServerRecord record = current;
+                Long resolvedVersion = null;
+                if (!choice.equals("SERVER")) {
+                    Operation op = open.local();
+                    ConflictRules.Settlement settled = choice.equals("CLIENT")
+                            ? ConflictRules.settle(ConflictPolicy.CLIENT_WINS, op, current, null, Set.of())
+                            : new ConflictRules.Settlement(ConflictRules.Winner.MERGED, JsonMergePatch.withoutNulls(data), false);
+                    OpResult written = write(scope, deviceId, op, current, settled.data(), settled.deleted(), now, OpStatus.MERGED);
+                    if (written.status() == OpStatus.REJECTED) {
+                        throw new ApiException(413, written.error().code(), written.error().message());
+                    }
+                    record = written.record();
+                    resolvedVersion = written.version();
+                }
+                try (PreparedStatement update = writer.prepareStatement(
+                        "UPDATE conflicts SET status = 'RESOLVED', resolution = ?, resolved_version = ?, resolved_at = ? WHERE id = ?")) {
+                    update.setString(1, choice);
+                    update.setObject(2, resolvedVersion);
+                    update.setLong(3, now);
+                    update.setString(4, conflictId);
+                    update.executeUpdate();
+                }
+                writer.commit();
+                ConflictInfo resolved = new ConflictInfo(open.id(), open.collection(), open.recordId(), open.base(), open.local(),
+                        open.remote(), "RESOLVED", choice, open.createdAt());
+                return new Resolved(resolved, record);
+            } catch (SQLException | IOException | RuntimeException e) {
+                rollbackQuietly(e);
+                if (e instanceof ApiException api) {
+                    throw api;
+                }
+                throw new IllegalStateException("resolving conflict " + conflictId + " failed: " + e.getMessage(), e);
+            }
+        } finally {
+            writeLock.unlock();
+        }
     }
 
     /** The record as it was at {@code version}, from the change log; null if that change is not there. */

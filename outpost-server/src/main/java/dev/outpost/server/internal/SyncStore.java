@@ -1,7 +1,10 @@
 package dev.outpost.server.internal;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Change;
+import dev.outpost.protocol.ConflictInfo;
 import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.ServerRecord;
 import java.util.List;
 
 /** Where the server keeps records, the change log and op outcomes; one per database kind. */
@@ -17,6 +20,22 @@ interface SyncStore extends AutoCloseable {
 
     /** Up to {@code limit} of the user's changes committed after {@code afterSeq}, in commit order. */
     Page pull(String user, long afterSeq, int limit);
+
+    /** The user's open conflicts (MANUAL collections), oldest first, at most {@code limit}. */
+    List<ConflictInfo> conflicts(String user, int limit);
+
+    /**
+     * Settles an open conflict of the user's: SERVER keeps the record, CLIENT applies the op
+     * that conflicted on top of it, MERGED writes {@code data}. A record change is written as
+     * the next version, so every device pulls it.
+     *
+     * @throws ApiException 404 if the user has no such conflict, 409 if it is resolved already
+     */
+    Resolved resolve(String user, String conflictId, String choice, ObjectNode data);
+
+    /** A settled conflict and the record after it. */
+    record Resolved(ConflictInfo conflict, ServerRecord record) {
+    }
 
     /** Whether the database answers. */
     boolean ready();
