@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.ErrorBody;
 import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Wire;
@@ -48,6 +49,7 @@ public final class HttpApi {
         app.post("/v1/push", this::push);
         app.get("/v1/pull", this::pull);
         app.get("/v1/conflicts", this::conflicts);
+        app.get("/v1/devices/{deviceId}/operations", this::operations);
         app.post("/v1/conflicts/{id}/resolve", this::resolve);
         app.exception(ApiException.class, (e, ctx) -> error(ctx, e.status(), e.code(), e.getMessage()));
         app.exception(Exception.class, (e, ctx) -> {
@@ -99,6 +101,41 @@ public final class HttpApi {
         int limit = pullLimit(ctx.queryParam("limit"));
         SyncStore.Page page = store.pull(user(ctx), after, limit);
         json(ctx, new PullResponse(page.changes(), Cursor.encode(page.lastSeq()), page.hasMore()));
+    }
+
+    private void operations(Context ctx) {
+        String statusText = ctx.queryParam("status");
+        OpStatus status = null;
+        if (statusText != null) {
+            try {
+                status = OpStatus.valueOf(statusText);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("status must be APPLIED, MERGED, CONFLICT or REJECTED (got '"
+                        + (statusText.length() > 20 ? statusText.substring(0, 20) + "..." : statusText) + "')");
+            }
+            if (status == OpStatus.DUPLICATE) {
+                throw ApiException.badRequest("status DUPLICATE is never stored: the audit keeps each op's first outcome");
+            }
+        }
+        int limit = pageParam(ctx.queryParam("limit"), "limit", 100, 1, 1000);
+        int offset = pageParam(ctx.queryParam("offset"), "offset", 0, 0, Integer.MAX_VALUE);
+        json(ctx, Map.of("operations", store.operations(user(ctx), ctx.pathParam("deviceId"), status, limit, offset)));
+    }
+
+    private static int pageParam(String text, String name, int fallback, int min, int max) {
+        if (text == null) {
+            return fallback;
+        }
+        try {
+            int value = Integer.parseInt(text);
+            if (value >= min && value <= max) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ApiException(400, "INVALID_" + name.toUpperCase(java.util.Locale.ROOT), name + " must be a whole number from "
+                + min + " to " + max + " (got '" + (text.length() > 20 ? text.substring(0, 20) + "..." : text) + "')");
     }
 
     private void conflicts(Context ctx) {

@@ -1,6 +1,7 @@
 package dev.outpost.server.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.protocol.AuditEntry;
 import dev.outpost.protocol.Change;
 import dev.outpost.protocol.ConflictInfo;
 import dev.outpost.protocol.Ids;
@@ -10,6 +11,7 @@ import dev.outpost.protocol.Hlc;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
+import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Operation;
 import dev.outpost.protocol.ServerRecord;
 import dev.outpost.protocol.Wire;
@@ -229,6 +231,46 @@ public final class SqliteSyncStore implements SyncStore {
             insert.setString(9, Wire.write(current));
             insert.setLong(10, now);
             insert.executeUpdate();
+        }
+    }
+
+    @Override
+    public List<AuditEntry> operations(String user, String deviceId, OpStatus status, int limit, int offset) {
+        Connection reader = borrowReader();
+        try {
+            try (PreparedStatement owner = reader.prepareStatement("SELECT user_id FROM devices WHERE device_id = ?")) {
+                owner.setString(1, deviceId);
+                try (ResultSet rows = owner.executeQuery()) {
+                    if (!rows.next() || !rows.getString(1).equals(user)) {
+                        throw new ApiException(404, "DEVICE_NOT_FOUND", "no device of yours has id " + deviceId);
+                    }
+                }
+            }
+            try (PreparedStatement select = reader.prepareStatement(
+                    "SELECT op_id, collection, record_id, type, result, received_at, completed_at FROM operations "
+                            + "WHERE device_id = ? AND (? IS NULL OR status = ?) ORDER BY completed_at DESC, op_id DESC LIMIT ? OFFSET ?")) {
+                select.setString(1, deviceId);
+                select.setString(2, status == null ? null : status.name());
+                select.setString(3, status == null ? null : status.name());
+                select.setInt(4, limit);
+                select.setInt(5, offset);
+                List<AuditEntry> entries = new ArrayList<>();
+                try (ResultSet rows = select.executeQuery()) {
+                    while (rows.next()) {
+                        OpResult result = readResult(rows.getString(5));
+                        String type = rows.getString(4);
+                        entries.add(new AuditEntry(rows.getString(1), rows.getString(2), rows.getString(3),
+                                type == null ? null : OpType.valueOf(type), result.status(), result.version(), result.record(),
+                                result.error(), java.time.Instant.ofEpochMilli(rows.getLong(6)).toString(),
+                                java.time.Instant.ofEpochMilli(rows.getLong(7)).toString()));
+                    }
+                }
+                return entries;
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("reading the audit of device " + deviceId + " failed: " + e.getMessage(), e);
+        } finally {
+            readers.add(reader);
         }
     }
 

@@ -1,9 +1,11 @@
 package dev.outpost.server.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.protocol.AuditEntry;
 import dev.outpost.protocol.Change;
 import dev.outpost.protocol.ConflictInfo;
 import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.ServerRecord;
 import java.util.List;
 
@@ -36,6 +38,14 @@ interface SyncStore extends AutoCloseable {
     /** A settled conflict and the record after it. */
     record Resolved(ConflictInfo conflict, ServerRecord record) {
     }
+
+    /**
+     * The audit of one of the user's devices: its pushed ops with their first outcomes, newest
+     * first, optionally only those of {@code status}.
+     *
+     * @throws ApiException 404 if the device is not one of the user's
+     */
+    List<AuditEntry> operations(String user, String deviceId, OpStatus status, int limit, int offset);
 
     /** Whether the database answers. */
     boolean ready();
