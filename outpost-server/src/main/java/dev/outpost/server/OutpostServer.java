@@ -143,6 +143,7 @@ public final class OutpostServer implements AutoCloseable {
         private ConflictPolicy defaultPolicy = ConflictPolicy.SERVER_WINS;
         private final Map<String, ConflictPolicy> policies = new HashMap<>();
         private final Map<String, Set<String>> counters = new HashMap<>();
+        private final Map<String, NaturalKey> naturalKeys = new HashMap<>();
 
         private Builder() {
         }
@@ -158,6 +159,18 @@ public final class OutpostServer implements AutoCloseable {
                 throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
             }
             policies.put(collection, Objects.requireNonNull(policy, "policy"));
+            return this;
+        }
+
+        /**
+         * Makes a CREATE in {@code collection} that matches a live record by {@code key} a
+         * duplicate of it: answered DUPLICATE with that record (its id), nothing created.
+         */
+        public Builder naturalKey(String collection, NaturalKey key) {
+            if (!Names.isValidCollection(collection)) {
+                throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
+            }
+            naturalKeys.put(collection, Objects.requireNonNull(key, "key"));
             return this;
         }
 
@@ -270,7 +283,7 @@ public final class OutpostServer implements AutoCloseable {
             Map<String, Set<String>> counterSets = new HashMap<>();
             counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
             return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, maxBodyBytes, maxOpsPerPush,
-                    maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets)));
+                    maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys)));
         }
 
         private static int positive(String name, int value) {

@@ -890,6 +890,11 @@ public final class LocalStore implements AutoCloseable {
                 if (result.error() != null) {
                     status = "DEAD";
                     rejected++;
+                } else if (result.record() != null && !sameRecord(op, result.record())) {
+                    // A natural-key duplicate: the server already holds this record under
+                    // another id. The op's record gives way; the pull brings the server's.
+                    status = "CONFLICT";
+                    conflicts++;
                 } else if (result.record() != null) {
                     // MERGED: the op's change went in, settled with the server's by the
                     // collection's policy; CONFLICT: the server's record stood. Either way the
@@ -942,6 +947,10 @@ public final class LocalStore implements AutoCloseable {
             rollback(e);
             throw e;
         }
+    }
+
+    private static boolean sameRecord(PendingOp op, ServerRecord record) {
+        return op.recordId().equals(record.recordId()) && op.collection().equals(record.collection());
     }
 
     /** A result to store: the server's record in it with its sensitive fields sealed. */

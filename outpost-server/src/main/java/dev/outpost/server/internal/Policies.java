@@ -1,6 +1,7 @@
 package dev.outpost.server.internal;
 
 import dev.outpost.protocol.ConflictPolicy;
+import dev.outpost.server.NaturalKey;
 import java.util.Map;
 import java.util.Set;
 
@@ -10,11 +11,18 @@ import java.util.Set;
  * @param byCollection the policy of each collection that has one
  * @param fallback the policy of every other collection
  * @param counters per collection, the fields MERGE adds both sides' deltas to
+ * @param naturalKeys per collection, the fields that make a CREATE a duplicate of a live record
  */
-public record Policies(Map<String, ConflictPolicy> byCollection, ConflictPolicy fallback, Map<String, Set<String>> counters) {
+public record Policies(Map<String, ConflictPolicy> byCollection, ConflictPolicy fallback, Map<String, Set<String>> counters,
+        Map<String, NaturalKey> naturalKeys) {
     public Policies {
         byCollection = Map.copyOf(byCollection);
         counters = Map.copyOf(counters);
+        naturalKeys = Map.copyOf(naturalKeys);
+    }
+
+    NaturalKey naturalKeyOf(String collection) {
+        return naturalKeys.get(collection);
     }
 
     ConflictPolicy of(String collection) {

@@ -15,6 +15,7 @@ import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Operation;
 import dev.outpost.protocol.ServerRecord;
 import dev.outpost.protocol.Wire;
+import dev.outpost.server.NaturalKey;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +28,7 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -166,6 +168,10 @@ public final class SqliteSyncStore implements SyncStore {
             case CREATE -> {
                 if (current != null && !current.deleted()) {
                     return settleConflict(scope, deviceId, op, current, now);
+                }
+                ServerRecord same = sameByNaturalKey(scope, op);
+                if (same != null) {
+                    return new OpResult(op.opId(), OpStatus.DUPLICATE, same.version(), same, null);
                 }
                 data = op.data();
                 deleted = false;
@@ -366,6 +372,51 @@ public final class SqliteSyncStore implements SyncStore {
             }
         } finally {
             writeLock.unlock();
+        }
+    }
+
+    /**
+     * A live record of the user's that a CREATE duplicates by its collection's natural key, or
+     * null. The op must carry every key field; the record's exact fields must be equal and its
+     * tolerance fields numbers within the tolerance.
+     */
+    private ServerRecord sameByNaturalKey(String scope, Operation op) throws SQLException {
+        NaturalKey key = policies.naturalKeyOf(op.collection());
+        if (key == null) {
+            return null;
+        }
+        StringBuilder sql = new StringBuilder(
+                "SELECT id, version, data, hlc FROM records WHERE scope = ? AND collection = ? AND deleted = 0");
+        List<Object> args = new ArrayList<>(List.of(scope, op.collection()));
+        for (String field : key.exact()) {
+            com.fasterxml.jackson.databind.JsonNode value = op.data().get(field);
+            if (value == null || value.isNull() || value.isContainerNode()) {
+                return null;
+            }
+            sql.append(" AND json_extract(data, '$.").append(field).append("') = ?");
+            args.add(value.isNumber() ? (Object) value.numberValue() : value.isBoolean() ? (value.asBoolean() ? 1 : 0) : value.asText());
+        }
+        for (Map.Entry<String, Double> field : key.within().entrySet()) {
+            com.fasterxml.jackson.databind.JsonNode value = op.data().get(field.getKey());
+            if (value == null || !value.isNumber()) {
+                return null;
+            }
+            sql.append(" AND abs(json_extract(data, '$.").append(field.getKey()).append("') - ?) <= ?");
+            args.add(value.doubleValue());
+            args.add(field.getValue());
+        }
+        sql.append(" ORDER BY version LIMIT 1");
+        try (PreparedStatement select = writer.prepareStatement(sql.toString())) {
+            for (int i = 0; i < args.size(); i++) {
+                select.setObject(i + 1, args.get(i));
+            }
+            try (ResultSet rows = select.executeQuery()) {
+                if (!rows.next()) {
+                    return null;
+                }
+                return new ServerRecord(op.collection(), rows.getString(1), rows.getLong(2), false,
+                        Wire.object(rows.getString(3)), rows.getString(4));
+            }
         }
     }
 

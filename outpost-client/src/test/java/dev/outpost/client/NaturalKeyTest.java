@@ -1,0 +1,81 @@
+package dev.outpost.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.outpost.server.NaturalKey;
+import dev.outpost.testing.TestServer;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Natural-key dedup: two devices logging the same call make one record. */
+class NaturalKeyTest {
+    private static final long T = 1_763_000_000_000L;
+
+    @TempDir
+    Path dir;
+
+    private TestServer server;
+
+    @BeforeEach
+    void start() {
+        server = TestServer.start(builder -> builder.naturalKey("calls", NaturalKey.builder()
+                .exact("lineId", "number", "direction").within("startedAt", 1000).within("durationSeconds", 1).build()));
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    private Outpost device(String name) throws OutpostException {
+        return Outpost.open(OutpostConfig.builder().storeFile(dir.resolve(name + ".db")).serverUrl(server.url())
+                .tokenProvider(TokenProvider.fixed(server.token("ann"))).build());
+    }
+
+    private static String call(long startedAt, double duration, String direction) {
+        return "{\"lineId\":\"line-1\",\"number\":\"+447700900123\",\"direction\":\"" + direction + "\",\"startedAt\":"
+                + startedAt + ",\"durationSeconds\":" + duration + "}";
+    }
+
+    @Test
+    void twoDevicesLoggingTheSameCallMakeOneRecord() throws Exception {
+        try (Outpost phone = device("phone"); Outpost tablet = device("tablet")) {
+            phone.put("calls", "from-phone", call(T, 60, "INBOUND"));
+            phone.sync();
+            tablet.put("calls", "from-tablet", call(T + 400, 60.5, "INBOUND"));
+            SyncResult result = tablet.sync();
+
+            assertThat(server.records("ann")).containsOnlyKeys("calls/from-phone");
+            assertThat(tablet.list("calls")).extracting(LocalRecord::id).containsExactly("from-phone");
+            assertThat(tablet.pendingCount()).isZero();
+            assertThat(result.pulled()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void callsOutsideTheToleranceOrWithAnotherExactFieldAreTheirOwnRecords() throws Exception {
+        try (Outpost phone = device("phone")) {
+            phone.put("calls", "a", call(T, 60, "INBOUND"));
+            phone.put("calls", "b", call(T + 5000, 60, "INBOUND"));
+            phone.put("calls", "c", call(T, 60, "OUTBOUND"));
+            phone.put("calls", "d", call(T, 62, "INBOUND"));
+            phone.put("calls", "e", "{\"lineId\":\"line-1\",\"note\":\"no key fields\"}");
+            phone.sync();
+            assertThat(server.records("ann")).containsOnlyKeys("calls/a", "calls/b", "calls/c", "calls/d", "calls/e");
+        }
+    }
+
+    @Test
+    void aNaturalKeyNeedsValidFieldsAndTolerances() {
+        assertThatThrownBy(() -> NaturalKey.builder().build()).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> NaturalKey.builder().exact("bad field")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("bad field");
+        assertThatThrownBy(() -> NaturalKey.builder().within("at", -1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("-1");
+        assertThatThrownBy(() -> NaturalKey.builder().within("at", Double.NaN)).isInstanceOf(IllegalArgumentException.class);
+    }
+}
