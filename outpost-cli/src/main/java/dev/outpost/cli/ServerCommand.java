@@ -4,40 +4,58 @@ import dev.outpost.server.OutpostServer;
 import dev.outpost.server.Tokens;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code outpost server}: runs the sync server until interrupted. */
+/**
+ * {@code outpost server}: runs the sync server until interrupted. Settings come from the
+ * defaults, then the configuration file, then OUTPOST_* environment variables, then the flags.
+ */
 @Command(name = "server", mixinStandardHelpOptions = true,
-        description = "Run the sync server. With no --db it keeps an SQLite file in the data directory.")
+        description = {"Run the sync server. With no database URL it keeps an SQLite file in the data directory.",
+                "Settings: defaults, then --config FILE, then OUTPOST_* environment variables, then these flags."})
 final class ServerCommand implements Callable<Integer> {
-    @Option(names = "--port", defaultValue = "8080", description = "port to listen on, 0 for any free one (default: ${DEFAULT-VALUE})")
-    int port;
+    @Option(names = "--port", description = "port to listen on, 0 for any free one (default: 8080)")
+    Integer port;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1",
-            description = "address to listen on; 0.0.0.0 for every interface (default: ${DEFAULT-VALUE})")
+    @Option(names = "--host", description = "address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)")
     String host;
 
-    @Option(names = "--data-dir", defaultValue = "outpost-data",
-            description = "directory for the signing secret and the embedded database (default: ${DEFAULT-VALUE})")
+    @Option(names = "--data-dir", description = "directory for the signing secret and the embedded database (default: outpost-data)")
     Path dataDir;
 
     @Option(names = "--db", description = "database JDBC URL (default: jdbc:sqlite:<data-dir>/outpost.db)")
     String databaseUrl;
 
+    @Option(names = "--config", description = "a JSON configuration file: limits, conflict policies, counters and natural keys"
+            + " per collection (see docs/SERVER.md)")
+    Path config;
+
     @Override
     public Integer call() throws Exception {
-        boolean newSecret = !Files.exists(dataDir.resolve(Tokens.SECRET_FILE));
-        OutpostServer server = OutpostServer.builder()
-                .host(host)
-                .port(port)
-                .dataDir(dataDir)
-                .databaseUrl(databaseUrl)
-                .build();
+        OutpostServer.Builder builder = OutpostServer.builder();
+        if (config != null) {
+            builder.configFile(config);
+        }
+        builder.environment(System.getenv());
+        if (host != null) {
+            builder.host(host);
+        }
+        if (port != null) {
+            builder.port(port);
+        }
+        if (databaseUrl != null) {
+            builder.databaseUrl(databaseUrl);
+        }
+        Path directory = dataDir != null ? dataDir
+                : System.getenv("OUTPOST_DATA_DIR") != null ? Path.of(System.getenv("OUTPOST_DATA_DIR")) : Path.of("outpost-data");
+        builder.dataDir(directory);
+        boolean newSecret = !Files.exists(directory.resolve(Tokens.SECRET_FILE));
+        OutpostServer server = builder.build();
         if (newSecret) {
-            System.out.println("Created a token signing secret in " + dataDir.resolve(Tokens.SECRET_FILE));
+            System.out.println("Created a token signing secret in " + directory.resolve(Tokens.SECRET_FILE));
         }
         server.start();
         CountDownLatch stopped = new CountDownLatch(1);
@@ -45,8 +63,8 @@ final class ServerCommand implements Callable<Integer> {
             server.close();
             stopped.countDown();
         }, "outpost-shutdown"));
-        System.out.println("Outpost server listening on " + server.url() + " (data in " + dataDir.toAbsolutePath().normalize()
-                + "). Get a token with: outpost token --user NAME --data-dir " + dataDir);
+        System.out.println("Outpost server listening on " + server.url() + " (data in " + directory.toAbsolutePath().normalize()
+                + "). Get a token with: outpost token --user NAME --data-dir " + directory);
         System.out.flush();
         stopped.await();
         return 0;

@@ -95,6 +95,17 @@ class CommandLineTest {
     }
 
     @Test
+    void serverRefusesABadConfigurationFileNamingTheField() throws Exception {
+        java.nio.file.Path config = dir.resolve("bad.json");
+        Files.writeString(config, "{\"collections\": {\"notes\": {\"conflictPolicy\": \"SOMETIMES\"}}}");
+
+        int code = Main.run("server", "--port", "0", "--data-dir", dir.toString(), "--config", config.toString());
+
+        assertThat(code).isEqualTo(1);
+        assertThat(err()).contains("collections.notes.conflictPolicy").contains("SOMETIMES");
+    }
+
+    @Test
     void tokenRefusesACorruptSecretFile() throws Exception {
         Files.writeString(dir.resolve(Tokens.SECRET_FILE), "not base64 !!!");
 

@@ -1,5 +1,6 @@
 package dev.outpost.server;
 
+import dev.outpost.server.internal.ConfigFile;
 import dev.outpost.server.internal.HttpApi;
 import dev.outpost.server.internal.Limits;
 import dev.outpost.server.internal.Policies;
@@ -171,6 +172,49 @@ public final class OutpostServer implements AutoCloseable {
                 throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
             }
             naturalKeys.put(collection, Objects.requireNonNull(key, "key"));
+            return this;
+        }
+
+        /**
+         * Applies a configuration file (JSON: host, port, database, limits, conflict policies,
+         * counters and natural keys per collection; see the project's docs/SERVER.md).
+         *
+         * @throws IllegalArgumentException naming the file and field at fault
+         */
+        public Builder configFile(Path file) {
+            ConfigFile.apply(Objects.requireNonNull(file, "file"), this);
+            return this;
+        }
+
+        /**
+         * Applies environment overrides: OUTPOST_HOST, OUTPOST_PORT, OUTPOST_DATA_DIR,
+         * OUTPOST_DB, OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH, OUTPOST_MAX_RECORD_BYTES,
+         * OUTPOST_MAX_PULL_LIMIT. Other variables are ignored.
+         *
+         * @throws IllegalArgumentException naming the variable at fault
+         */
+        public Builder environment(Map<String, String> environment) {
+            for (Map.Entry<String, String> entry : environment.entrySet()) {
+                String value = entry.getValue();
+                try {
+                    switch (entry.getKey()) {
+                        case "OUTPOST_HOST" -> host(value);
+                        case "OUTPOST_PORT" -> port(Integer.parseInt(value.trim()));
+                        case "OUTPOST_DATA_DIR" -> dataDir(Path.of(value));
+                        case "OUTPOST_DB" -> databaseUrl(value);
+                        case "OUTPOST_MAX_BODY_BYTES" -> maxBodyBytes(Integer.parseInt(value.trim()));
+                        case "OUTPOST_MAX_OPS_PER_PUSH" -> maxOpsPerPush(Integer.parseInt(value.trim()));
+                        case "OUTPOST_MAX_RECORD_BYTES" -> maxRecordBytes(Integer.parseInt(value.trim()));
+                        case "OUTPOST_MAX_PULL_LIMIT" -> maxPullLimit(Integer.parseInt(value.trim()));
+                        default -> {
+                            // not ours
+                        }
+                    }
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("environment variable " + entry.getKey() + "='" + value + "' is not valid: "
+                            + (e instanceof NumberFormatException ? "not a whole number" : e.getMessage()), e);
+                }
+            }
             return this;
         }
 
