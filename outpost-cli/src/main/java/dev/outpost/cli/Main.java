@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Outpost: an offline-first sync engine. Run a sync server, issue tokens, or watch devices sync in a demo.",
-        subcommands = {ServerCommand.class, TokenCommand.class, DemoCommand.class, BenchCommand.class,
+        subcommands = {ServerCommand.class, TokenCommand.class, DemoCommand.class, ClientCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -106,6 +106,49 @@ class CommandLineTest {
     }
 
     @Test
+    void theClientCommandWritesReadsAndSyncsALocalStore() throws Exception {
+        String store = dir.resolve("shell.db").toString();
+        assertThat(Main.run("client", "--store", store, "put", "notes", "n1", "{\"title\":\"from the shell\"}")).isZero();
+        assertThat(out()).contains("from the shell");
+        assertThat(Main.run("client", "--store", store, "get", "notes", "n1")).isZero();
+        assertThat(Main.run("client", "--store", store, "list", "notes", "--json")).isZero();
+        assertThat(out()).contains("\"id\":\"n1\"").contains("\"state\":\"PENDING\"");
+        assertThat(Main.run("client", "--store", store, "status", "--json")).isZero();
+        assertThat(out()).contains("\"pending\":1").contains("\"statusLine\":\"1 change waiting to sync\"");
+        assertThat(Main.run("client", "--store", store, "sync")).as("no server: offline").isEqualTo(3);
+
+        try (dev.outpost.testing.TestServer server = dev.outpost.testing.TestServer.start()) {
+            int code = Main.run("client", "--store", store, "--server", server.url(), "--token", server.token("ann"), "sync");
+            assertThat(code).as(out() + err()).isZero();
+            assertThat(server.records("ann")).containsKey("notes/n1");
+        }
+        assertThat(Main.run("client", "--store", store, "status")).isZero();
+        assertThat(out()).contains("All changes synced");
+        assertThat(Main.run("client", "--store", store, "dead", "--json")).isZero();
+        assertThat(Main.run("client", "--store", store, "conflicts")).isZero();
+        assertThat(Main.run("client", "--store", store, "delete", "notes", "n1")).isZero();
+    }
+
+    @Test
+    void theClientCommandRefusesBadInputWithAClearMessage() throws Exception {
+        String store = dir.resolve("bad.db").toString();
+        assertThat(Main.run("client", "put", "notes", "n1", "{}")).as("no --store").isEqualTo(2);
+        assertThat(err()).contains("--store");
+        assertThat(Main.run("client", "--store", store, "put", "notes", "n1", "[not json")).isEqualTo(1);
+        assertThat(err()).contains("not valid JSON");
+        assertThat(Main.run("client", "--store", store, "put", "bad/name", "n1", "{}")).isEqualTo(1);
+        assertThat(err()).contains("bad/name");
+        assertThat(Main.run("client", "--store", store, "put", "notes", "n1", "{}", "--priority", "URGENT")).isEqualTo(2);
+        assertThat(Main.run("client", "--store", store, "get", "notes", "missing")).isEqualTo(1);
+        assertThat(err()).contains("no record notes/missing");
+        assertThat(Main.run("client", "--store", store, "--server", "ftp://x", "sync")).isEqualTo(1);
+        assertThat(err()).contains("http");
+        assertThat(Main.run("client", "--store", store, "dead", "--replay", "no-such-op")).isEqualTo(1);
+        assertThat(err()).contains("no dead op has id no-such-op");
+        assertThat(Main.run("client", "--store", store)).isEqualTo(2);
+    }
+
+    @Test
     void tokenRefusesACorruptSecretFile() throws Exception {
         Files.writeString(dir.resolve(Tokens.SECRET_FILE), "not base64 !!!");
 

@@ -1,0 +1,305 @@
+package dev.outpost.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.DeadLetter;
+import dev.outpost.client.LocalRecord;
+import dev.outpost.client.OpInfo;
+import dev.outpost.client.OpQuery;
+import dev.outpost.client.OpState;
+import dev.outpost.client.Outpost;
+import dev.outpost.client.OutpostConfig;
+import dev.outpost.client.OutpostException;
+import dev.outpost.client.QueueStats;
+import dev.outpost.client.SyncResult;
+import dev.outpost.client.TokenProvider;
+import dev.outpost.protocol.Priority;
+import dev.outpost.protocol.Wire;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code outpost client}: a local store driven from the shell. Exit codes: 0 done, 1 failed or
+ * not found, 2 bad usage, 3 sync offline.
+ */
+@Command(name = "client", mixinStandardHelpOptions = true,
+        description = {"Drive a local store from the shell: write and read records, sync with a server, see the queue.",
+                "The token may come from OUTPOST_TOKEN instead of --token."},
+        subcommands = {ClientCommand.Put.class, ClientCommand.Get.class, ClientCommand.Delete.class, ClientCommand.ListRecords.class,
+                ClientCommand.Sync.class, ClientCommand.Status.class, ClientCommand.Conflicts.class, ClientCommand.Dead.class})
+final class ClientCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--store", required = true, description = "the local store's SQLite file (created if missing)")
+    Path store;
+
+    @Option(names = "--server", description = "the server's base URL, such as http://127.0.0.1:8080")
+    String server;
+
+    @Option(names = "--token", description = "the bearer token (default: $OUTPOST_TOKEN)")
+    String token;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "name what to do: put, get, delete, list, sync, status, conflicts or dead");
+    }
+
+    Outpost open() throws OutpostException {
+        OutpostConfig.Builder config = OutpostConfig.builder().storeFile(store);
+        if (server != null) {
+            config.serverUrl(server);
+        }
+        String bearer = token != null ? token : System.getenv("OUTPOST_TOKEN");
+        if (bearer != null) {
+            config.tokenProvider(TokenProvider.fixed(bearer));
+        }
+        return Outpost.open(config.build());
+    }
+
+    static PrintStream out() {
+        return System.out;
+    }
+
+    @Command(name = "put", description = "Create a record or replace its fields.")
+    static final class Put implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+        @Parameters(index = "0", paramLabel = "COLLECTION")
+        String collection;
+        @Parameters(index = "1", paramLabel = "ID")
+        String id;
+        @Parameters(index = "2", paramLabel = "JSON", description = "the record, a JSON object")
+        String json;
+        @Option(names = "--priority", defaultValue = "NORMAL", description = "LOW, NORMAL, HIGH or CRITICAL (default: ${DEFAULT-VALUE})")
+        Priority priority;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                LocalRecord record = outpost.put(collection, id, json, priority);
+                out().println(Wire.write(record.data()));
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "get", description = "Print a record's fields as JSON; exit 1 if there is none.")
+    static final class Get implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+        @Parameters(index = "0", paramLabel = "COLLECTION")
+        String collection;
+        @Parameters(index = "1", paramLabel = "ID")
+        String id;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                var record = outpost.get(collection, id);
+                if (record.isEmpty()) {
+                    System.err.println("no record " + collection + "/" + id + " on this device");
+                    return 1;
+                }
+                out().println(Wire.write(record.get().data()));
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "delete", description = "Delete a record; exit 1 if there was none.")
+    static final class Delete implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+        @Parameters(index = "0", paramLabel = "COLLECTION")
+        String collection;
+        @Parameters(index = "1", paramLabel = "ID")
+        String id;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                if (!outpost.delete(collection, id)) {
+                    System.err.println("no record " + collection + "/" + id + " on this device");
+                    return 1;
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "list", description = "List a collection's records.")
+    static final class ListRecords implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+        @Parameters(index = "0", paramLabel = "COLLECTION")
+        String collection;
+        @Option(names = "--json", description = "print a JSON array of {id, version, state, data}")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                List<LocalRecord> records = outpost.list(collection);
+                if (json) {
+                    ArrayNode array = Wire.mapper().createArrayNode();
+                    for (LocalRecord record : records) {
+                        ObjectNode item = array.addObject();
+                        item.put("id", record.id()).put("version", record.version()).put("state", record.state().name());
+                        item.set("data", record.data());
+                    }
+                    out().println(Wire.write(array));
+                } else {
+                    for (LocalRecord record : records) {
+                        out().printf("%s\tv%d\t%s\t%s%n", record.id(), record.version(), record.state(), Wire.write(record.data()));
+                    }
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "sync", description = "Push queued changes and pull the server's; exit 3 if offline, 1 if it failed.")
+    static final class Sync implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                SyncResult result = outpost.sync();
+                out().println(result.status() + ": " + result.message());
+                return switch (result.status()) {
+                    case COMPLETED -> 0;
+                    case OFFLINE -> 3;
+                    case FAILED -> 1;
+                };
+            }
+        }
+    }
+
+    @Command(name = "status", description = "Say where the device's changes stand.")
+    static final class Status implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+        @Option(names = "--json", description = "print the queue's figures as JSON")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                QueueStats stats = outpost.queueStats();
+                if (json) {
+                    ObjectNode node = Wire.mapper().createObjectNode();
+                    node.put("pending", stats.pending()).put("applied", stats.applied()).put("conflicts", stats.conflicts())
+                            .put("dead", stats.dead()).put("discarded", stats.discarded()).put("pendingBytes", stats.pendingBytes());
+                    ObjectNode byPriority = node.putObject("pendingByPriority");
+                    stats.pendingByPriority().forEach((priority, count) -> byPriority.put(priority.name(), count));
+                    if (stats.oldestPendingAt() != null) {
+                        node.put("oldestPendingAt", stats.oldestPendingAt().toString());
+                    }
+                    if (stats.nextAttemptAt() != null) {
+                        node.put("nextAttemptAt", stats.nextAttemptAt().toString());
+                    }
+                    if (!Double.isNaN(stats.successRate())) {
+                        node.put("successRate", stats.successRate());
+                    }
+                    node.put("deviceId", outpost.deviceId());
+                    node.put("statusLine", outpost.statusLine());
+                    node.put("store", outpost.openReport().mode().name());
+                    out().println(Wire.write(node));
+                } else {
+                    out().println(outpost.statusLine());
+                    out().printf("device %s: %d pending, %d applied, %d in conflict, %d dead%n", outpost.deviceId(),
+                            stats.pending(), stats.applied(), stats.conflicts(), stats.dead());
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "conflicts", description = "List this device's ops that conflicted (the server's record was kept).")
+    static final class Conflicts implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+        @Option(names = "--json", description = "print a JSON array")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                List<OpInfo> ops = outpost.ops(OpQuery.builder().states(OpState.CONFLICT).order(OpQuery.Order.NEWEST_FIRST)
+                        .limit(1000).build());
+                if (json) {
+                    ArrayNode array = Wire.mapper().createArrayNode();
+                    for (OpInfo op : ops) {
+                        array.addObject().put("opId", op.opId()).put("collection", op.collection()).put("recordId", op.recordId())
+                                .put("type", op.type().name()).put("createdAt", op.createdAt().toString());
+                    }
+                    out().println(Wire.write(array));
+                } else {
+                    for (OpInfo op : ops) {
+                        out().printf("%s\t%s/%s\t%s\t%s%n", op.opId(), op.collection(), op.recordId(), op.type(), op.createdAt());
+                    }
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "dead", description = "List the dead-letter queue, or replay or discard one of its ops.")
+    static final class Dead implements Callable<Integer> {
+        @ParentCommand
+        ClientCommand client;
+        @Option(names = "--json", description = "print a JSON array")
+        boolean json;
+        @Option(names = "--replay", paramLabel = "OP_ID", description = "put this dead op back in the queue")
+        String replay;
+        @Option(names = "--discard", paramLabel = "OP_ID", description = "drop this dead op")
+        String discard;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Outpost outpost = client.open()) {
+                if (replay != null && discard != null) {
+                    throw new CommandLine.ParameterException(new CommandLine(this), "give --replay or --discard, not both");
+                }
+                if (replay != null) {
+                    out().println("replayed as " + outpost.replay(replay));
+                    return 0;
+                }
+                if (discard != null) {
+                    outpost.discard(discard);
+                    out().println("discarded " + discard);
+                    return 0;
+                }
+                List<DeadLetter> letters = outpost.deadLetters();
+                if (json) {
+                    ArrayNode array = Wire.mapper().createArrayNode();
+                    for (DeadLetter letter : letters) {
+                        ObjectNode item = array.addObject().put("opId", letter.opId()).put("collection", letter.collection())
+                                .put("recordId", letter.recordId()).put("type", letter.type().name())
+                                .put("attempts", letter.attempts()).put("reason", letter.reason())
+                                .put("createdAt", letter.createdAt().toString()).put("diedAt", letter.diedAt().toString());
+                        item.set("data", letter.data());
+                    }
+                    out().println(Wire.write(array));
+                } else {
+                    for (DeadLetter letter : letters) {
+                        out().printf("%s\t%s/%s\t%s\t%s%n", letter.opId(), letter.collection(), letter.recordId(), letter.type(),
+                                letter.reason());
+                    }
+                }
+                return 0;
+            }
+        }
+    }
+}
