@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -65,6 +66,20 @@ final class ClientCommand implements Runnable {
         return Outpost.open(config.build());
     }
 
+    /** The COLLECTION and ID parameters of the commands that address one record. */
+    static final class RecordRef {
+        @Parameters(index = "0", paramLabel = "COLLECTION")
+        String collection;
+        @Parameters(index = "1", paramLabel = "ID")
+        String id;
+
+        /** Says the record is not on this device; returns the exit code for it. */
+        int missing() {
+            System.err.println("no record " + collection + "/" + id + " on this device");
+            return 1;
+        }
+    }
+
     static PrintStream out() {
         return System.out;
     }
@@ -73,10 +88,8 @@ final class ClientCommand implements Runnable {
     static final class Put implements Callable<Integer> {
         @ParentCommand
         ClientCommand client;
-        @Parameters(index = "0", paramLabel = "COLLECTION")
-        String collection;
-        @Parameters(index = "1", paramLabel = "ID")
-        String id;
+        @Mixin
+        RecordRef record;
         @Parameters(index = "2", paramLabel = "JSON", description = "the record, a JSON object")
         String json;
         @Option(names = "--priority", defaultValue = "NORMAL", description = "LOW, NORMAL, HIGH or CRITICAL (default: ${DEFAULT-VALUE})")
@@ -85,8 +98,8 @@ final class ClientCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             try (Outpost outpost = client.open()) {
-                LocalRecord record = outpost.put(collection, id, json, priority);
-                out().println(Wire.write(record.data()));
+                LocalRecord written = outpost.put(record.collection, record.id, json, priority);
+                out().println(Wire.write(written.data()));
                 return 0;
             }
         }
@@ -96,20 +109,17 @@ final class ClientCommand implements Runnable {
     static final class Get implements Callable<Integer> {
         @ParentCommand
         ClientCommand client;
-        @Parameters(index = "0", paramLabel = "COLLECTION")
-        String collection;
-        @Parameters(index = "1", paramLabel = "ID")
-        String id;
+        @Mixin
+        RecordRef record;
 
         @Override
         public Integer call() throws Exception {
             try (Outpost outpost = client.open()) {
-                var record = outpost.get(collection, id);
-                if (record.isEmpty()) {
-                    System.err.println("no record " + collection + "/" + id + " on this device");
-                    return 1;
+                var found = outpost.get(record.collection, record.id);
+                if (found.isEmpty()) {
+                    return record.missing();
                 }
-                out().println(Wire.write(record.get().data()));
+                out().println(Wire.write(found.get().data()));
                 return 0;
             }
         }
@@ -119,17 +129,14 @@ final class ClientCommand implements Runnable {
     static final class Delete implements Callable<Integer> {
         @ParentCommand
         ClientCommand client;
-        @Parameters(index = "0", paramLabel = "COLLECTION")
-        String collection;
-        @Parameters(index = "1", paramLabel = "ID")
-        String id;
+        @Mixin
+        RecordRef record;
 
         @Override
         public Integer call() throws Exception {
             try (Outpost outpost = client.open()) {
-                if (!outpost.delete(collection, id)) {
-                    System.err.println("no record " + collection + "/" + id + " on this device");
-                    return 1;
+                if (!outpost.delete(record.collection, record.id)) {
+                    return record.missing();
                 }
                 return 0;
             }
