@@ -5,6 +5,9 @@ module dev.outpost.server {
     requires io.javalin;
     requires java.sql;
     requires org.xerial.sqlitejdbc;
+    requires org.postgresql.jdbc;
+    requires com.zaxxer.hikari;
+    requires flyway.core;
     requires org.slf4j;
 
     exports dev.outpost.server;

@@ -26,8 +26,12 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--data-dir", description = "directory for the signing secret and the embedded database (default: outpost-data)")
     Path dataDir;
 
-    @Option(names = "--db", description = "database JDBC URL (default: jdbc:sqlite:<data-dir>/outpost.db)")
+    @Option(names = "--db", description = "database JDBC URL: jdbc:sqlite:FILE or jdbc:postgresql://HOST[:PORT]/DB?user=U&password=P"
+            + " (default: jdbc:sqlite:<data-dir>/outpost.db)")
     String databaseUrl;
+
+    @Option(names = "--db-pool-size", description = "most connections to PostgreSQL at once (default: 10)")
+    Integer poolSize;
 
     @Option(names = "--config", description = "a JSON configuration file: limits, conflict policies, counters and natural keys"
             + " per collection (see docs/SERVER.md)")
@@ -48,6 +52,9 @@ final class ServerCommand implements Callable<Integer> {
         }
         if (databaseUrl != null) {
             builder.databaseUrl(databaseUrl);
+        }
+        if (poolSize != null) {
+            builder.databasePoolSize(poolSize);
         }
         Path directory = dataDir != null ? dataDir
                 : System.getenv("OUTPOST_DATA_DIR") != null ? Path.of(System.getenv("OUTPOST_DATA_DIR")) : Path.of("outpost-data");

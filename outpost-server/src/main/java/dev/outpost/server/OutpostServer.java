@@ -4,7 +4,7 @@ import dev.outpost.server.internal.ConfigFile;
 import dev.outpost.server.internal.HttpApi;
 import dev.outpost.server.internal.Limits;
 import dev.outpost.server.internal.Policies;
-import dev.outpost.server.internal.SqliteSyncStore;
+import dev.outpost.server.internal.JdbcSyncStore;
 import dev.outpost.protocol.ConflictPolicy;
 import dev.outpost.protocol.Names;
 import io.javalin.Javalin;
@@ -39,7 +39,7 @@ public final class OutpostServer implements AutoCloseable {
 
     private final Config config;
     private final Tokens tokens;
-    private SqliteSyncStore store;
+    private JdbcSyncStore store;
     private Javalin app;
 
     private OutpostServer(Config config) {
@@ -63,9 +63,9 @@ public final class OutpostServer implements AutoCloseable {
             throw new IllegalStateException("server already started");
         }
         try {
-            store = SqliteSyncStore.open(config.databaseUrl(), config.clock, config.maxRecordBytes, config.policies);
+            store = JdbcSyncStore.open(config.databaseUrl(), config.poolSize, config.clock, config.maxRecordBytes, config.policies);
         } catch (SQLException e) {
-            throw new IllegalStateException("cannot open the database " + config.databaseUrl() + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot open the database " + config.redactedDatabaseUrl() + ": " + e.getMessage(), e);
         }
         Limits limits = new Limits(config.maxBodyBytes, config.maxOpsPerPush, config.maxRecordBytes,
                 config.maxPullLimit, Math.min(500, config.maxPullLimit));
@@ -123,10 +123,15 @@ public final class OutpostServer implements AutoCloseable {
         }
     }
 
-    private record Config(String host, int port, Path dataDir, String jdbcUrl, int maxBodyBytes, int maxOpsPerPush,
+    private record Config(String host, int port, Path dataDir, String jdbcUrl, int poolSize, int maxBodyBytes, int maxOpsPerPush,
             int maxRecordBytes, int maxPullLimit, Clock clock, Policies policies) {
         String databaseUrl() {
             return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
+        }
+
+        /** The database URL without a password, for messages. */
+        String redactedDatabaseUrl() {
+            return databaseUrl().replaceAll("(?i)(password=)[^&;]*", "$1***");
         }
     }
 
@@ -136,6 +141,7 @@ public final class OutpostServer implements AutoCloseable {
         private int port = 8080;
         private Path dataDir = Path.of("outpost-data");
         private String jdbcUrl;
+        private int poolSize = 10;
         private int maxBodyBytes = 4 * 1024 * 1024;
         private int maxOpsPerPush = 1000;
         private int maxRecordBytes = 256 * 1024;
@@ -188,7 +194,7 @@ public final class OutpostServer implements AutoCloseable {
 
         /**
          * Applies environment overrides: OUTPOST_HOST, OUTPOST_PORT, OUTPOST_DATA_DIR,
-         * OUTPOST_DB, OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH, OUTPOST_MAX_RECORD_BYTES,
+         * OUTPOST_DB, OUTPOST_DB_POOL_SIZE, OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH, OUTPOST_MAX_RECORD_BYTES,
          * OUTPOST_MAX_PULL_LIMIT. Other variables are ignored.
          *
          * @throws IllegalArgumentException naming the variable at fault
@@ -202,6 +208,7 @@ public final class OutpostServer implements AutoCloseable {
                         case "OUTPOST_PORT" -> port(Integer.parseInt(value.trim()));
                         case "OUTPOST_DATA_DIR" -> dataDir(Path.of(value));
                         case "OUTPOST_DB" -> databaseUrl(value);
+                        case "OUTPOST_DB_POOL_SIZE" -> databasePoolSize(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_BODY_BYTES" -> maxBodyBytes(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_OPS_PER_PUSH" -> maxOpsPerPush(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_RECORD_BYTES" -> maxRecordBytes(Integer.parseInt(value.trim()));
@@ -270,14 +277,22 @@ public final class OutpostServer implements AutoCloseable {
 
         /**
          * The database, as a JDBC URL; null (the default) for {@code outpost.db} in the data
-         * directory. This version supports {@code jdbc:sqlite:} URLs.
+         * directory. {@code jdbc:sqlite:FILE} keeps an SQLite file;
+         * {@code jdbc:postgresql://HOST[:PORT]/DATABASE?user=U&password=P} uses PostgreSQL,
+         * which several server nodes may share.
          */
         public Builder databaseUrl(String jdbcUrl) {
-            if (jdbcUrl != null && !jdbcUrl.startsWith("jdbc:sqlite:")) {
-                throw new IllegalArgumentException("unsupported database URL '" + jdbcUrl
-                        + "': this version of the server stores data in SQLite, so the URL must start with jdbc:sqlite:");
+            if (jdbcUrl != null && !jdbcUrl.startsWith("jdbc:sqlite:") && !jdbcUrl.startsWith("jdbc:postgresql:")) {
+                throw new IllegalArgumentException("unsupported database URL '" + jdbcUrl.replaceAll("(?i)(password=)[^&;]*", "$1***")
+                        + "': the server stores data in SQLite (jdbc:sqlite:FILE) or PostgreSQL (jdbc:postgresql://HOST[:PORT]/DATABASE)");
             }
             this.jdbcUrl = jdbcUrl;
+            return this;
+        }
+
+        /** The most connections to a PostgreSQL database this server opens at once. Default 10. */
+        public Builder databasePoolSize(int connections) {
+            this.poolSize = positive("databasePoolSize", connections);
             return this;
         }
 
@@ -326,7 +341,7 @@ public final class OutpostServer implements AutoCloseable {
             }
             Map<String, Set<String>> counterSets = new HashMap<>();
             counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
-            return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, maxBodyBytes, maxOpsPerPush,
+            return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, poolSize, maxBodyBytes, maxOpsPerPush,
                     maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys)));
         }
 

@@ -14,6 +14,7 @@ import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.outpost.protocol.Wire;
+import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -64,7 +65,7 @@ class AuthTest {
     @BeforeEach
     void startServer() {
         dataDir = tmp.resolve("server");
-        server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir).build().start();
+        server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir).databaseUrl(TestDatabases.freshUrl()).build().start();
         alice = server.tokens().issue("alice", Duration.ofHours(1));
     }
 

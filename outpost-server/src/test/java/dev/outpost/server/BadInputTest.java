@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Hlc;
 import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Wire;
+import dev.outpost.testdb.TestDatabases;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -642,7 +643,8 @@ class BadInputTest {
     }
 
     private Api start(String dir, Consumer<OutpostServer.Builder> configure) {
-        OutpostServer.Builder builder = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp.resolve(dir));
+        OutpostServer.Builder builder = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp.resolve(dir))
+                .databaseUrl(TestDatabases.freshUrl());
         configure.accept(builder);
         OutpostServer server = builder.build().start();
         servers.add(server);

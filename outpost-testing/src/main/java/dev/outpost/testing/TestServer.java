@@ -5,6 +5,7 @@ import dev.outpost.protocol.Change;
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.Wire;
 import dev.outpost.server.OutpostServer;
+import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -25,13 +26,15 @@ import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
 /**
- * A real Outpost server on a free loopback port over an SQLite file in a temporary directory,
- * for tests and demos. Closing it stops the server and deletes the directory.
+ * A real Outpost server on a free loopback port, for tests and demos, over an SQLite file in
+ * a temporary directory, or over a fresh PostgreSQL schema when the run asks for one
+ * ({@link TestDatabases#PROPERTY}). Closing it stops the server and deletes the directory.
  */
 public final class TestServer implements AutoCloseable {
     private final Path dataDir;
     private final boolean ownsDir;
     private final UnaryOperator<OutpostServer.Builder> configure;
+    private final String databaseUrl;
     private OutpostServer server;
     private int port;
 
@@ -39,6 +42,7 @@ public final class TestServer implements AutoCloseable {
         this.dataDir = dataDir;
         this.ownsDir = ownsDir;
         this.configure = configure;
+        this.databaseUrl = TestDatabases.freshUrl();
     }
 
     /** Starts a server in a new temporary directory. */
@@ -62,7 +66,7 @@ public final class TestServer implements AutoCloseable {
 
     private static TestServer start(Path dataDir, boolean ownsDir, UnaryOperator<OutpostServer.Builder> configure) {
         TestServer test = new TestServer(dataDir, ownsDir, configure);
-        test.server = configure.apply(OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir)).build().start();
+        test.server = test.builder(0).build().start();
         test.port = test.server.port();
         return test;
     }
@@ -141,7 +145,11 @@ public final class TestServer implements AutoCloseable {
 
     /** Starts the server again on the same port over the same data. */
     public void restart() {
-        server = configure.apply(OutpostServer.builder().host("127.0.0.1").port(port).dataDir(dataDir)).build().start();
+        server = builder(port).build().start();
+    }
+
+    private OutpostServer.Builder builder(int port) {
+        return configure.apply(OutpostServer.builder().host("127.0.0.1").port(port).dataDir(dataDir).databaseUrl(databaseUrl));
     }
 
     @Override

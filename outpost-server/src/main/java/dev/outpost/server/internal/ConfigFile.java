@@ -17,7 +17,8 @@ import java.util.Set;
  * Reads the server's configuration file (JSON) into a builder; every fault names its field.
  *
  * <pre>{@code
- * {"host": "0.0.0.0", "port": 8080, "database": "jdbc:sqlite:/var/lib/outpost/outpost.db",
+ * {"host": "0.0.0.0", "port": 8080, "database": "jdbc:postgresql://db:5432/outpost?user=outpost&password=secret",
+ *  "databasePoolSize": 10,
  *  "limits": {"maxBodyBytes": 4194304, "maxOpsPerPush": 1000, "maxRecordBytes": 262144, "maxPullLimit": 1000},
  *  "defaultConflictPolicy": "SERVER_WINS",
  *  "collections": {
@@ -28,7 +29,7 @@ import java.util.Set;
  * }</pre>
  */
 public final class ConfigFile {
-    private static final Set<String> TOP = Set.of("host", "port", "database", "limits", "defaultConflictPolicy", "collections");
+    private static final Set<String> TOP = Set.of("host", "port", "database", "databasePoolSize", "limits", "defaultConflictPolicy", "collections");
     private static final Set<String> LIMITS = Set.of("maxBodyBytes", "maxOpsPerPush", "maxRecordBytes", "maxPullLimit");
     private static final Set<String> COLLECTION = Set.of("conflictPolicy", "counters", "naturalKey");
 
@@ -63,6 +64,9 @@ public final class ConfigFile {
             }
             if (root.has("database")) {
                 builder.databaseUrl(text(file, root, "database"));
+            }
+            if (root.has("databasePoolSize")) {
+                builder.databasePoolSize(number(file, root, "databasePoolSize"));
             }
             JsonNode limits = root.get("limits");
             if (limits != null) {

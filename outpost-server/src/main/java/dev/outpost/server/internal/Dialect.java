@@ -1,0 +1,125 @@
+package dev.outpost.server.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.outpost.protocol.Wire;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.List;
+
+/**
+ * What differs between the databases the server runs on: where their migration scripts live,
+ * how a transaction keeps concurrent writers apart, and how SQL reads a field of a record's
+ * JSON. The rest of the store is plain SQL both accept.
+ */
+enum Dialect {
+    /**
+     * The embedded default. SQLite admits one writer at a time and the store writes under one
+     * lock, so the per-key locks are not needed.
+     */
+    SQLITE("sqlite") {
+        @Override
+        void lock(Connection connection, long key) {
+            // One writer at a time already.
+        }
+
+        @Override
+        void lockChangeLog(Connection connection) {
+            // One writer at a time already: seq order is commit order.
+        }
+
+        @Override
+        void exactField(StringBuilder sql, List<Object> args, String field, JsonNode value) {
+            sql.append(" AND json_extract(data, ?) = ?");
+            args.add("$." + field);
+            args.add(value.isNumber() ? value.numberValue() : value.isBoolean() ? (value.asBoolean() ? 1 : 0) : value.asText());
+        }
+
+        @Override
+        void fieldWithin(StringBuilder sql, List<Object> args, String field, double value, double tolerance) {
+            sql.append(" AND abs(json_extract(data, ?) - ?) <= ?");
+            args.add("$." + field);
+            args.add(value);
+            args.add(tolerance);
+        }
+    },
+
+    /**
+     * PostgreSQL, possibly shared by several server nodes. Writers run at once; a push locks
+     * its device and records with transaction-level advisory locks (held to commit, seen by
+     * every node) and takes the change-log lock just before writing its changes.
+     */
+    POSTGRESQL("postgresql") {
+        @Override
+        void lock(Connection connection, long key) throws SQLException {
+            try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+                lock.setLong(1, key);
+                lock.execute();
+            }
+        }
+
+        @Override
+        void lockChangeLog(Connection connection) throws SQLException {
+            // The two-int form is a key space of its own: no record key can collide with it.
+            try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(?, ?)")) {
+                lock.setInt(1, CHANGE_LOG_CLASS);
+                lock.setInt(2, 1);
+                lock.execute();
+            }
+        }
+
+        @Override
+        void exactField(StringBuilder sql, List<Object> args, String field, JsonNode value) {
+            sql.append(" AND (data::jsonb -> ?) = ?::jsonb");
+            args.add(field);
+            args.add(Wire.write(value));
+        }
+
+        @Override
+        void fieldWithin(StringBuilder sql, List<Object> args, String field, double value, double tolerance) {
+            sql.append(" AND CASE WHEN jsonb_typeof(data::jsonb -> ?) = 'number' "
+                    + "THEN abs((data::jsonb ->> ?)::float8 - ?) <= ? ELSE false END");
+            args.add(field);
+            args.add(field);
+            args.add(value);
+            args.add(tolerance);
+        }
+    };
+
+    private static final int CHANGE_LOG_CLASS = 0x4f555450;
+
+    private final String scripts;
+
+    Dialect(String scripts) {
+        this.scripts = scripts;
+    }
+
+    /** The dialect of a JDBC URL, or an IllegalArgumentException naming the ones supported. */
+    static Dialect of(String jdbcUrl) {
+        if (jdbcUrl.startsWith("jdbc:sqlite:")) {
+            return SQLITE;
+        }
+        if (jdbcUrl.startsWith("jdbc:postgresql:")) {
+            return POSTGRESQL;
+        }
+        throw new IllegalArgumentException("unsupported database URL '" + jdbcUrl
+                + "': the server stores data in SQLite (jdbc:sqlite:FILE) or PostgreSQL (jdbc:postgresql://HOST[:PORT]/DATABASE)");
+    }
+
+    /** The folder of this database's migration scripts, under {@code db/}. */
+    String scripts() {
+        return scripts;
+    }
+
+    /** Locks {@code key} until the transaction ends. */
+    abstract void lock(Connection connection, long key) throws SQLException;
+
+    /** Locks the change log until the transaction ends, so changes are numbered in commit order. */
+    abstract void lockChangeLog(Connection connection) throws SQLException;
+
+    /** Appends a condition that the record's top-level {@code field} equals {@code value} (a scalar). */
+    abstract void exactField(StringBuilder sql, List<Object> args, String field, JsonNode value);
+
+    /** Appends a condition that the record's numeric {@code field} is within {@code tolerance} of {@code value}. */
+    abstract void fieldWithin(StringBuilder sql, List<Object> args, String field, double value, double tolerance);
+}

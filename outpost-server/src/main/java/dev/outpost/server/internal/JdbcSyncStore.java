@@ -1,0 +1,642 @@
+package dev.outpost.server.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.protocol.AuditEntry;
+import dev.outpost.protocol.Change;
+import dev.outpost.protocol.ConflictInfo;
+import dev.outpost.protocol.Ids;
+import dev.outpost.protocol.ConflictPolicy;
+import dev.outpost.protocol.ConflictRules;
+import dev.outpost.protocol.Hlc;
+import dev.outpost.protocol.JsonMergePatch;
+import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.OpStatus;
+import dev.outpost.protocol.OpType;
+import dev.outpost.protocol.Operation;
+import dev.outpost.protocol.ServerRecord;
+import dev.outpost.protocol.Wire;
+import dev.outpost.server.NaturalKey;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The server's store over JDBC: SQLite (the embedded default) or PostgreSQL, one behaviour.
+ *
+ * <p>A push is one transaction. It first locks its device and the records its ops touch
+ * (in key order, so two pushes cannot deadlock on them), so that concurrent pushes of the
+ * same op, from two connections or two server nodes, apply it once, and concurrent changes
+ * to one record are checked against each other's versions. Changes for the log are kept
+ * back until the end and written under the change-log lock, which is held until the commit
+ * is visible: the log's order is commit order and a pull cursor never skips a change. On
+ * SQLite, which has one writer at a time, the locks are not needed.
+ */
+public final class JdbcSyncStore implements SyncStore {
+    private final Connections connections;
+    private final Dialect dialect;
+    private final Clock clock;
+    private final int maxRecordBytes;
+    private final Policies policies;
+
+    private JdbcSyncStore(Connections connections, Dialect dialect, Clock clock, int maxRecordBytes, Policies policies) {
+        this.connections = connections;
+        this.dialect = dialect;
+        this.clock = clock;
+        this.maxRecordBytes = maxRecordBytes;
+        this.policies = policies;
+    }
+
+    /**
+     * Opens (creating if needed) the database at a {@code jdbc:sqlite:} or
+     * {@code jdbc:postgresql:} URL and brings its schema up to date. PostgreSQL is reached
+     * through a pool of at most {@code poolSize} connections. An update that would make a
+     * record larger than {@code maxRecordBytes} of JSON is rejected.
+     */
+    public static JdbcSyncStore open(String url, int poolSize, Clock clock, int maxRecordBytes, Policies policies)
+            throws SQLException {
+        Dialect dialect = Dialect.of(url);
+        if (dialect == Dialect.SQLITE) {
+            org.sqlite.SQLiteDataSource source = new org.sqlite.SQLiteDataSource();
+            source.setUrl(url);
+            SchemaMigrations.migrate(source, dialect);
+            return new JdbcSyncStore(SqliteConnections.open(url), dialect, clock, maxRecordBytes, policies);
+        }
+        PooledConnections pool;
+        try {
+            pool = PooledConnections.open(url, poolSize);
+        } catch (RuntimeException e) {
+            throw new SQLException("cannot connect: " + e.getMessage(), e);
+        }
+        try {
+            SchemaMigrations.migrate(pool.dataSource(), dialect);
+            return new JdbcSyncStore(pool, dialect, clock, maxRecordBytes, policies);
+        } catch (SQLException | RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public List<OpResult> push(String user, String deviceId, List<PushParser.Parsed> ops) {
+        long receivedAt = clock.millis();
+        String scope = Scopes.ownScope(user);
+        try {
+            return connections.write(connection -> {
+                Tx tx = new Tx(connection);
+                dialect.lock(connection, LockKeys.device(deviceId));
+                for (long key : LockKeys.records(scope, ops, policies)) {
+                    dialect.lock(connection, key);
+                }
+                tx.claimDevice(user, deviceId, receivedAt);
+                List<OpResult> results = new ArrayList<>(ops.size());
+                for (PushParser.Parsed parsed : ops) {
+                    OpResult first = tx.firstOutcome(deviceId, parsed.opId());
+                    if (first != null) {
+                        results.add(first.asDuplicate());
+                        continue;
+                    }
+                    OpResult result = parsed.rejection() != null
+                            ? parsed.rejection()
+                            : tx.apply(scope, deviceId, parsed.op(), receivedAt);
+                    tx.recordOutcome(user, deviceId, parsed, result, receivedAt);
+                    results.add(result);
+                }
+                tx.writeChanges();
+                return results;
+            });
+        } catch (SQLException | RuntimeException e) {
+            if (e instanceof ApiException api) {
+                throw api;
+            }
+            throw new IllegalStateException("push of " + ops.size() + " ops from device " + deviceId
+                    + " failed in the database and was rolled back: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public List<AuditEntry> operations(String user, String deviceId, OpStatus status, int limit, int offset) {
+        try {
+            return connections.read(reader -> {
+                try (PreparedStatement owner = reader.prepareStatement("SELECT user_id FROM devices WHERE device_id = ?")) {
+                    owner.setString(1, deviceId);
+                    try (ResultSet rows = owner.executeQuery()) {
+                        if (!rows.next() || !rows.getString(1).equals(user)) {
+                            throw new ApiException(404, "DEVICE_NOT_FOUND", "no device of yours has id " + deviceId);
+                        }
+                    }
+                }
+                try (PreparedStatement select = reader.prepareStatement(
+                        "SELECT op_id, collection, record_id, type, result, received_at, completed_at FROM operations "
+                                + "WHERE device_id = ? AND (? IS NULL OR status = ?) ORDER BY completed_at DESC, op_id DESC LIMIT ? OFFSET ?")) {
+                    select.setString(1, deviceId);
+                    select.setString(2, status == null ? null : status.name());
+                    select.setString(3, status == null ? null : status.name());
+                    select.setInt(4, limit);
+                    select.setInt(5, offset);
+                    List<AuditEntry> entries = new ArrayList<>();
+                    try (ResultSet rows = select.executeQuery()) {
+                        while (rows.next()) {
+                            OpResult result = readResult(rows.getString(5));
+                            String type = rows.getString(4);
+                            entries.add(new AuditEntry(rows.getString(1), rows.getString(2), rows.getString(3),
+                                    type == null ? null : OpType.valueOf(type), result.status(), result.version(), result.record(),
+                                    result.error(), Instant.ofEpochMilli(rows.getLong(6)).toString(),
+                                    Instant.ofEpochMilli(rows.getLong(7)).toString()));
+                        }
+                    }
+                    return entries;
+                }
+            });
+        } catch (SQLException e) {
+            throw new IllegalStateException("reading the audit of device " + deviceId + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public List<ConflictInfo> conflicts(String user, int limit) {
+        try {
+            return connections.read(reader -> {
+                try (PreparedStatement select = reader.prepareStatement("SELECT " + CONFLICT_COLUMNS
+                        + " FROM conflicts WHERE scope = ? AND status = 'OPEN' ORDER BY created_at, id LIMIT ?")) {
+                    select.setString(1, Scopes.ownScope(user));
+                    select.setInt(2, limit);
+                    List<ConflictInfo> conflicts = new ArrayList<>();
+                    try (ResultSet rows = select.executeQuery()) {
+                        while (rows.next()) {
+                            conflicts.add(readConflict(rows));
+                        }
+                    }
+                    return conflicts;
+                }
+            });
+        } catch (SQLException e) {
+            throw new IllegalStateException("listing the conflicts of user " + user + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static final String CONFLICT_COLUMNS = "id, collection, record_id, base, local, remote, status, resolution, created_at";
+
+    private static ConflictInfo readConflict(ResultSet rows) throws SQLException {
+        String base = rows.getString(4);
+        try {
+            return new ConflictInfo(rows.getString(1), rows.getString(2), rows.getString(3),
+                    base == null ? null : Wire.read(base, ServerRecord.class), Wire.read(rows.getString(5), Operation.class),
+                    Wire.read(rows.getString(6), ServerRecord.class), rows.getString(7), rows.getString(8),
+                    Instant.ofEpochMilli(rows.getLong(9)).toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("stored conflict " + rows.getString(1) + " is not valid JSON", e);
+        }
+    }
+
+    @Override
+    public Resolved resolve(String user, String conflictId, String choice, ObjectNode data) {
+        String scope = Scopes.ownScope(user);
+        long now = clock.millis();
+        try {
+            return connections.write(connection -> {
+                Tx tx = new Tx(connection);
+                ConflictInfo open = tx.conflict(scope, conflictId);
+                if (open == null) {
+                    throw new ApiException(404, "CONFLICT_NOT_FOUND", "no conflict of yours has id " + conflictId);
+                }
+                dialect.lock(connection, LockKeys.record(scope, open.collection(), open.recordId()));
+                // Read again under the record's lock: a concurrent resolve of the same conflict has finished.
+                open = tx.conflict(scope, conflictId);
+                if (!"OPEN".equals(open.status())) {
+                    throw new ApiException(409, "CONFLICT_ALREADY_RESOLVED", "conflict " + conflictId + " was resolved already ("
+                            + open.resolution() + ")");
+                }
+                ServerRecord current = tx.load(scope, open.collection(), open.recordId());
+                ServerRecord record = current;
+                Long resolvedVersion = null;
+                if (!choice.equals("SERVER")) {
+                    Operation op = open.local();
+                    ConflictRules.Settlement settled = choice.equals("CLIENT")
+                            ? ConflictRules.settle(ConflictPolicy.CLIENT_WINS, op, current, null, Set.of())
+                            : new ConflictRules.Settlement(ConflictRules.Winner.MERGED, JsonMergePatch.withoutNulls(data), false);
+                    OpResult written = tx.write(scope, tx.conflictDevice, op, current, settled.data(), settled.deleted(), now,
+                            OpStatus.MERGED);
+                    if (written.status() == OpStatus.REJECTED) {
+                        throw new ApiException(413, written.error().code(), written.error().message());
+                    }
+                    record = written.record();
+                    resolvedVersion = written.version();
+                }
+                try (PreparedStatement update = connection.prepareStatement(
+                        "UPDATE conflicts SET status = 'RESOLVED', resolution = ?, resolved_version = ?, resolved_at = ? WHERE id = ?")) {
+                    update.setString(1, choice);
+                    if (resolvedVersion == null) {
+                        update.setNull(2, Types.BIGINT);
+                    } else {
+                        update.setLong(2, resolvedVersion);
+                    }
+                    update.setLong(3, now);
+                    update.setString(4, conflictId);
+                    update.executeUpdate();
+                }
+                tx.writeChanges();
+                ConflictInfo resolved = new ConflictInfo(open.id(), open.collection(), open.recordId(), open.base(), open.local(),
+                        open.remote(), "RESOLVED", choice, open.createdAt());
+                return new Resolved(resolved, record);
+            });
+        } catch (SQLException | RuntimeException e) {
+            if (e instanceof ApiException api) {
+                throw api;
+            }
+            throw new IllegalStateException("resolving conflict " + conflictId + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public Page pull(String user, long afterSeq, int limit) {
+        try {
+            return connections.read(reader -> {
+                try (PreparedStatement select = reader.prepareStatement(
+                        "SELECT seq, collection, record_id, version, deleted, data, hlc, origin_device, origin_op "
+                                + "FROM changes WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?")) {
+                    select.setString(1, Scopes.ownScope(user));
+                    select.setLong(2, afterSeq);
+                    select.setInt(3, limit + 1);
+                    List<Change> changes = new ArrayList<>();
+                    long lastSeq = afterSeq;
+                    boolean hasMore = false;
+                    try (ResultSet rows = select.executeQuery()) {
+                        while (rows.next()) {
+                            if (changes.size() == limit) {
+                                hasMore = true;
+                                break;
+                            }
+                            lastSeq = rows.getLong(1);
+                            String data = rows.getString(6);
+                            changes.add(new Change(rows.getString(2), rows.getString(3), rows.getLong(4), rows.getInt(5) != 0,
+                                    data == null ? null : Wire.object(data), rows.getString(7),
+                                    new Change.Origin(rows.getString(8), rows.getString(9))));
+                        }
+                    }
+                    return new Page(changes, lastSeq, hasMore);
+                }
+            });
+        } catch (SQLException e) {
+            throw new IllegalStateException("pull for user " + user + " after change " + afterSeq + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public boolean ready() {
+        try {
+            return connections.read(reader -> {
+                try (Statement statement = reader.createStatement(); ResultSet rows = statement.executeQuery("SELECT 1")) {
+                    return rows.next();
+                }
+            });
+        } catch (SQLException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        connections.close();
+    }
+
+    private static OpResult readResult(String json) {
+        try {
+            return Wire.read(json, OpResult.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException("stored op result is not valid JSON", e);
+        }
+    }
+
+    /** A change for the log, written when the transaction ends. */
+    private record PendingChange(String scope, String collection, String recordId, long version, boolean deleted, String json,
+            String hlc, String deviceId, String opId, long committedAt) {
+    }
+
+    /** The work of one transaction on one connection. */
+    private final class Tx {
+        private final Connection connection;
+        private final List<PendingChange> changes = new ArrayList<>();
+        /** The device of the conflict last read by {@link #conflict}. */
+        private String conflictDevice;
+
+        Tx(Connection connection) {
+            this.connection = connection;
+        }
+
+        void claimDevice(String user, String deviceId, long now) throws SQLException {
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO devices (device_id, user_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (device_id) DO NOTHING")) {
+                insert.setString(1, deviceId);
+                insert.setString(2, user);
+                insert.setLong(3, now);
+                insert.executeUpdate();
+            }
+            try (PreparedStatement select = connection.prepareStatement("SELECT user_id FROM devices WHERE device_id = ?")) {
+                select.setString(1, deviceId);
+                try (ResultSet rows = select.executeQuery()) {
+                    rows.next();
+                    if (!rows.getString(1).equals(user)) {
+                        throw new ApiException(403, "DEVICE_NOT_OWNED", "device " + deviceId
+                                + " belongs to another user; a device id is bound to the first user who pushes with it");
+                    }
+                }
+            }
+        }
+
+        OpResult firstOutcome(String deviceId, String opId) throws SQLException {
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT result FROM operations WHERE device_id = ? AND op_id = ?")) {
+                select.setString(1, deviceId);
+                select.setString(2, opId);
+                try (ResultSet rows = select.executeQuery()) {
+                    return rows.next() ? readResult(rows.getString(1)) : null;
+                }
+            }
+        }
+
+        OpResult apply(String scope, String deviceId, Operation op, long now) throws SQLException {
+            ServerRecord current = load(scope, op.collection(), op.recordId());
+            ObjectNode data;
+            boolean deleted;
+            switch (op.type()) {
+                case CREATE -> {
+                    if (current != null && !current.deleted()) {
+                        return settleConflict(scope, deviceId, op, current, now);
+                    }
+                    ServerRecord same = sameByNaturalKey(scope, op);
+                    if (same != null) {
+                        return new OpResult(op.opId(), OpStatus.DUPLICATE, same.version(), same, null);
+                    }
+                    data = op.data();
+                    deleted = false;
+                }
+                case UPDATE -> {
+                    if (current == null) {
+                        return notFound(op);
+                    }
+                    if (current.deleted() || current.version() != op.baseVersion()) {
+                        return settleConflict(scope, deviceId, op, current, now);
+                    }
+                    data = JsonMergePatch.apply(current.data(), op.data());
+                    deleted = false;
+                }
+                case DELETE -> {
+                    if (current == null) {
+                        return notFound(op);
+                    }
+                    if (current.deleted() || current.version() != op.baseVersion()) {
+                        return settleConflict(scope, deviceId, op, current, now);
+                    }
+                    data = null;
+                    deleted = true;
+                }
+                default -> throw new IllegalStateException("unhandled op type " + op.type());
+            }
+            return write(scope, deviceId, op, current, data, deleted, now, OpStatus.APPLIED);
+        }
+
+        /**
+         * Settles a conflicting op by its collection's policy. When the server's record stands
+         * the op is answered CONFLICT with it; when the op's change prevails or merges, the
+         * settled record is written as the next version and the op answered MERGED with it.
+         */
+        private OpResult settleConflict(String scope, String deviceId, Operation op, ServerRecord current, long now)
+                throws SQLException {
+            ConflictPolicy policy = policies.of(op.collection());
+            ServerRecord base = (policy == ConflictPolicy.MERGE || policy == ConflictPolicy.MANUAL) && op.baseVersion() != null
+                    ? at(scope, op.collection(), op.recordId(), op.baseVersion()) : null;
+            ConflictRules.Settlement settled = ConflictRules.settle(policy, op, current, base,
+                    policies.countersOf(op.collection()));
+            if (settled.winner() == ConflictRules.Winner.SERVER) {
+                if (policy == ConflictPolicy.MANUAL) {
+                    keepForReview(scope, deviceId, op, base, current, now);
+                }
+                return OpResult.conflict(op.opId(), current);
+            }
+            return write(scope, deviceId, op, current, settled.data(), settled.deleted(), now, OpStatus.MERGED);
+        }
+
+        private void keepForReview(String scope, String deviceId, Operation op, ServerRecord base, ServerRecord current, long now)
+                throws SQLException {
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO conflicts (id, scope, collection, record_id, device_id, op_id, base, local, remote, status, created_at) "
+                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?)")) {
+                insert.setString(1, Ids.uuidV7());
+                insert.setString(2, scope);
+                insert.setString(3, op.collection());
+                insert.setString(4, op.recordId());
+                insert.setString(5, deviceId);
+                insert.setString(6, op.opId());
+                insert.setString(7, base == null ? null : Wire.write(base));
+                insert.setString(8, Wire.write(op));
+                insert.setString(9, Wire.write(current));
+                insert.setLong(10, now);
+                insert.executeUpdate();
+            }
+        }
+
+        /** The user's conflict {@code id}, or null; remembers the device whose op it holds. */
+        ConflictInfo conflict(String scope, String id) throws SQLException {
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT " + CONFLICT_COLUMNS + ", device_id FROM conflicts WHERE id = ? AND scope = ?")) {
+                select.setString(1, id);
+                select.setString(2, scope);
+                try (ResultSet rows = select.executeQuery()) {
+                    if (!rows.next()) {
+                        return null;
+                    }
+                    conflictDevice = rows.getString(10);
+                    return readConflict(rows);
+                }
+            }
+        }
+
+        /**
+         * A live record of the user's that a CREATE duplicates by its collection's natural key,
+         * or null. The op must carry every key field; the record's exact fields must be equal
+         * and its tolerance fields numbers within the tolerance.
+         */
+        private ServerRecord sameByNaturalKey(String scope, Operation op) throws SQLException {
+            NaturalKey key = policies.naturalKeyOf(op.collection());
+            if (key == null) {
+                return null;
+            }
+            StringBuilder sql = new StringBuilder(
+                    "SELECT id, version, data, hlc FROM records WHERE scope = ? AND collection = ? AND deleted = 0");
+            List<Object> args = new ArrayList<>(List.of(scope, op.collection()));
+            for (String field : key.exact()) {
+                JsonNode value = op.data().get(field);
+                if (value == null || value.isNull() || value.isContainerNode()) {
+                    return null;
+                }
+                dialect.exactField(sql, args, field, value);
+            }
+            for (Map.Entry<String, Double> field : key.within().entrySet()) {
+                JsonNode value = op.data().get(field.getKey());
+                if (value == null || !value.isNumber()) {
+                    return null;
+                }
+                dialect.fieldWithin(sql, args, field.getKey(), value.doubleValue(), field.getValue());
+            }
+            sql.append(" ORDER BY version, id LIMIT 1");
+            try (PreparedStatement select = connection.prepareStatement(sql.toString())) {
+                for (int i = 0; i < args.size(); i++) {
+                    select.setObject(i + 1, args.get(i));
+                }
+                try (ResultSet rows = select.executeQuery()) {
+                    if (!rows.next()) {
+                        return null;
+                    }
+                    return new ServerRecord(op.collection(), rows.getString(1), rows.getLong(2), false,
+                            Wire.object(rows.getString(3)), rows.getString(4));
+                }
+            }
+        }
+
+        /**
+         * The record as it was at {@code version}, from the change log (including the changes
+         * this transaction has yet to write); null if that change is not there.
+         */
+        private ServerRecord at(String scope, String collection, String id, long version) throws SQLException {
+            for (PendingChange change : changes) {
+                if (change.version() == version && change.recordId().equals(id) && change.collection().equals(collection)
+                        && change.scope().equals(scope)) {
+                    return new ServerRecord(collection, id, version, change.deleted(),
+                            change.json() == null ? null : Wire.object(change.json()), change.hlc());
+                }
+            }
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT deleted, data, hlc FROM changes WHERE scope = ? AND collection = ? AND record_id = ? AND version = ?")) {
+                select.setString(1, scope);
+                select.setString(2, collection);
+                select.setString(3, id);
+                select.setLong(4, version);
+                try (ResultSet rows = select.executeQuery()) {
+                    if (!rows.next()) {
+                        return null;
+                    }
+                    String data = rows.getString(2);
+                    return new ServerRecord(collection, id, version, rows.getInt(1) != 0,
+                            data == null ? null : Wire.object(data), rows.getString(3));
+                }
+            }
+        }
+
+        OpResult write(String scope, String deviceId, Operation op, ServerRecord current, ObjectNode data,
+                boolean deleted, long now, OpStatus status) throws SQLException {
+            // The record's timestamp never goes back: a late-clocked device's change keeps the later one.
+            String recordHlc = current == null || current.hlc() == null || Hlc.compare(op.hlc(), current.hlc()) > 0
+                    ? op.hlc() : current.hlc();
+            long version = current == null ? 1 : current.version() + 1;
+            String json = data == null ? null : Wire.write(data);
+            if (json != null && json.getBytes(StandardCharsets.UTF_8).length > maxRecordBytes) {
+                return OpResult.rejected(op.opId(), "RECORD_TOO_LARGE", op.type() + " of " + op.collection() + "/"
+                        + op.recordId() + " would make the record " + json.getBytes(StandardCharsets.UTF_8).length
+                        + " bytes; a record may be at most " + maxRecordBytes + " bytes");
+            }
+            try (PreparedStatement upsert = connection.prepareStatement(
+                    "INSERT INTO records (scope, collection, id, version, deleted, data, hlc, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                            + "ON CONFLICT (scope, collection, id) DO UPDATE SET version = excluded.version, "
+                            + "deleted = excluded.deleted, data = excluded.data, hlc = excluded.hlc, updated_at = excluded.updated_at")) {
+                upsert.setString(1, scope);
+                upsert.setString(2, op.collection());
+                upsert.setString(3, op.recordId());
+                upsert.setLong(4, version);
+                upsert.setInt(5, deleted ? 1 : 0);
+                upsert.setString(6, json);
+                upsert.setString(7, recordHlc);
+                upsert.setLong(8, now);
+                upsert.executeUpdate();
+            }
+            changes.add(new PendingChange(scope, op.collection(), op.recordId(), version, deleted, json, recordHlc, deviceId,
+                    op.opId(), now));
+            if (status == OpStatus.APPLIED) {
+                return OpResult.applied(op.opId(), version);
+            }
+            return new OpResult(op.opId(), OpStatus.MERGED, version,
+                    new ServerRecord(op.collection(), op.recordId(), version, deleted, data, recordHlc), null);
+        }
+
+        /** Writes the transaction's changes to the log under the change-log lock, in the order they were made. */
+        void writeChanges() throws SQLException {
+            if (changes.isEmpty()) {
+                return;
+            }
+            dialect.lockChangeLog(connection);
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO changes (scope, collection, record_id, version, deleted, data, hlc, origin_device, origin_op, committed_at) "
+                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                for (PendingChange change : changes) {
+                    insert.setString(1, change.scope());
+                    insert.setString(2, change.collection());
+                    insert.setString(3, change.recordId());
+                    insert.setLong(4, change.version());
+                    insert.setInt(5, change.deleted() ? 1 : 0);
+                    insert.setString(6, change.json());
+                    insert.setString(7, change.hlc());
+                    insert.setString(8, change.deviceId());
+                    insert.setString(9, change.opId());
+                    insert.setLong(10, change.committedAt());
+                    insert.addBatch();
+                }
+                insert.executeBatch();
+            }
+            changes.clear();
+        }
+
+        ServerRecord load(String scope, String collection, String id) throws SQLException {
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT version, deleted, data, hlc FROM records WHERE scope = ? AND collection = ? AND id = ?")) {
+                select.setString(1, scope);
+                select.setString(2, collection);
+                select.setString(3, id);
+                try (ResultSet rows = select.executeQuery()) {
+                    if (!rows.next()) {
+                        return null;
+                    }
+                    String data = rows.getString(3);
+                    return new ServerRecord(collection, id, rows.getLong(1), rows.getInt(2) != 0,
+                            data == null ? null : Wire.object(data), rows.getString(4));
+                }
+            }
+        }
+
+        void recordOutcome(String user, String deviceId, PushParser.Parsed parsed, OpResult result, long receivedAt)
+                throws SQLException {
+            Operation op = parsed.op();
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO operations (device_id, op_id, user_id, collection, record_id, type, status, result, received_at, completed_at) "
+                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                insert.setString(1, deviceId);
+                insert.setString(2, parsed.opId());
+                insert.setString(3, user);
+                insert.setString(4, op == null ? null : op.collection());
+                insert.setString(5, op == null ? null : op.recordId());
+                insert.setString(6, op == null ? null : op.type().name());
+                insert.setString(7, result.status().name());
+                insert.setString(8, Wire.write(result));
+                insert.setLong(9, receivedAt);
+                insert.setLong(10, clock.millis());
+                insert.executeUpdate();
+            }
+        }
+    }
+
+    private static OpResult notFound(Operation op) {
+        return OpResult.rejected(op.opId(), "RECORD_NOT_FOUND", op.type() + " of " + op.collection() + "/" + op.recordId()
+                + ": no such record; it must be created first");
+    }
+}
