@@ -12,8 +12,12 @@ import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.Wire;
 import dev.outpost.testing.TcpFaultProxy;
+import dev.outpost.server.ScopeAccess;
 import dev.outpost.testing.TestServer;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -81,6 +85,27 @@ class SyncEndToEndTest {
             }
         }
         return view;
+    }
+
+    @Test
+    void changesInASharedScopeTheTokenGrantsStayOutOfTheDevicesOwnView() throws Exception {
+        String boss = server.token("boss", Map.of("team", ScopeAccess.READ_WRITE));
+        String shared = "{\"deviceId\":\"boss-laptop\",\"ops\":[{\"opId\":\"o1\",\"collection\":\"notes\",\"recordId\":\"n1\","
+                + "\"type\":\"CREATE\",\"data\":{\"title\":\"team plan\"},\"hlc\":\"1700000000000-00000-boss\",\"scope\":\"team\"}]}";
+        HttpResponse<String> pushed = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/push"))
+                .header("Authorization", "Bearer " + boss).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(shared)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(pushed.body()).contains("APPLIED");
+        Outpost phone = device("phone", server.url(),
+                TokenProvider.fixed(server.token("ann", Map.of("team", ScopeAccess.READ))));
+        phone.put("notes", "n1", "{\"title\":\"my own n1\"}");
+
+        SyncResult result = phone.sync();
+
+        assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(localView(phone, "notes")).isEqualTo(Map.of("notes/n1", Wire.object("{\"title\":\"my own n1\"}")));
+        assertThat(phone.get("notes", "n1").orElseThrow().state()).isEqualTo(SyncState.SYNCED);
+        assertThat(serverView("ann")).isEqualTo(localView(phone, "notes"));
     }
 
     @Test

@@ -13,6 +13,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param data the record's fields after the change; null when deleted
  * @param hlc the hybrid logical clock timestamp of the change
  * @param origin the device and op that made it
+ * @param scope the shared scope the record lives in, by the name the token grants it under;
+ *     null (absent on the wire) for the user's own records
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Change(
@@ -22,7 +24,13 @@ public record Change(
         boolean deleted,
         ObjectNode data,
         String hlc,
-        Origin origin) {
+        Origin origin,
+        String scope) {
+
+    /** A change to one of the user's own records. */
+    public Change(String collection, String recordId, long version, boolean deleted, ObjectNode data, String hlc, Origin origin) {
+        this(collection, recordId, version, deleted, data, hlc, origin, null);
+    }
 
     /**
      * Where a change came from.

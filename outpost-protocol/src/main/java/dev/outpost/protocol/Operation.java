@@ -16,6 +16,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param data CREATE: the record; UPDATE: a JSON merge patch; DELETE: null
  * @param hlc the hybrid logical clock timestamp of the change, see {@link Hlc}
  * @param priority how urgently it should be sent
+ * @param scope the shared scope the record lives in, by the name the token grants it under;
+ *     null (absent on the wire) for the user's own records
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Operation(
@@ -26,5 +28,12 @@ public record Operation(
         Long baseVersion,
         ObjectNode data,
         String hlc,
-        Priority priority) {
+        Priority priority,
+        String scope) {
+
+    /** An op on one of the user's own records. */
+    public Operation(String opId, String collection, String recordId, OpType type, Long baseVersion, ObjectNode data, String hlc,
+            Priority priority) {
+        this(opId, collection, recordId, type, baseVersion, data, hlc, priority, null);
+    }
 }

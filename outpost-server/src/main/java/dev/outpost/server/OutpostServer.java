@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.interfaces.RSAPublicKey;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.HashMap;
@@ -44,7 +45,9 @@ public final class OutpostServer implements AutoCloseable {
 
     private OutpostServer(Config config) {
         this.config = config;
-        this.tokens = Tokens.forDataDir(config.dataDir, config.clock);
+        this.tokens = config.rsaKey != null
+                ? Tokens.withRsaPublicKey(config.rsaKey, config.tokenIssuer, config.tokenAudience, config.clock)
+                : Tokens.forDataDir(config.dataDir, config.clock);
     }
 
     /** A builder with the defaults: port 8080 on 127.0.0.1, data in {@code ./outpost-data}. */
@@ -124,7 +127,8 @@ public final class OutpostServer implements AutoCloseable {
     }
 
     private record Config(String host, int port, Path dataDir, String jdbcUrl, int poolSize, int maxBodyBytes, int maxOpsPerPush,
-            int maxRecordBytes, int maxPullLimit, Clock clock, Policies policies) {
+            int maxRecordBytes, int maxPullLimit, Clock clock, Policies policies, RSAPublicKey rsaKey, String tokenIssuer,
+            String tokenAudience) {
         String databaseUrl() {
             return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
         }
@@ -142,6 +146,9 @@ public final class OutpostServer implements AutoCloseable {
         private Path dataDir = Path.of("outpost-data");
         private String jdbcUrl;
         private int poolSize = 10;
+        private RSAPublicKey rsaKey;
+        private String tokenIssuer;
+        private String tokenAudience;
         private int maxBodyBytes = 4 * 1024 * 1024;
         private int maxOpsPerPush = 1000;
         private int maxRecordBytes = 256 * 1024;
@@ -194,7 +201,8 @@ public final class OutpostServer implements AutoCloseable {
 
         /**
          * Applies environment overrides: OUTPOST_HOST, OUTPOST_PORT, OUTPOST_DATA_DIR,
-         * OUTPOST_DB, OUTPOST_DB_POOL_SIZE, OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH, OUTPOST_MAX_RECORD_BYTES,
+         * OUTPOST_DB, OUTPOST_DB_POOL_SIZE,
+         * OUTPOST_JWT_PUBLIC_KEY_FILE (with OUTPOST_JWT_ISSUER and OUTPOST_JWT_AUDIENCE), OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH, OUTPOST_MAX_RECORD_BYTES,
          * OUTPOST_MAX_PULL_LIMIT. Other variables are ignored.
          *
          * @throws IllegalArgumentException naming the variable at fault
@@ -209,6 +217,8 @@ public final class OutpostServer implements AutoCloseable {
                         case "OUTPOST_DATA_DIR" -> dataDir(Path.of(value));
                         case "OUTPOST_DB" -> databaseUrl(value);
                         case "OUTPOST_DB_POOL_SIZE" -> databasePoolSize(Integer.parseInt(value.trim()));
+                        case "OUTPOST_JWT_PUBLIC_KEY_FILE" -> tokenPublicKey(Path.of(value),
+                                required(environment, "OUTPOST_JWT_ISSUER"), required(environment, "OUTPOST_JWT_AUDIENCE"));
                         case "OUTPOST_MAX_BODY_BYTES" -> maxBodyBytes(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_OPS_PER_PUSH" -> maxOpsPerPush(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_RECORD_BYTES" -> maxRecordBytes(Integer.parseInt(value.trim()));
@@ -223,6 +233,14 @@ public final class OutpostServer implements AutoCloseable {
                 }
             }
             return this;
+        }
+
+        private static String required(Map<String, String> environment, String name) {
+            String value = environment.get(name);
+            if (value == null || value.isBlank()) {
+                throw new IllegalArgumentException("it needs " + name + " set as well");
+            }
+            return value;
         }
 
         /** The policy of collections that name none; default SERVER_WINS. */
@@ -290,6 +308,24 @@ public final class OutpostServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Accepts the RS256 tokens of an identity provider instead of issuing its own: they are
+         * verified with the RSA public key in {@code pemFile} ({@code -----BEGIN PUBLIC KEY-----})
+         * and must carry this issuer and audience. HS256 tokens are then refused, and
+         * {@link Tokens#issue} is not available.
+         *
+         * @throws IllegalArgumentException if the file holds no RSA public key of 2048 bits or more,
+         *     or issuer or audience is blank
+         */
+        public Builder tokenPublicKey(Path pemFile, String issuer, String audience) {
+            RSAPublicKey key = Tokens.readRsaPublicKey(Objects.requireNonNull(pemFile, "pemFile"));
+            Tokens.withRsaPublicKey(key, issuer, audience, clock);
+            this.rsaKey = key;
+            this.tokenIssuer = issuer;
+            this.tokenAudience = audience;
+            return this;
+        }
+
         /** The most connections to a PostgreSQL database this server opens at once. Default 10. */
         public Builder databasePoolSize(int connections) {
             this.poolSize = positive("databasePoolSize", connections);
@@ -342,7 +378,8 @@ public final class OutpostServer implements AutoCloseable {
             Map<String, Set<String>> counterSets = new HashMap<>();
             counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
             return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, poolSize, maxBodyBytes, maxOpsPerPush,
-                    maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys)));
+                    maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys), rsaKey,
+                    tokenIssuer, tokenAudience));
         }
 
         private static int positive(String name, int value) {

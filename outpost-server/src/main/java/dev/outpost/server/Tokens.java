@@ -4,6 +4,9 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.crypto.MACSigner;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.source.ImmutableJWKSet;
 import com.nimbusds.jose.jwk.source.ImmutableSecret;
 import com.nimbusds.jose.proc.BadJOSEException;
 import com.nimbusds.jose.proc.JWSVerificationKeySelector;
@@ -20,24 +23,33 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
 import java.security.SecureRandom;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.X509EncodedKeySpec;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.Date;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
 /**
  * Issues and verifies the bearer tokens of one server: JWTs signed with HMAC-SHA256 under a
- * secret kept in the server's data directory.
+ * secret kept in the server's data directory, or, when users sign in elsewhere, RS256 JWTs
+ * of an identity provider whose RSA public key the server is given.
  *
  * <p>The secret lives in {@code <data-dir>/secret.key}: 32 random bytes, base64, created on
  * first use with owner-only permissions. Tokens carry {@code sub} (the user),
- * {@code iss} {@value #ISSUER}, {@code aud} {@value #AUDIENCE}, {@code iat} and {@code exp}.
- * Verification accepts HS256 only, whatever the token's header says.
+ * {@code iss} {@value #ISSUER}, {@code aud} {@value #AUDIENCE}, {@code iat} and {@code exp},
+ * and may carry {@code scopes}, the shared scopes they grant ({@link ScopeAccess}).
+ * Verification accepts one algorithm only, HS256 or RS256 as configured, whatever the token's
+ * header says: an RS256 server's public key is never taken for an HMAC secret.
  */
 public final class Tokens {
     /** The issuer claim of every token. */
@@ -46,6 +58,8 @@ public final class Tokens {
     public static final String AUDIENCE = "outpost-sync";
     /** The name of the secret's file in the data directory. */
     public static final String SECRET_FILE = "secret.key";
+    /** The claim that grants shared scopes: an object of scope name to "read" or "read-write". */
+    public static final String SCOPES_CLAIM = "scopes";
 
     private final byte[] secret;
     private final Clock clock;
@@ -54,18 +68,32 @@ public final class Tokens {
     private Tokens(byte[] secret, Clock clock) {
         this.secret = secret.clone();
         this.clock = clock;
-        this.processor = new DefaultJWTProcessor<>();
-        processor.setJWSKeySelector(new JWSVerificationKeySelector<>(JWSAlgorithm.HS256, new ImmutableSecret<>(this.secret)));
+        this.processor = processor(new JWSVerificationKeySelector<>(JWSAlgorithm.HS256, new ImmutableSecret<>(this.secret)),
+                ISSUER, AUDIENCE, Set.of("sub", "exp", "iat"), clock);
+    }
+
+    private Tokens(RSAPublicKey key, String issuer, String audience, Clock clock) {
+        this.secret = null;
+        this.clock = clock;
+        this.processor = processor(new JWSVerificationKeySelector<>(JWSAlgorithm.RS256,
+                new ImmutableJWKSet<>(new JWKSet(new RSAKey.Builder(key).build()))), issuer, audience, Set.of("sub", "exp"), clock);
+    }
+
+    private static DefaultJWTProcessor<SecurityContext> processor(JWSVerificationKeySelector<SecurityContext> keys, String issuer,
+            String audience, Set<String> required, Clock clock) {
+        DefaultJWTProcessor<SecurityContext> processor = new DefaultJWTProcessor<>();
+        processor.setJWSKeySelector(keys);
         DefaultJWTClaimsVerifier<SecurityContext> claims = new DefaultJWTClaimsVerifier<>(
-                AUDIENCE,
-                new JWTClaimsSet.Builder().issuer(ISSUER).build(),
-                new HashSet<>(Set.of("sub", "exp", "iat"))) {
+                audience,
+                new JWTClaimsSet.Builder().issuer(issuer).build(),
+                new HashSet<>(required)) {
             @Override
             protected Date currentTime() {
                 return Date.from(clock.instant());
             }
         };
         processor.setJWTClaimsSetVerifier(claims);
+        return processor;
     }
 
     /**
@@ -116,26 +144,92 @@ public final class Tokens {
     }
 
     /**
+     * Tokens of an identity provider that signs RS256 JWTs: this server verifies them with
+     * {@code key} and checks their issuer and audience; it cannot issue any.
+     */
+    public static Tokens withRsaPublicKey(RSAPublicKey key, String issuer, String audience, Clock clock) {
+        Objects.requireNonNull(key, "key");
+        if (key.getModulus().bitLength() < 2048) {
+            throw new IllegalArgumentException("an RSA key for RS256 needs at least 2048 bits, got " + key.getModulus().bitLength());
+        }
+        if (issuer == null || issuer.isBlank() || audience == null || audience.isBlank()) {
+            throw new IllegalArgumentException("tokens signed by an identity provider need the issuer and audience to check");
+        }
+        return new Tokens(key, issuer, audience, Objects.requireNonNull(clock, "clock"));
+    }
+
+    /**
+     * Reads an RSA public key from a PEM file ({@code -----BEGIN PUBLIC KEY-----}, X.509
+     * SubjectPublicKeyInfo).
+     *
+     * @throws IllegalArgumentException naming the file, if it cannot be read or holds no RSA public key
+     */
+    public static RSAPublicKey readRsaPublicKey(Path pem) {
+        String text;
+        try {
+            text = Files.readString(pem, StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the public key file " + pem + ": " + e.getMessage(), e);
+        }
+        int begin = text.indexOf("-----BEGIN PUBLIC KEY-----");
+        int end = text.indexOf("-----END PUBLIC KEY-----");
+        if (begin < 0 || end < begin) {
+            throw new IllegalArgumentException("the public key file " + pem
+                    + " holds no PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)");
+        }
+        try {
+            byte[] der = Base64.getMimeDecoder().decode(text.substring(begin + 26, end));
+            return (RSAPublicKey) KeyFactory.getInstance("RSA").generatePublic(new X509EncodedKeySpec(der));
+        } catch (IllegalArgumentException | GeneralSecurityException | ClassCastException e) {
+            throw new IllegalArgumentException("the public key file " + pem + " does not hold an RSA public key: " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * A token for {@code user}, valid for {@code ttl}.
      *
      * @throws IllegalArgumentException if user is blank or ttl is not positive
+     * @throws IllegalStateException if this server only verifies an identity provider's tokens
      */
     public String issue(String user, Duration ttl) {
+        return issue(user, ttl, Map.of());
+    }
+
+    /**
+     * A token for {@code user}, valid for {@code ttl}, that also grants {@code scopes}.
+     *
+     * @throws IllegalArgumentException if user is blank, ttl is not positive or a scope name is not valid
+     * @throws IllegalStateException if this server only verifies an identity provider's tokens
+     */
+    public String issue(String user, Duration ttl, Map<String, ScopeAccess> scopes) {
+        if (secret == null) {
+            throw new IllegalStateException("this server verifies RS256 tokens of an identity provider; it holds no key to issue tokens");
+        }
         if (user == null || user.isBlank()) {
             throw new IllegalArgumentException("user must not be blank");
         }
         if (ttl == null || ttl.isNegative() || ttl.isZero()) {
             throw new IllegalArgumentException("token lifetime must be positive, got " + ttl);
         }
+        Map<String, Object> granted = new LinkedHashMap<>();
+        scopes.forEach((name, access) -> {
+            if (!dev.outpost.protocol.Names.isValidCollection(name)) {
+                throw new IllegalArgumentException("scope name '" + name + "' is not valid: " + dev.outpost.protocol.Names.collectionRule());
+            }
+            granted.put(name, Objects.requireNonNull(access, "access").claim());
+        });
         Date now = Date.from(clock.instant());
-        JWTClaimsSet claims = new JWTClaimsSet.Builder()
+        JWTClaimsSet.Builder builder = new JWTClaimsSet.Builder()
                 .subject(user)
                 .issuer(ISSUER)
                 .audience(AUDIENCE)
                 .issueTime(now)
                 .notBeforeTime(now)
-                .expirationTime(Date.from(clock.instant().plus(ttl)))
-                .build();
+                .expirationTime(Date.from(clock.instant().plus(ttl)));
+        if (!granted.isEmpty()) {
+            builder.claim(SCOPES_CLAIM, granted);
+        }
+        JWTClaimsSet claims = builder.build();
         try {
             SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
             jwt.sign(new MACSigner(secret));
@@ -148,16 +242,26 @@ public final class Tokens {
     /**
      * The user a token was issued to.
      *
-     * @throws TokenException if the token is malformed, not signed with this server's secret
-     *     under HS256, expired, not yet valid, or of another issuer or audience
+     * @throws TokenException if the token is malformed, not signed with this server's key
+     *     under its algorithm, expired, not yet valid, or of another issuer or audience
      */
     public String verify(String token) {
+        return authenticate(token).user();
+    }
+
+    /**
+     * The user a token was issued to and the shared scopes it grants.
+     *
+     * @throws TokenException as {@link #verify}, or if its {@code scopes} claim is not an
+     *     object of valid scope names to "read" or "read-write"
+     */
+    public Identity authenticate(String token) {
         if (token == null || token.isBlank()) {
             throw new TokenException("no bearer token");
         }
         try {
             JWTClaimsSet claims = processor.process(token, null);
-            return claims.getSubject();
+            return new Identity(claims.getSubject(), scopes(claims.getClaim(SCOPES_CLAIM)));
         } catch (ParseException e) {
             throw new TokenException("the bearer token is not a JWT");
         } catch (BadJOSEException e) {
@@ -168,6 +272,27 @@ public final class Tokens {
         } catch (JOSEException e) {
             throw new TokenException("the bearer token cannot be verified: " + e.getMessage());
         }
+    }
+
+    private static Map<String, ScopeAccess> scopes(Object claim) {
+        if (claim == null) {
+            return Map.of();
+        }
+        if (!(claim instanceof Map<?, ?> map)) {
+            throw new TokenException("the token's " + SCOPES_CLAIM + " claim must be an object of scope name to \"read\" or \"read-write\"");
+        }
+        Map<String, ScopeAccess> scopes = new LinkedHashMap<>();
+        for (Map.Entry<?, ?> entry : map.entrySet()) {
+            String name = String.valueOf(entry.getKey());
+            ScopeAccess access = ScopeAccess.ofClaim(entry.getValue());
+            if (!dev.outpost.protocol.Names.isValidCollection(name) || access == null) {
+                throw new TokenException("the token's " + SCOPES_CLAIM + " claim grants '" + (name.length() > 40 ? name.substring(0, 40) : name)
+                        + "' as " + entry.getValue() + "; a scope name is " + dev.outpost.protocol.Names.collectionRule()
+                        + " and its access \"read\" or \"read-write\"");
+            }
+            scopes.put(name, access);
+        }
+        return scopes;
     }
 
     private static void createSecret(Path file) throws IOException {

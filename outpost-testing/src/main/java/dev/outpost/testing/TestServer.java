@@ -5,6 +5,7 @@ import dev.outpost.protocol.Change;
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.Wire;
 import dev.outpost.server.OutpostServer;
+import dev.outpost.server.ScopeAccess;
 import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -89,6 +90,11 @@ public final class TestServer implements AutoCloseable {
     /** A token the server accepts for {@code user}, valid for a day. */
     public String token(String user) {
         return server.tokens().issue(user, Duration.ofDays(1));
+    }
+
+    /** A token for {@code user}, valid for a day, that also grants shared scopes. */
+    public String token(String user, Map<String, ScopeAccess> scopes) {
+        return server.tokens().issue(user, Duration.ofDays(1), scopes);
     }
 
     /**

@@ -1073,13 +1073,17 @@ public final class LocalStore implements AutoCloseable {
 
     /**
      * Applies a page of pulled changes and stores the cursor after it, in one transaction, so
-     * a crash between pages resumes after the last page fully applied.
+     * a crash between pages resumes after the last page fully applied. The local view holds
+     * the user's own records; changes in shared scopes a token grants are passed over.
      */
     synchronized int applyChanges(List<Change> changes, String cursor) throws OutpostException {
         long now = clock.millis();
         int applied = 0;
         try {
             for (Change change : changes) {
+                if (change.scope() != null) {
+                    continue;
+                }
                 Row row = load(change.collection(), change.recordId());
                 if (change.hlc() != null && Hlc.isValid(change.hlc())) {
                     hlc.observe(change.hlc());

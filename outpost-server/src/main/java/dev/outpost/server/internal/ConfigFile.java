@@ -19,6 +19,7 @@ import java.util.Set;
  * <pre>{@code
  * {"host": "0.0.0.0", "port": 8080, "database": "jdbc:postgresql://db:5432/outpost?user=outpost&password=secret",
  *  "databasePoolSize": 10,
+ *  "auth": {"rsaPublicKeyFile": "idp-public.pem", "issuer": "https://id.example.com", "audience": "outpost"},
  *  "limits": {"maxBodyBytes": 4194304, "maxOpsPerPush": 1000, "maxRecordBytes": 262144, "maxPullLimit": 1000},
  *  "defaultConflictPolicy": "SERVER_WINS",
  *  "collections": {
@@ -29,7 +30,8 @@ import java.util.Set;
  * }</pre>
  */
 public final class ConfigFile {
-    private static final Set<String> TOP = Set.of("host", "port", "database", "databasePoolSize", "limits", "defaultConflictPolicy", "collections");
+    private static final Set<String> TOP = Set.of("host", "port", "database", "databasePoolSize", "auth", "limits", "defaultConflictPolicy", "collections");
+    private static final Set<String> AUTH = Set.of("rsaPublicKeyFile", "issuer", "audience");
     private static final Set<String> LIMITS = Set.of("maxBodyBytes", "maxOpsPerPush", "maxRecordBytes", "maxPullLimit");
     private static final Set<String> COLLECTION = Set.of("conflictPolicy", "counters", "naturalKey");
 
@@ -67,6 +69,17 @@ public final class ConfigFile {
             }
             if (root.has("databasePoolSize")) {
                 builder.databasePoolSize(number(file, root, "databasePoolSize"));
+            }
+            JsonNode auth = root.get("auth");
+            if (auth != null) {
+                object(file, auth, "auth");
+                onlyKnown(file, auth, AUTH, "auth.");
+                if (!auth.has("rsaPublicKeyFile") || !auth.has("issuer") || !auth.has("audience")) {
+                    throw fault(file, "field auth needs rsaPublicKeyFile, issuer and audience together");
+                }
+                Path key = Path.of(text(file, auth, "rsaPublicKeyFile"));
+                builder.tokenPublicKey(key.isAbsolute() ? key : file.toAbsolutePath().getParent().resolve(key),
+                        text(file, auth, "issuer"), text(file, auth, "audience"));
             }
             JsonNode limits = root.get("limits");
             if (limits != null) {

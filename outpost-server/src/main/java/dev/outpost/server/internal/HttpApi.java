@@ -77,7 +77,7 @@ public final class HttpApi {
             throw new ApiException(401, "UNAUTHORIZED", "the Authorization header must be 'Bearer <token>'");
         }
         try {
-            ctx.attribute(USER, tokens.verify(header.substring(7).trim()));
+            ctx.attribute(USER, Scopes.of(tokens.authenticate(header.substring(7).trim())));
         } catch (TokenException e) {
             throw new ApiException(401, "UNAUTHORIZED", e.getMessage());
         }
@@ -92,14 +92,14 @@ public final class HttpApi {
     private void push(Context ctx) {
         JsonNode body = readJson(ctx);
         PushParser.Push push = parser.parse(body);
-        List<OpResult> results = store.push(user(ctx), push.deviceId(), push.ops());
+        List<OpResult> results = store.push(scopes(ctx), push.deviceId(), push.ops());
         json(ctx, new PushResponse(results));
     }
 
     private void pull(Context ctx) {
         long after = Cursor.decode(ctx.queryParam("cursor"));
         int limit = pullLimit(ctx.queryParam("limit"));
-        SyncStore.Page page = store.pull(user(ctx), after, limit);
+        SyncStore.Page page = store.pull(scopes(ctx), after, limit);
         json(ctx, new PullResponse(page.changes(), Cursor.encode(page.lastSeq()), page.hasMore()));
     }
 
@@ -119,7 +119,7 @@ public final class HttpApi {
         }
         int limit = pageParam(ctx.queryParam("limit"), "limit", 100, 1, 1000);
         int offset = pageParam(ctx.queryParam("offset"), "offset", 0, 0, Integer.MAX_VALUE);
-        json(ctx, Map.of("operations", store.operations(user(ctx), ctx.pathParam("deviceId"), status, limit, offset)));
+        json(ctx, Map.of("operations", store.operations(scopes(ctx).user(), ctx.pathParam("deviceId"), status, limit, offset)));
     }
 
     private static int pageParam(String text, String name, int fallback, int min, int max) {
@@ -139,7 +139,7 @@ public final class HttpApi {
     }
 
     private void conflicts(Context ctx) {
-        json(ctx, Map.of("conflicts", store.conflicts(user(ctx), 1000)));
+        json(ctx, Map.of("conflicts", store.conflicts(scopes(ctx), 1000)));
     }
 
     private void resolve(Context ctx) {
@@ -167,7 +167,7 @@ public final class HttpApi {
             throw ApiException.badRequest("data is only for choice MERGED; " + choice + " takes the "
                     + (choice.equals("SERVER") ? "server's record" : "device's change") + " as it is");
         }
-        SyncStore.Resolved resolved = store.resolve(user(ctx), ctx.pathParam("id"), choice, merged);
+        SyncStore.Resolved resolved = store.resolve(scopes(ctx), ctx.pathParam("id"), choice, merged);
         json(ctx, Map.of("conflict", resolved.conflict(), "record", resolved.record()));
     }
 
@@ -268,8 +268,8 @@ public final class HttpApi {
         return out.toByteArray();
     }
 
-    private static String user(Context ctx) {
-        String user = ctx.attribute(USER);
+    private static Scopes scopes(Context ctx) {
+        Scopes user = ctx.attribute(USER);
         if (user == null) {
             throw new ApiException(401, "UNAUTHORIZED", "this endpoint needs an Authorization: Bearer <token> header");
         }

@@ -90,14 +90,15 @@ public final class JdbcSyncStore implements SyncStore {
     }
 
     @Override
-    public List<OpResult> push(String user, String deviceId, List<PushParser.Parsed> ops) {
+    public List<OpResult> push(Scopes scopes, String deviceId, List<PushParser.Parsed> parsedOps) {
         long receivedAt = clock.millis();
-        String scope = Scopes.ownScope(user);
+        String user = scopes.user();
+        List<PushParser.Parsed> ops = parsedOps.stream().map(parsed -> withinGrants(scopes, parsed)).toList();
         try {
             return connections.write(connection -> {
                 Tx tx = new Tx(connection);
                 dialect.lock(connection, LockKeys.device(deviceId));
-                for (long key : LockKeys.records(scope, ops, policies)) {
+                for (long key : LockKeys.records(scopes, ops, policies)) {
                     dialect.lock(connection, key);
                 }
                 tx.claimDevice(user, deviceId, receivedAt);
@@ -110,7 +111,7 @@ public final class JdbcSyncStore implements SyncStore {
                     }
                     OpResult result = parsed.rejection() != null
                             ? parsed.rejection()
-                            : tx.apply(scope, deviceId, parsed.op(), receivedAt);
+                            : tx.apply(scopes.stored(parsed.op().scope()), deviceId, parsed.op(), receivedAt);
                     tx.recordOutcome(user, deviceId, parsed, result, receivedAt);
                     results.add(result);
                 }
@@ -124,6 +125,18 @@ public final class JdbcSyncStore implements SyncStore {
             throw new IllegalStateException("push of " + ops.size() + " ops from device " + deviceId
                     + " failed in the database and was rolled back: " + e.getMessage(), e);
         }
+    }
+
+    /** The op as parsed, or rejected if it names a shared scope the token does not let it write. */
+    private static PushParser.Parsed withinGrants(Scopes scopes, PushParser.Parsed parsed) {
+        Operation op = parsed.op();
+        if (op == null || op.scope() == null || scopes.canWrite(op.scope())) {
+            return parsed;
+        }
+        OpResult rejected = scopes.canRead(op.scope())
+                ? OpResult.rejected(op.opId(), "SCOPE_READ_ONLY", "scope '" + op.scope() + "' is granted to this token for reading only")
+                : OpResult.rejected(op.opId(), "SCOPE_NOT_GRANTED", "this token grants no scope '" + op.scope() + "'");
+        return new PushParser.Parsed(parsed.opId(), op, rejected);
     }
 
     @Override
@@ -166,13 +179,18 @@ public final class JdbcSyncStore implements SyncStore {
     }
 
     @Override
-    public List<ConflictInfo> conflicts(String user, int limit) {
+    public List<ConflictInfo> conflicts(Scopes scopes, int limit) {
+        List<String> writable = scopes.writable();
         try {
             return connections.read(reader -> {
                 try (PreparedStatement select = reader.prepareStatement("SELECT " + CONFLICT_COLUMNS
-                        + " FROM conflicts WHERE scope = ? AND status = 'OPEN' ORDER BY created_at, id LIMIT ?")) {
-                    select.setString(1, Scopes.ownScope(user));
-                    select.setInt(2, limit);
+                        + " FROM conflicts WHERE scope IN (" + marks(writable.size()) + ") AND status = 'OPEN' "
+                        + "ORDER BY created_at, id LIMIT ?")) {
+                    int i = 1;
+                    for (String scope : writable) {
+                        select.setString(i++, scope);
+                    }
+                    select.setInt(i, limit);
                     List<ConflictInfo> conflicts = new ArrayList<>();
                     try (ResultSet rows = select.executeQuery()) {
                         while (rows.next()) {
@@ -183,7 +201,7 @@ public final class JdbcSyncStore implements SyncStore {
                 }
             });
         } catch (SQLException e) {
-            throw new IllegalStateException("listing the conflicts of user " + user + " failed: " + e.getMessage(), e);
+            throw new IllegalStateException("listing the conflicts of user " + scopes.user() + " failed: " + e.getMessage(), e);
         }
     }
 
@@ -202,19 +220,19 @@ public final class JdbcSyncStore implements SyncStore {
     }
 
     @Override
-    public Resolved resolve(String user, String conflictId, String choice, ObjectNode data) {
-        String scope = Scopes.ownScope(user);
+    public Resolved resolve(Scopes scopes, String conflictId, String choice, ObjectNode data) {
         long now = clock.millis();
         try {
             return connections.write(connection -> {
                 Tx tx = new Tx(connection);
-                ConflictInfo open = tx.conflict(scope, conflictId);
+                ConflictInfo open = tx.conflict(scopes.writable(), conflictId);
                 if (open == null) {
                     throw new ApiException(404, "CONFLICT_NOT_FOUND", "no conflict of yours has id " + conflictId);
                 }
+                String scope = tx.conflictScope;
                 dialect.lock(connection, LockKeys.record(scope, open.collection(), open.recordId()));
                 // Read again under the record's lock: a concurrent resolve of the same conflict has finished.
-                open = tx.conflict(scope, conflictId);
+                open = tx.conflict(List.of(scope), conflictId);
                 if (!"OPEN".equals(open.status())) {
                     throw new ApiException(409, "CONFLICT_ALREADY_RESOLVED", "conflict " + conflictId + " was resolved already ("
                             + open.resolution() + ")");
@@ -261,15 +279,19 @@ public final class JdbcSyncStore implements SyncStore {
     }
 
     @Override
-    public Page pull(String user, long afterSeq, int limit) {
+    public Page pull(Scopes scopes, long afterSeq, int limit) {
+        List<String> readable = scopes.readable();
         try {
             return connections.read(reader -> {
                 try (PreparedStatement select = reader.prepareStatement(
-                        "SELECT seq, collection, record_id, version, deleted, data, hlc, origin_device, origin_op "
-                                + "FROM changes WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?")) {
-                    select.setString(1, Scopes.ownScope(user));
-                    select.setLong(2, afterSeq);
-                    select.setInt(3, limit + 1);
+                        "SELECT seq, collection, record_id, version, deleted, data, hlc, origin_device, origin_op, scope "
+                                + "FROM changes WHERE scope IN (" + marks(readable.size()) + ") AND seq > ? ORDER BY seq LIMIT ?")) {
+                    int i = 1;
+                    for (String scope : readable) {
+                        select.setString(i++, scope);
+                    }
+                    select.setLong(i++, afterSeq);
+                    select.setInt(i, limit + 1);
                     List<Change> changes = new ArrayList<>();
                     long lastSeq = afterSeq;
                     boolean hasMore = false;
@@ -283,14 +305,15 @@ public final class JdbcSyncStore implements SyncStore {
                             String data = rows.getString(6);
                             changes.add(new Change(rows.getString(2), rows.getString(3), rows.getLong(4), rows.getInt(5) != 0,
                                     data == null ? null : Wire.object(data), rows.getString(7),
-                                    new Change.Origin(rows.getString(8), rows.getString(9))));
+                                    new Change.Origin(rows.getString(8), rows.getString(9)), scopes.wire(rows.getString(10))));
                         }
                     }
                     return new Page(changes, lastSeq, hasMore);
                 }
             });
         } catch (SQLException e) {
-            throw new IllegalStateException("pull for user " + user + " after change " + afterSeq + " failed: " + e.getMessage(), e);
+            throw new IllegalStateException("pull for user " + scopes.user() + " after change " + afterSeq + " failed: "
+                    + e.getMessage(), e);
         }
     }
 
@@ -312,6 +335,11 @@ public final class JdbcSyncStore implements SyncStore {
         connections.close();
     }
 
+    /** {@code n} comma-separated parameter marks. */
+    private static String marks(int n) {
+        return String.join(", ", java.util.Collections.nCopies(n, "?"));
+    }
+
     private static OpResult readResult(String json) {
         try {
             return Wire.read(json, OpResult.class);
@@ -329,8 +357,9 @@ public final class JdbcSyncStore implements SyncStore {
     private final class Tx {
         private final Connection connection;
         private final List<PendingChange> changes = new ArrayList<>();
-        /** The device of the conflict last read by {@link #conflict}. */
+        /** The device and scope of the conflict last read by {@link #conflict}. */
         private String conflictDevice;
+        private String conflictScope;
 
         Tx(Connection connection) {
             this.connection = connection;
@@ -448,17 +477,20 @@ public final class JdbcSyncStore implements SyncStore {
             }
         }
 
-        /** The user's conflict {@code id}, or null; remembers the device whose op it holds. */
-        ConflictInfo conflict(String scope, String id) throws SQLException {
-            try (PreparedStatement select = connection.prepareStatement(
-                    "SELECT " + CONFLICT_COLUMNS + ", device_id FROM conflicts WHERE id = ? AND scope = ?")) {
+        /** Conflict {@code id} if it lies in one of {@code scopes}, or null; remembers its device and scope. */
+        ConflictInfo conflict(List<String> scopes, String id) throws SQLException {
+            try (PreparedStatement select = connection.prepareStatement("SELECT " + CONFLICT_COLUMNS
+                    + ", device_id, scope FROM conflicts WHERE id = ? AND scope IN (" + marks(scopes.size()) + ")")) {
                 select.setString(1, id);
-                select.setString(2, scope);
+                for (int i = 0; i < scopes.size(); i++) {
+                    select.setString(i + 2, scopes.get(i));
+                }
                 try (ResultSet rows = select.executeQuery()) {
                     if (!rows.next()) {
                         return null;
                     }
                     conflictDevice = rows.getString(10);
+                    conflictScope = rows.getString(11);
                     return readConflict(rows);
                 }
             }

@@ -25,13 +25,14 @@ final class LockKeys {
     }
 
     /** The keys of a push's records, in ascending order so that every push takes them in the same order. */
-    static TreeSet<Long> records(String scope, List<PushParser.Parsed> ops, Policies policies) {
+    static TreeSet<Long> records(Scopes scopes, List<PushParser.Parsed> ops, Policies policies) {
         TreeSet<Long> keys = new TreeSet<>();
         for (PushParser.Parsed parsed : ops) {
             Operation op = parsed.op();
             if (op == null || parsed.rejection() != null) {
                 continue;
             }
+            String scope = scopes.stored(op.scope());
             keys.add(record(scope, op.collection(), op.recordId()));
             if (op.type() == OpType.CREATE && policies.naturalKeyOf(op.collection()) != null) {
                 keys.add(hash("natural-key", scope, op.collection(), ""));

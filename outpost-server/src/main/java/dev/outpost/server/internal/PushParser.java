@@ -59,8 +59,22 @@ final class PushParser {
         return new Push(deviceId, parsed);
     }
 
+    /**
+     * Fields of a record's state that only the server sets: its version, owner, scope grant,
+     * place in the change log and server times. An op that carries one is rejected, so a
+     * client that thinks it sets them learns that it does not.
+     */
+    static final List<String> SERVER_OWNED = List.of("version", "owner", "userId", "user", "seq", "origin", "deleted",
+            "committedAt", "receivedAt", "completedAt", "createdAt", "updatedAt", "serverTime");
+
     private Parsed parseOp(int index, String opId, ObjectNode op) {
         String where = "ops[" + index + "]";
+        for (String field : SERVER_OWNED) {
+            if (op.has(field)) {
+                return reject(opId, "SERVER_OWNED_FIELD", where + "." + field + " is set by the server, never by a device;"
+                        + " send the record's fields in data and the version it was read at in baseVersion");
+            }
+        }
         String collection = text(op.get("collection"));
         if (!Names.isValidCollection(collection)) {
             return reject(opId, "INVALID_OP", where + ".collection must be " + Names.collectionRule()
@@ -131,7 +145,16 @@ final class PushParser {
                         + shown(priorityNode) + ")");
             }
         }
-        return new Parsed(opId, new Operation(opId, collection, recordId, type, baseVersion, data, hlc, priority), null);
+        JsonNode scopeNode = op.get("scope");
+        String scope = null;
+        if (scopeNode != null && !scopeNode.isNull()) {
+            scope = text(scopeNode);
+            if (!Names.isValidCollection(scope)) {
+                return reject(opId, "INVALID_OP", where + ".scope must be the name of a shared scope the token grants, "
+                        + Names.collectionRule() + ", or absent for the user's own records (got " + shown(scopeNode) + ")");
+            }
+        }
+        return new Parsed(opId, new Operation(opId, collection, recordId, type, baseVersion, data, hlc, priority, scope), null);
     }
 
     private static Parsed reject(String opId, String code, String message) {

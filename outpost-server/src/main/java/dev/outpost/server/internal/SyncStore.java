@@ -13,18 +13,22 @@ import java.util.List;
 interface SyncStore extends AutoCloseable {
 
     /**
-     * Applies a push's ops in order for {@code user} and returns one result per op. Each op's
-     * effect and its outcome record commit together; a re-sent op gets its first outcome.
+     * Applies a push's ops in order for the token's user and returns one result per op. Each
+     * op's effect and its outcome record commit together; a re-sent op gets its first outcome.
+     * An op on a shared scope the token does not let it write is rejected.
      *
      * @throws ApiException 403 if the device belongs to another user
      */
-    List<OpResult> push(String user, String deviceId, List<PushParser.Parsed> ops);
+    List<OpResult> push(Scopes scopes, String deviceId, List<PushParser.Parsed> ops);
 
-    /** Up to {@code limit} of the user's changes committed after {@code afterSeq}, in commit order. */
-    Page pull(String user, long afterSeq, int limit);
+    /**
+     * Up to {@code limit} changes committed after {@code afterSeq} in the scopes the token may
+     * read, in commit order.
+     */
+    Page pull(Scopes scopes, long afterSeq, int limit);
 
-    /** The user's open conflicts (MANUAL collections), oldest first, at most {@code limit}. */
-    List<ConflictInfo> conflicts(String user, int limit);
+    /** Open conflicts (MANUAL collections) in the scopes the token may write, oldest first, at most {@code limit}. */
+    List<ConflictInfo> conflicts(Scopes scopes, int limit);
 
     /**
      * Settles an open conflict of the user's: SERVER keeps the record, CLIENT applies the op
@@ -33,7 +37,7 @@ interface SyncStore extends AutoCloseable {
      *
      * @throws ApiException 404 if the user has no such conflict, 409 if it is resolved already
      */
-    Resolved resolve(String user, String conflictId, String choice, ObjectNode data);
+    Resolved resolve(Scopes scopes, String conflictId, String choice, ObjectNode data);
 
     /** A settled conflict and the record after it. */
     record Resolved(ConflictInfo conflict, ServerRecord record) {
