@@ -4,10 +4,12 @@ import dev.outpost.server.internal.ConfigFile;
 import dev.outpost.server.internal.HttpApi;
 import dev.outpost.server.internal.Limits;
 import dev.outpost.server.internal.Policies;
+import dev.outpost.server.internal.ServerMetrics;
 import dev.outpost.server.internal.JdbcSyncStore;
 import dev.outpost.protocol.ConflictPolicy;
 import dev.outpost.protocol.Names;
 import io.javalin.Javalin;
+import org.eclipse.jetty.server.handler.StatisticsHandler;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.security.interfaces.RSAPublicKey;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -40,6 +43,7 @@ public final class OutpostServer implements AutoCloseable {
 
     private final Config config;
     private final Tokens tokens;
+    private final ServerMetrics metrics = new ServerMetrics();
     private JdbcSyncStore store;
     private Javalin app;
 
@@ -78,8 +82,14 @@ public final class OutpostServer implements AutoCloseable {
             javalin.http.prefer405over404 = true;
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
+            // Graceful stop: the statistics handler counts requests in flight, and stopping waits
+            // for them (up to the timeout) after the connectors stop taking new ones.
+            javalin.jetty.modifyServer(jetty -> {
+                jetty.setHandler(new StatisticsHandler());
+                jetty.setStopTimeout(config.shutdownTimeout.toMillis());
+            });
         });
-        new HttpApi(store, tokens, limits).install(created);
+        new HttpApi(store, tokens, limits, metrics, config.policies).install(created);
         try {
             created.start(config.host, config.port);
         } catch (RuntimeException e) {
@@ -107,7 +117,10 @@ public final class OutpostServer implements AutoCloseable {
         return tokens;
     }
 
-    /** Stops accepting requests, lets running ones finish, and closes the database. */
+    /**
+     * Stops accepting requests, lets the running ones finish (up to the shutdown timeout,
+     * default 30 s) and closes the database.
+     */
     @Override
     public synchronized void close() {
         if (app != null) {
@@ -128,7 +141,7 @@ public final class OutpostServer implements AutoCloseable {
 
     private record Config(String host, int port, Path dataDir, String jdbcUrl, int poolSize, int maxBodyBytes, int maxOpsPerPush,
             int maxRecordBytes, int maxPullLimit, Clock clock, Policies policies, RSAPublicKey rsaKey, String tokenIssuer,
-            String tokenAudience) {
+            String tokenAudience, Duration shutdownTimeout) {
         String databaseUrl() {
             return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
         }
@@ -147,6 +160,7 @@ public final class OutpostServer implements AutoCloseable {
         private String jdbcUrl;
         private int poolSize = 10;
         private RSAPublicKey rsaKey;
+        private Duration shutdownTimeout = Duration.ofSeconds(30);
         private String tokenIssuer;
         private String tokenAudience;
         private int maxBodyBytes = 4 * 1024 * 1024;
@@ -359,6 +373,15 @@ public final class OutpostServer implements AutoCloseable {
             return this;
         }
 
+        /** How long {@link OutpostServer#close} waits for requests in flight to finish. Default 30 s. */
+        public Builder shutdownTimeout(Duration timeout) {
+            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("shutdownTimeout must be positive, got " + timeout);
+            }
+            this.shutdownTimeout = timeout;
+            return this;
+        }
+
         /** The clock for token expiry and stored times. Default the system clock. */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
@@ -379,7 +402,7 @@ public final class OutpostServer implements AutoCloseable {
             counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
             return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, poolSize, maxBodyBytes, maxOpsPerPush,
                     maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys), rsaKey,
-                    tokenIssuer, tokenAudience));
+                    tokenIssuer, tokenAudience, shutdownTimeout));
         }
 
         private static int positive(String name, int value) {

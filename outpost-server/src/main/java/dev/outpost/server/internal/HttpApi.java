@@ -34,18 +34,26 @@ public final class HttpApi {
     private final Tokens tokens;
     private final Limits limits;
     private final PushParser parser;
+    private final ServerMetrics metrics;
+    private final Policies policies;
 
-    public HttpApi(SyncStore store, Tokens tokens, Limits limits) {
+    public HttpApi(SyncStore store, Tokens tokens, Limits limits, ServerMetrics metrics, Policies policies) {
         this.store = store;
         this.tokens = tokens;
         this.limits = limits;
         this.parser = new PushParser(limits);
+        this.metrics = metrics;
+        this.policies = policies;
     }
 
     /** Adds the routes and handlers to a Javalin app that has not started. */
     public void install(Javalin app) {
         app.before("/v1/*", this::authenticate);
         app.get("/health", this::health);
+        app.get("/metrics", ctx -> {
+            ctx.contentType("text/plain; version=0.0.4; charset=utf-8");
+            ctx.result(metrics.scrape());
+        });
         app.post("/v1/push", this::push);
         app.get("/v1/pull", this::pull);
         app.get("/v1/conflicts", this::conflicts);
@@ -90,17 +98,21 @@ public final class HttpApi {
     }
 
     private void push(Context ctx) {
+        long started = System.nanoTime();
         JsonNode body = readJson(ctx);
         PushParser.Push push = parser.parse(body);
         List<OpResult> results = store.push(scopes(ctx), push.deviceId(), push.ops());
         json(ctx, new PushResponse(results));
+        metrics.pushed(System.nanoTime() - started, push.ops(), results, policies);
     }
 
     private void pull(Context ctx) {
+        long started = System.nanoTime();
         long after = Cursor.decode(ctx.queryParam("cursor"));
         int limit = pullLimit(ctx.queryParam("limit"));
         SyncStore.Page page = store.pull(scopes(ctx), after, limit);
         json(ctx, new PullResponse(page.changes(), Cursor.encode(page.lastSeq()), page.hasMore()));
+        metrics.pulled(System.nanoTime() - started, page.changes().size());
     }
 
     private void operations(Context ctx) {

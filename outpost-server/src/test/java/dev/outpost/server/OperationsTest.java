@@ -1,0 +1,139 @@
+package dev.outpost.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.outpost.protocol.ConflictPolicy;
+import dev.outpost.testdb.TestDatabases;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What an operator sees and does: metrics in the Prometheus format, and a stop that finishes what is in flight. */
+class OperationsTest {
+    private static final String HLC = "1700000000000-00000-device";
+
+    @TempDir
+    Path tmp;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @Test
+    void metricsCountPushesOpsByOutcomeConflictsByPolicyAndPulls() throws Exception {
+        try (OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp)
+                .databaseUrl(TestDatabases.freshUrl()).conflictPolicy("profiles", ConflictPolicy.MERGE).build().start()) {
+            String token = server.tokens().issue("alice", Duration.ofHours(1));
+            push(server, token, op("o1", "notes", "n1", "CREATE", null) + "," + op("o2", "profiles", "p1", "CREATE", null));
+            push(server, token, op("o3", "notes", "n1", "UPDATE", 0L) + "," + op("o4", "profiles", "p1", "UPDATE", 0L) + ","
+                    + "{\"opId\":\"o5\",\"collection\":\"notes\",\"recordId\":\"x\",\"type\":\"RENAME\",\"hlc\":\"" + HLC + "\"}");
+            push(server, token, op("o1", "notes", "n1", "CREATE", null));
+            send(server, HttpRequest.newBuilder(URI.create(server.url() + "/v1/pull")).header("Authorization", "Bearer " + token).GET());
+
+            HttpResponse<String> metrics = send(server, HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).GET());
+
+            assertThat(metrics.statusCode()).isEqualTo(200);
+            assertThat(metrics.headers().firstValue("Content-Type").orElse("")).startsWith("text/plain");
+            assertThat(metrics.body())
+                    .contains("outpost_push_seconds_count 3")
+                    .contains("outpost_ops_total{status=\"APPLIED\"} 2")
+                    .contains("outpost_ops_total{status=\"CONFLICT\"} 1")
+                    .contains("outpost_ops_total{status=\"MERGED\"} 1")
+                    .contains("outpost_ops_total{status=\"REJECTED\"} 1")
+                    .contains("outpost_ops_total{status=\"DUPLICATE\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"SERVER_WINS\",settled=\"server_kept\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"MERGE\",settled=\"merged\"} 1")
+                    .contains("outpost_pull_seconds_count 1")
+                    .contains("outpost_pull_changes_total 3")
+                    .contains("outpost_pull_seconds_bucket")
+                    .contains("jvm_memory_used_bytes");
+        }
+    }
+
+    @Test
+    void metricsAnswerOnlyGet() throws Exception {
+        try (OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp).build().start()) {
+            HttpResponse<String> response = send(server, HttpRequest.newBuilder(URI.create(server.url() + "/metrics"))
+                    .POST(HttpRequest.BodyPublishers.ofString("x")));
+
+            assertThat(response.statusCode()).isEqualTo(405);
+            assertThat(response.body()).contains("METHOD_NOT_ALLOWED");
+        }
+    }
+
+    /**
+     * A push waits on the database (another connection holds SQLite's write lock) when the
+     * server is told to stop: the push still completes and is answered, then the server stops.
+     */
+    @Test
+    void closingFinishesRequestsInFlightAndThenRefusesNewOnes() throws Exception {
+        OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp).build().start();
+        String token = server.tokens().issue("alice", Duration.ofHours(1));
+        String url = server.url();
+        CompletableFuture<HttpResponse<String>> inFlight;
+        CompletableFuture<Void> closing;
+        try (Connection blocker = DriverManager.getConnection("jdbc:sqlite:" + tmp.resolve(OutpostServer.DATABASE_FILE));
+                Statement statement = blocker.createStatement()) {
+            statement.execute("BEGIN IMMEDIATE");
+            inFlight = http.sendAsync(pushRequest(server, token, op("o1", "notes", "n1", "CREATE", null)),
+                    HttpResponse.BodyHandlers.ofString());
+            Thread.sleep(500);
+            closing = CompletableFuture.runAsync(server::close);
+            Thread.sleep(500);
+            assertThat(inFlight).as("the push waits for the database").isNotDone();
+            statement.execute("ROLLBACK");
+        }
+
+        HttpResponse<String> answered = inFlight.get();
+        closing.get();
+
+        assertThat(answered.statusCode()).isEqualTo(200);
+        assertThat(answered.body()).contains("APPLIED");
+        try (Connection check = DriverManager.getConnection("jdbc:sqlite:" + tmp.resolve(OutpostServer.DATABASE_FILE));
+                Statement statement = check.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT COUNT(*) FROM changes")) {
+            rows.next();
+            assertThat(rows.getInt(1)).isEqualTo(1);
+        }
+        assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(URI.create(url + "/health")).GET().build(),
+                HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
+    }
+
+    @Test
+    void aShutdownTimeoutThatIsNotPositiveIsRefused() {
+        assertThatThrownBy(() -> OutpostServer.builder().shutdownTimeout(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("shutdownTimeout");
+    }
+
+    private static String op(String opId, String collection, String recordId, String type, Long baseVersion) {
+        return "{\"opId\":\"" + opId + "\",\"collection\":\"" + collection + "\",\"recordId\":\"" + recordId + "\",\"type\":\""
+                + type + "\"" + (baseVersion == null ? "" : ",\"baseVersion\":" + baseVersion)
+                + ",\"data\":{\"visits\":1},\"hlc\":\"" + HLC + "\"}";
+    }
+
+    private HttpRequest pushRequest(OutpostServer server, String token, String ops) {
+        return HttpRequest.newBuilder(URI.create(server.url() + "/v1/push")).header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"deviceId\":\"phone\",\"ops\":[" + ops + "]}")).build();
+    }
+
+    private void push(OutpostServer server, String token, String ops) throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(pushRequest(server, token, ops), HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    }
+
+    private HttpResponse<String> send(OutpostServer server, HttpRequest.Builder request) throws IOException, InterruptedException {
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+}
