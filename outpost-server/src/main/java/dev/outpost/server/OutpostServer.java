@@ -80,6 +80,8 @@ public final class OutpostServer implements AutoCloseable {
             javalin.showJavalinBanner = false;
             javalin.http.maxRequestSize = config.maxBodyBytes;
             javalin.http.prefer405over404 = true;
+            // Answers over 1.5 KB go gzipped to clients that accept it (pull pages shrink 5-10x).
+            javalin.http.gzipOnlyCompression(4);
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
             // Graceful stop: the statistics handler counts requests in flight, and stopping waits

@@ -15,10 +15,13 @@ import dev.outpost.server.Tokens;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -204,9 +207,19 @@ public final class HttpApi {
         if (declared > limits.maxBodyBytes()) {
             throw tooLarge(declared);
         }
+        String encoding = ctx.header("Content-Encoding");
+        boolean gzip = encoding != null && encoding.trim().equalsIgnoreCase("gzip");
+        if (encoding != null && !gzip && !encoding.trim().equalsIgnoreCase("identity")) {
+            throw new ApiException(415, "UNSUPPORTED_ENCODING", "the request body's Content-Encoding '"
+                    + (encoding.length() > 20 ? encoding.substring(0, 20) + "..." : encoding) + "' is not supported; send gzip or none");
+        }
         byte[] bytes;
-        try (InputStream in = ctx.req().getInputStream()) {
+        try (InputStream raw = ctx.req().getInputStream();
+                InputStream in = gzip ? new GZIPInputStream(raw, 16 * 1024) : raw) {
+            // The limit applies to the body as decompressed, so a small gzip bomb cannot grow past it.
             bytes = readAtMost(in, limits.maxBodyBytes());
+        } catch (ZipException | EOFException e) {
+            throw new ApiException(400, "MALFORMED_BODY", "the request body is declared gzip but is not valid gzip: " + e.getMessage());
         } catch (IOException e) {
             throw new ApiException(400, "INVALID_REQUEST", "the request body could not be read: " + e.getMessage());
         }
