@@ -3,7 +3,6 @@ module dev.outpost.server {
     requires transitive dev.outpost.protocol;
     requires com.nimbusds.jose.jwt;
     requires io.javalin;
-    requires org.eclipse.jetty.server;
     requires micrometer.core;
     requires micrometer.registry.prometheus;
     requires java.sql;

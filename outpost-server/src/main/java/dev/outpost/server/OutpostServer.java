@@ -9,7 +9,6 @@ import dev.outpost.server.internal.JdbcSyncStore;
 import dev.outpost.protocol.ConflictPolicy;
 import dev.outpost.protocol.Names;
 import io.javalin.Javalin;
-import org.eclipse.jetty.server.handler.StatisticsHandler;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -38,12 +37,14 @@ import java.util.Set;
  * directory; the directory also holds the token signing secret (see {@link Tokens}).
  */
 public final class OutpostServer implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutpostServer.class);
     /** The file name of the embedded database in the data directory. */
     public static final String DATABASE_FILE = "outpost.db";
 
     private final Config config;
     private final Tokens tokens;
     private final ServerMetrics metrics = new ServerMetrics();
+    private HttpApi api;
     private JdbcSyncStore store;
     private Javalin app;
 
@@ -84,14 +85,9 @@ public final class OutpostServer implements AutoCloseable {
             javalin.http.gzipOnlyCompression(4);
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
-            // Graceful stop: the statistics handler counts requests in flight, and stopping waits
-            // for them (up to the timeout) after the connectors stop taking new ones.
-            javalin.jetty.modifyServer(jetty -> {
-                jetty.setHandler(new StatisticsHandler());
-                jetty.setStopTimeout(config.shutdownTimeout.toMillis());
-            });
         });
-        new HttpApi(store, tokens, limits, metrics, config.policies).install(created);
+        api = new HttpApi(store, tokens, limits, metrics, config.policies);
+        api.install(created);
         try {
             created.start(config.host, config.port);
         } catch (RuntimeException e) {
@@ -126,6 +122,12 @@ public final class OutpostServer implements AutoCloseable {
     @Override
     public synchronized void close() {
         if (app != null) {
+            // Refuse new requests (503), let those in flight finish, then stop listening.
+            api.shutDown();
+            if (!api.awaitIdle(config.shutdownTimeout)) {
+                LOG.warn("requests still running after {}; stopping anyway (an unanswered push is sent again by its device)",
+                        config.shutdownTimeout);
+            }
             app.stop();
             app = null;
         }

@@ -74,7 +74,8 @@ class OperationsTest {
 
     /**
      * A push waits on the database (another connection holds SQLite's write lock) when the
-     * server is told to stop: the push still completes and is answered, then the server stops.
+     * server is told to stop: a new request is refused with 503, the push still completes and
+     * is answered, then the server stops.
      */
     @Test
     void closingFinishesRequestsInFlightAndThenRefusesNewOnes() throws Exception {
@@ -92,6 +93,10 @@ class OperationsTest {
             closing = CompletableFuture.runAsync(server::close);
             Thread.sleep(500);
             assertThat(inFlight).as("the push waits for the database").isNotDone();
+            HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/pull"))
+                    .header("Authorization", "Bearer " + token).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(refused.statusCode()).as("a new request while stopping").isEqualTo(503);
+            assertThat(refused.body()).contains("SHUTTING_DOWN");
             statement.execute("ROLLBACK");
         }
 

@@ -49,19 +49,29 @@ public final class HttpApi {
         this.policies = policies;
     }
 
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile boolean shuttingDown;
+
     /** Adds the routes and handlers to a Javalin app that has not started. */
     public void install(Javalin app) {
-        app.before("/v1/*", this::authenticate);
+        app.before("/v1/*", ctx -> {
+            if (shuttingDown) {
+                ctx.header("Connection", "close");
+                ctx.header("Retry-After", "1");
+                throw new ApiException(503, "SHUTTING_DOWN", "the server is stopping; send this again in a moment");
+            }
+            authenticate(ctx);
+        });
         app.get("/health", this::health);
         app.get("/metrics", ctx -> {
             ctx.contentType("text/plain; version=0.0.4; charset=utf-8");
             ctx.result(metrics.scrape());
         });
-        app.post("/v1/push", this::push);
-        app.get("/v1/pull", this::pull);
-        app.get("/v1/conflicts", this::conflicts);
-        app.get("/v1/devices/{deviceId}/operations", this::operations);
-        app.post("/v1/conflicts/{id}/resolve", this::resolve);
+        app.post("/v1/push", tracked(this::push));
+        app.get("/v1/pull", tracked(this::pull));
+        app.get("/v1/conflicts", tracked(this::conflicts));
+        app.get("/v1/devices/{deviceId}/operations", tracked(this::operations));
+        app.post("/v1/conflicts/{id}/resolve", tracked(this::resolve));
         app.exception(ApiException.class, (e, ctx) -> error(ctx, e.status(), e.code(), e.getMessage()));
         app.exception(Exception.class, (e, ctx) -> {
             LOG.error("request {} {} failed", ctx.method(), ctx.path(), e);
@@ -77,6 +87,45 @@ public final class HttpApi {
                 error(ctx, 405, "METHOD_NOT_ALLOWED", ctx.method() + " is not allowed on " + ctx.path());
             }
         });
+    }
+
+    /** A handler counted while it runs, so that a stop can wait for it. */
+    private io.javalin.http.Handler tracked(io.javalin.http.Handler handler) {
+        return ctx -> {
+            inFlight.incrementAndGet();
+            try {
+                // Checked after counting in: a stop that saw no request in flight has refused this one.
+                if (shuttingDown) {
+                    ctx.header("Connection", "close");
+                    throw new ApiException(503, "SHUTTING_DOWN", "the server is stopping; send this again in a moment");
+                }
+                handler.handle(ctx);
+            } finally {
+                inFlight.decrementAndGet();
+            }
+        };
+    }
+
+    /** From now on every /v1 request is answered 503 SHUTTING_DOWN. */
+    public void shutDown() {
+        shuttingDown = true;
+    }
+
+    /** Waits until no request is being handled, up to {@code timeout}; whether none is. */
+    public boolean awaitIdle(java.time.Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (inFlight.get() > 0) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
     }
 
     private void authenticate(Context ctx) {
