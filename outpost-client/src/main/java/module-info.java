@@ -5,6 +5,7 @@ module dev.outpost.client {
     requires java.sql;
     requires org.xerial.sqlitejdbc;
     requires org.slf4j;
+    requires static micrometer.core;
     requires transitive com.google.crypto.tink;
 
     exports dev.outpost.client;

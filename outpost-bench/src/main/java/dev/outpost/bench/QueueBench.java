@@ -1,6 +1,7 @@
 package dev.outpost.bench;
 
 import com.squareup.tape2.QueueFile;
+import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.Durability;
 import dev.outpost.client.Outpost;
 import dev.outpost.client.OutpostConfig;
@@ -226,7 +227,7 @@ public final class QueueBench {
         LiveHeapSampler sampler = new LiveHeapSampler();
         sampler.start();
         long drainStart = System.nanoTime();
-        try (Outpost draining = Outpost.open(OutpostConfig.builder().storeFile(work.resolve(name))
+        try (Outpost draining = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(work.resolve(name))
                 .transport(new ApplyingServer()).build())) {
             SyncResult result = draining.sync();
             if (result.pending() != 0 || result.status() != SyncResult.Status.COMPLETED) {
@@ -243,7 +244,7 @@ public final class QueueBench {
     }
 
     private Outpost open(String file, Durability durability) throws OutpostException {
-        return Outpost.open(OutpostConfig.builder().storeFile(work.resolve(file)).durability(durability).build());
+        return Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(work.resolve(file)).durability(durability).build());
     }
 
     /** A server stand-in that applies every op at version 1 and has nothing to pull. */

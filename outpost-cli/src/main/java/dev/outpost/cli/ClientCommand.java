@@ -2,6 +2,7 @@ package dev.outpost.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.DeadLetter;
 import dev.outpost.client.LocalRecord;
 import dev.outpost.client.OpInfo;
@@ -55,7 +56,7 @@ final class ClientCommand implements Runnable {
     }
 
     Outpost open() throws OutpostException {
-        OutpostConfig.Builder config = OutpostConfig.builder().storeFile(store);
+        OutpostConfig.Builder config = OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(store);
         if (server != null) {
             config.serverUrl(server);
         }
@@ -186,7 +187,7 @@ final class ClientCommand implements Runnable {
                 out().println(result.status() + ": " + result.message());
                 return switch (result.status()) {
                     case COMPLETED -> 0;
-                    case OFFLINE -> 3;
+                    case OFFLINE, DEFERRED -> 3;
                     case FAILED -> 1;
                 };
             }

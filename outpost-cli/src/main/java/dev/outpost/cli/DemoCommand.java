@@ -1,6 +1,7 @@
 package dev.outpost.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.LocalRecord;
 import dev.outpost.client.Outpost;
 import dev.outpost.client.OutpostConfig;
@@ -103,7 +104,7 @@ final class DemoCommand implements Callable<Integer> {
         List<Device> devices = new ArrayList<>();
         try {
             for (int i = 1; i <= deviceCount; i++) {
-                devices.add(new Device("device-" + i, Outpost.open(OutpostConfig.builder()
+                devices.add(new Device("device-" + i, Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL)
                         .storeFile(work.resolve("device-" + i + ".db"))
                         .serverUrl(network.url())
                         .tokenProvider(TokenProvider.fixed(token))
@@ -253,6 +254,7 @@ final class DemoCommand implements Callable<Integer> {
             case OFFLINE -> (result.pushed() > 0 ? result.pushed() + " pushed, then " : "")
                     + "the network failed: changes stay queued";
             case FAILED -> "failed: " + result.message();
+            case DEFERRED -> "waiting: " + result.message();
         };
         out.printf("   %-9s %-9s %s; %d waiting%n", device.name, result.status(), detail, result.pending());
     }

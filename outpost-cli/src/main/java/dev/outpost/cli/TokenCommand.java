@@ -1,9 +1,15 @@
 package dev.outpost.cli;
 
+import dev.outpost.protocol.Names;
+import dev.outpost.server.ScopeAccess;
 import dev.outpost.server.Tokens;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,6 +36,10 @@ final class TokenCommand implements Callable<Integer> {
     @Option(names = "--ttl", defaultValue = "30d", description = "how long the token is valid: a number and s, m, h or d (default: ${DEFAULT-VALUE})")
     String ttl;
 
+    @Option(names = "--scope", paramLabel = "NAME=ACCESS",
+            description = "grant a shared scope: NAME=read or NAME=read-write; repeat for more")
+    List<String> scopes = new ArrayList<>();
+
     @Override
     public Integer call() {
         if (user.isBlank()) {
@@ -40,8 +50,25 @@ final class TokenCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("note: " + dataDir + " did not exist; created it with a new signing secret."
                     + " Start the server with --data-dir " + dataDir + " so it accepts this token.");
         }
-        System.out.println(Tokens.forDataDir(dataDir).issue(user, lifetime));
+        Map<String, ScopeAccess> granted = parseScopes();
+        System.out.println(Tokens.forDataDir(dataDir).issue(user, lifetime, granted));
         return 0;
+    }
+
+    private Map<String, ScopeAccess> parseScopes() {
+        Map<String, ScopeAccess> granted = new LinkedHashMap<>();
+        for (String scope : scopes) {
+            int equals = scope.lastIndexOf('=');
+            String name = equals < 0 ? scope : scope.substring(0, equals);
+            String access = equals < 0 ? "" : scope.substring(equals + 1);
+            ScopeAccess chosen = access.equals("read") ? ScopeAccess.READ : access.equals("read-write") ? ScopeAccess.READ_WRITE : null;
+            if (chosen == null || !Names.isValidCollection(name)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--scope must be NAME=read or NAME=read-write, NAME "
+                        + Names.collectionRule() + " (got '" + scope + "')");
+            }
+            granted.put(name, chosen);
+        }
+        return granted;
     }
 
     private Duration parseTtl() {

@@ -18,7 +18,8 @@ import java.time.Instant;
  * @param createdAt when it was written
  * @param nextAttemptAt when a pending op waiting out a retry backoff is due; null otherwise
  * @param payloadBytes the size of its payload as JSON
- * @param waitingFor the id of the dead op of the same record this pending op waits behind; null if none
+ * @param waitingFor the id of the dead op of the same record this pending op waits behind, or of the op
+ *     whose conflict waits for the app ({@link Outpost#conflicts()}); null if none
  */
 public record OpInfo(String opId, String collection, String recordId, OpType type, Priority priority, OpState state,
         int attempts, String lastError, Instant createdAt, Instant nextAttemptAt, int payloadBytes, String waitingFor) {

@@ -1,13 +1,21 @@
 package dev.outpost.client;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.internal.CircuitBreaker;
+import dev.outpost.client.internal.ConflictHandling;
 import dev.outpost.client.internal.LocalStore;
+import dev.outpost.client.internal.LocalWrite;
+import dev.outpost.client.internal.ProbingNetworkMonitor;
+import dev.outpost.client.internal.SyncGate;
+import dev.outpost.client.internal.SyncHistory;
+import dev.outpost.client.internal.SyncScheduler;
 import dev.outpost.client.internal.QueueSettings;
 import dev.outpost.client.internal.StorageSettings;
 import dev.outpost.client.internal.SyncEngine;
 import dev.outpost.protocol.Names;
 import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.Wire;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -41,6 +49,14 @@ public final class Outpost implements AutoCloseable {
     private final SyncEngine engine;
     private final List<OutpostListener> listeners;
     private volatile SyncResult lastSync;
+    private SyncScheduler scheduler;
+    private NetworkMonitor monitor;
+    private SyncGate gate;
+    private CircuitBreaker breaker;
+    private java.time.Clock clock;
+    private volatile java.time.Instant lastSuccess;
+    private volatile boolean background;
+    private final SyncHistory history = new SyncHistory();
 
     private Outpost(LocalStore store, SyncEngine engine, List<OutpostListener> listeners) {
         this.store = store;
@@ -74,7 +90,49 @@ public final class Outpost implements AutoCloseable {
         if (store.report().mode() != OpenReport.Mode.OPENED) {
             outpost.tell(listener -> listener.storageDegraded(store.report()));
         }
+        try {
+            store.handleConflicts(new ConflictHandling(config::conflictPolicy, config.conflictResolvers(),
+                    (conflict, settledBy) -> outpost.tell(listener -> listener.conflictDetected(conflict, settledBy))));
+            store.askResolvers();
+        } catch (OutpostException e) {
+            store.close();
+            throw e;
+        }
+        outpost.startSyncing(config);
         return outpost;
+    }
+
+    private void startSyncing(OutpostConfig config) {
+        SyncPolicy policy = config.syncPolicy();
+        clock = config.clock();
+        gate = new SyncGate(policy.wifiOnlyInBackground(), policy.meteredAfter(), policy.meteredQueueBytes());
+        breaker = new CircuitBreaker(clock, policy.breakerFailures(), policy.breakerCoolDown(),
+                policy.breakerCoolDown().compareTo(Duration.ofMinutes(10)) > 0 ? policy.breakerCoolDown() : Duration.ofMinutes(10));
+        monitor = config.networkMonitor() != null ? config.networkMonitor()
+                : engine != null && policy.automatic() ? NetworkMonitor.probing(config.transport(), Duration.ofSeconds(15))
+                : NetworkMonitor.manual(NetworkState.UNKNOWN);
+        boolean automatic = policy.automatic() && engine != null;
+        scheduler = new SyncScheduler(this::runSync, policy.interval(), policy.writeDebounce(), automatic);
+        java.util.concurrent.atomic.AtomicReference<NetworkState> seen = new java.util.concurrent.atomic.AtomicReference<>(monitor.current());
+        monitor.subscribe(state -> {
+            NetworkState before = seen.getAndSet(state);
+            tell(listener -> listener.networkChanged(state));
+            // Back online, or off a metered link onto an unmetered one: what waited may go now.
+            if (state.online() && (!before.online() || (before.metered() && !state.metered()))) {
+                scheduler.trigger(SyncReason.NETWORK_RESTORED);
+            }
+        });
+        if (automatic) {
+            monitor.start();
+            scheduler.start();
+            try {
+                if (store.pendingCount() > 0) {
+                    scheduler.written();
+                }
+            } catch (OutpostException e) {
+                LOG.warn("cannot count the pending changes at open: {}", e.getMessage());
+            }
+        }
     }
 
     /** This device's id, created once when the store was created. */
@@ -103,7 +161,7 @@ public final class Outpost implements AutoCloseable {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(data, "data"));
         Objects.requireNonNull(priority, "priority");
-        return watched(() -> store.put(collection, id, data, priority));
+        return queued(collection, id, watched(() -> store.put(collection, id, data, priority)));
     }
 
     /**
@@ -144,7 +202,7 @@ public final class Outpost implements AutoCloseable {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(patch, "patch"));
         Objects.requireNonNull(priority, "priority");
-        return watched(() -> store.update(collection, id, patch, priority));
+        return queued(collection, id, watched(() -> store.update(collection, id, patch, priority)));
     }
 
     /** As {@link #update(String, String, ObjectNode)}, with the patch as JSON text. */
@@ -171,7 +229,7 @@ public final class Outpost implements AutoCloseable {
     public boolean delete(String collection, String id, Priority priority) throws OutpostException {
         checkName(collection, id);
         Objects.requireNonNull(priority, "priority");
-        return watched(() -> store.delete(collection, id, priority));
+        return queued(collection, id, watched(() -> store.delete(collection, id, priority)));
     }
 
     /** The record as this device sees it, if it exists and is not deleted. */
@@ -193,7 +251,13 @@ public final class Outpost implements AutoCloseable {
      * fsync for the lot.
      */
     public WriteBatch newBatch() {
-        return new WriteBatch(writes -> watched(() -> store.apply(writes)));
+        return new WriteBatch(writes -> {
+            List<Object> results = watched(() -> store.apply(writes));
+            for (LocalWrite write : writes) {
+                queued(write.collection(), write.id(), null);
+            }
+            return results;
+        });
     }
 
     /** How many changes wait to be pushed. */
@@ -248,11 +312,20 @@ public final class Outpost implements AutoCloseable {
             return changes(stats.dead()) + (stats.dead() == 1 ? " needs" : " need") + " attention"
                     + (stats.pending() > 0 ? "; " + changes(stats.pending()) + " waiting to sync" : "");
         }
+        int conflicts = store.openConflictCount();
+        if (conflicts > 0) {
+            return conflicts + (conflicts == 1 ? " conflict waits" : " conflicts wait") + " for review"
+                    + (stats.pending() > 0 ? "; " + changes(stats.pending()) + " waiting to sync" : "");
+        }
         if (stats.pending() == 0) {
             return "All changes synced";
         }
-        if (last != null && last.status() == SyncResult.Status.OFFLINE) {
+        if ((last != null && last.status() == SyncResult.Status.OFFLINE) || !monitor.current().online()) {
             return "Offline: " + changes(stats.pending()) + " will sync when connected";
+        }
+        if (last != null && last.status() == SyncResult.Status.DEFERRED) {
+            return changes(stats.pending()) + (last.message().startsWith("waiting for Wi-Fi") ? " waiting for Wi-Fi"
+                    : " waiting; the server is failing, so syncing pauses for a while");
         }
         if (last != null && last.failure() == OutpostException.Category.AUTH) {
             return "Sign-in needed: " + changes(stats.pending()) + " waiting";
@@ -309,36 +382,327 @@ public final class Outpost implements AutoCloseable {
     }
 
     /**
-     * Pushes every queued change, then pulls every change since the last pull. Without a
-     * reachable server it returns OFFLINE and the changes stay queued.
+     * The conflicts that wait for the app, oldest first: those of {@link ClientConflictPolicy#PROMPT_USER}
+     * collections, those a {@link ConflictResolver} left for later or failed on
+     * ({@link Conflict#error()}). Each is stored with base, local and remote and survives
+     * restarts. Meanwhile the record shows the server's record, its state is
+     * {@link SyncState#CONFLICT}, and the device's later changes to it wait behind the conflict.
+     */
+    public List<Conflict> conflicts() throws OutpostException {
+        return store.conflicts();
+    }
+
+    /**
+     * Settles a conflict that waits for the app. {@link Resolution#useServer()} drops the
+     * device's change (it stays on record with the conflict); {@link Resolution#useLocal()}
+     * forces it: it is queued again against the server's version ("force update");
+     * {@link Resolution#merged(ObjectNode)} queues the given record; {@link Resolution#later()}
+     * leaves the conflict as it is ("review later"). The record's later changes then go on,
+     * after the queued one.
+     *
+     * @throws IllegalArgumentException if merged data nests deeper than {@link Wire#MAX_RECORD_DEPTH}
+     * @throws OutpostException VALIDATION / CONFLICT_NOT_FOUND if no conflict has that id (settled
+     *     ones are forgotten after the retention period), VALIDATION / CONFLICT_ALREADY_RESOLVED if
+     *     it was settled already; STORAGE if it could not be saved, and then nothing changed
+     */
+    public void resolveConflict(String conflictId, Resolution resolution) throws OutpostException {
+        Objects.requireNonNull(conflictId, "conflictId");
+        Objects.requireNonNull(resolution, "resolution");
+        if (resolution.kind() == Resolution.Kind.MERGED) {
+            checkDepth(resolution.data());
+        }
+        String[] queuedFor = store.resolveConflict(conflictId, resolution);
+        if (queuedFor != null) {
+            queued(queuedFor[0], queuedFor[1], null);
+        }
+    }
+
+    /**
+     * Pushes every queued change, then pulls every change since the last pull, and returns
+     * when done. Without a reachable server it returns OFFLINE and the changes stay queued.
+     * If a sync is running already, this waits for it and returns its result. Network policy
+     * does not hold back a sync the app asks for.
      *
      * @throws OutpostException STORAGE if the local store failed; network and server failures
      *     are reported in the result instead
      */
     public SyncResult sync() throws OutpostException {
-        java.time.Instant started = java.time.Instant.now();
-        List<DeadLetter> deadBefore = listeners.isEmpty() ? List.of() : store.deadLetters();
-        SyncResult result = engine == null
-                ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, 0, store.pendingCount(),
-                        OutpostException.Category.NETWORK, "no server is configured; changes stay queued")
-                : engine.sync();
-        lastSync = result;
-        if (result.dead() > 0 && !listeners.isEmpty()) {
-            java.util.Set<String> known = new java.util.HashSet<>();
-            deadBefore.forEach(letter -> known.add(letter.opId()));
-            for (DeadLetter letter : store.deadLetters()) {
-                if (!known.contains(letter.opId())) {
-                    tell(listener -> listener.deadLettered(letter));
-                }
+        try {
+            return syncNow().join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof UncheckedOutpost failure) {
+                throw failure.error;
             }
+            throw e;
         }
+    }
+
+    /**
+     * Starts a sync now (or joins the running one) without waiting: the future completes with
+     * its result. As {@link #sync()}, network policy does not hold it back. A storage failure
+     * completes the future exceptionally.
+     */
+    public java.util.concurrent.CompletableFuture<SyncResult> syncNow() {
+        return scheduler.request(SyncReason.REQUESTED);
+    }
+
+    /**
+     * The app came to the foreground: sync now if automatic sync is on (and the network
+     * policy allows).
+     */
+    public void onForeground() {
+        background = false;
+        scheduler.trigger(SyncReason.FOREGROUND);
+    }
+
+    /**
+     * The app is going to the background: push what waits now, before it may be suspended
+     * (if automatic sync is on and the policy allows; with Wi-Fi-only background sync, only
+     * on Wi-Fi or ethernet). Later automatic syncs follow the background rules until
+     * {@link #onForeground()}.
+     */
+    public void onBackground() {
+        background = true;
+        scheduler.trigger(SyncReason.BACKGROUND);
+    }
+
+    /** The network as the monitor sees it now. */
+    public NetworkState networkState() {
+        return monitor.current();
+    }
+
+    /** Queue depth, sync counts, success rate and durations since Outpost opened. */
+    public SyncMetrics metrics() throws OutpostException {
+        QueueStats stats = store.stats();
+        SyncHistory.Entry last = history.last();
+        long syncs = history.syncs();
+        return new SyncMetrics(stats.pending(), stats.dead(), syncs, history.completed(),
+                syncs == 0 ? Double.NaN : history.completed() / (double) syncs, history.total(),
+                last == null ? null : Duration.ofMillis(last.durationMillis()),
+                last == null ? null : last.startedAt().plusMillis(last.durationMillis()), history.lastSuccessAt());
+    }
+
+    /**
+     * Writes what a support engineer needs to see why this device is not syncing, as JSON (the
+     * seeds' sync inspector): the status line, network, queue stats, metrics, the last
+     * {@value SyncHistory#KEPT} syncs with their outcomes, dead letters with their reasons, the
+     * conflicts waiting for the app, and how the store opened. Record contents are left out
+     * (ids, collections, versions and reasons only), so the file can be shared.
+     *
+     * @throws OutpostException STORAGE if the store cannot be read or the file cannot be written
+     */
+    public void exportDebugInfo(java.nio.file.Path file) throws OutpostException {
+        Objects.requireNonNull(file, "file");
+        java.util.Map<String, Object> info = new java.util.LinkedHashMap<>();
+        info.put("exportedAt", clock.instant().toString());
+        info.put("deviceId", deviceId());
+        info.put("statusLine", statusLine());
+        NetworkState network = monitor.current();
+        info.put("network", java.util.Map.of("online", network.online(), "type", network.type().name(), "metered", network.metered(),
+                "quality", network.quality(), "stability", network.stability()));
+        QueueStats stats = store.stats();
+        java.util.Map<String, Object> queue = new java.util.LinkedHashMap<>();
+        queue.put("pending", stats.pending());
+        queue.put("pendingByPriority", stats.pendingByPriority());
+        queue.put("pendingBytes", stats.pendingBytes());
+        queue.put("oldestPendingAt", String.valueOf(stats.oldestPendingAt()));
+        queue.put("nextAttemptAt", String.valueOf(stats.nextAttemptAt()));
+        queue.put("applied", stats.applied());
+        queue.put("conflicts", stats.conflicts());
+        queue.put("dead", stats.dead());
+        queue.put("discarded", stats.discarded());
+        queue.put("successRate", Double.isNaN(stats.successRate()) ? null : stats.successRate());
+        queue.put("meanProcessingMillis", stats.meanProcessingTime() == null ? null : stats.meanProcessingTime().toMillis());
+        info.put("queue", queue);
+        SyncMetrics metrics = metrics();
+        java.util.Map<String, Object> figures = new java.util.LinkedHashMap<>();
+        figures.put("syncs", metrics.syncs());
+        figures.put("completedSyncs", metrics.completedSyncs());
+        figures.put("successRate", Double.isNaN(metrics.successRate()) ? null : metrics.successRate());
+        figures.put("meanSyncMillis", metrics.meanSyncDuration() == null ? null : metrics.meanSyncDuration().toMillis());
+        figures.put("lastSuccessAt", String.valueOf(metrics.lastSuccessAt()));
+        info.put("metrics", figures);
+        List<java.util.Map<String, Object>> syncs = new java.util.ArrayList<>();
+        for (SyncHistory.Entry entry : history.recent()) {
+            java.util.Map<String, Object> sync = new java.util.LinkedHashMap<>();
+            SyncResult result = entry.result();
+            sync.put("reason", entry.reason().name());
+            sync.put("startedAt", entry.startedAt().toString());
+            sync.put("millis", entry.durationMillis());
+            sync.put("status", result.status().name());
+            sync.put("failure", result.failure() == null ? null : result.failure().name());
+            sync.put("pushed", result.pushed());
+            sync.put("applied", result.applied());
+            sync.put("merged", result.merged());
+            sync.put("conflicts", result.conflicts());
+            sync.put("dead", result.dead());
+            sync.put("pulled", result.pulled());
+            sync.put("pending", result.pending());
+            sync.put("message", result.message());
+            syncs.add(sync);
+        }
+        info.put("recentSyncs", syncs);
+        List<java.util.Map<String, Object>> dead = new java.util.ArrayList<>();
+        for (DeadLetter letter : store.deadLetters()) {
+            java.util.Map<String, Object> entry = new java.util.LinkedHashMap<>();
+            entry.put("opId", letter.opId());
+            entry.put("collection", letter.collection());
+            entry.put("recordId", letter.recordId());
+            entry.put("type", letter.type().name());
+            entry.put("attempts", letter.attempts());
+            entry.put("reason", letter.reason());
+            entry.put("createdAt", String.valueOf(letter.createdAt()));
+            entry.put("diedAt", String.valueOf(letter.diedAt()));
+            dead.add(entry);
+        }
+        info.put("deadLetters", dead);
+        info.put("conflicts", conflictSummaries());
+        OpenReport report = store.report();
+        info.put("openedAs", java.util.Map.of("mode", report.mode().name(), "message", String.valueOf(report.message())));
+        try {
+            java.nio.file.Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                java.nio.file.Files.createDirectories(parent);
+            }
+            java.nio.file.Files.write(file, Wire.mapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
+        } catch (java.io.IOException e) {
+            throw new OutpostException(OutpostException.Category.STORAGE, "EXPORT_FAILED",
+                    "cannot write the debug export to " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private List<java.util.Map<String, Object>> conflictSummaries() throws OutpostException {
+        List<java.util.Map<String, Object>> summaries = new java.util.ArrayList<>();
+        for (Conflict conflict : conflicts()) {
+            java.util.Map<String, Object> entry = new java.util.LinkedHashMap<>();
+            entry.put("id", conflict.id());
+            entry.put("collection", conflict.collection());
+            entry.put("recordId", conflict.recordId());
+            entry.put("opId", conflict.opId());
+            entry.put("remoteVersion", conflict.remoteVersion());
+            entry.put("remoteDeleted", conflict.remoteDeleted());
+            entry.put("detectedAt", String.valueOf(conflict.detectedAt()));
+            entry.put("error", conflict.error());
+            summaries.add(entry);
+        }
+        return summaries;
+    }
+
+    /** Starts an automatic sync as if {@code reason} had happened; for tests of the scheduling rules. */
+    java.util.concurrent.CompletableFuture<SyncResult> trigger(SyncReason reason) {
+        return scheduler.request(reason);
+    }
+
+    /** One sync, run on the sync thread: the policy gate for automatic ones, then the engine, then the events. */
+    private SyncResult runSync(SyncReason reason) {
+        java.time.Instant startedAt = clock.instant();
+        long started = System.nanoTime();
+        SyncResult result = syncOnce(reason);
+        history.add(reason, startedAt, Duration.ofNanos(System.nanoTime() - started), result);
         return result;
     }
 
-    /** Closes the local store. Writes already returned are on disk. */
+    private SyncResult syncOnce(SyncReason reason) {
+        try {
+            SyncResult held = heldBack(reason);
+            if (held != null) {
+                lastSync = held;
+                tell(listener -> listener.syncDeferred(held));
+                return held;
+            }
+            tell(listener -> listener.syncStarted(reason));
+            List<DeadLetter> deadBefore = listeners.isEmpty() ? List.of() : store.deadLetters();
+            SyncResult result = engine == null
+                    ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, 0, store.pendingCount(),
+                            OutpostException.Category.NETWORK, "no server is configured; changes stay queued")
+                    : engine.sync((done, total) -> tell(listener -> listener.syncProgress(done, total)));
+            lastSync = result;
+            if (result.dead() > 0 && !listeners.isEmpty()) {
+                java.util.Set<String> known = new java.util.HashSet<>();
+                deadBefore.forEach(letter -> known.add(letter.opId()));
+                for (DeadLetter letter : store.deadLetters()) {
+                    if (!known.contains(letter.opId())) {
+                        tell(listener -> listener.deadLettered(letter));
+                    }
+                }
+            }
+            noteOutcome(result);
+            if (result.status() == SyncResult.Status.COMPLETED) {
+                tell(listener -> listener.syncCompleted(result));
+            } else {
+                tell(listener -> listener.syncFailed(result));
+            }
+            return result;
+        } catch (OutpostException e) {
+            throw new UncheckedOutpost(e);
+        }
+    }
+
+    /** A DEFERRED result if an automatic sync may not run now; null if it may. */
+    private SyncResult heldBack(SyncReason reason) throws OutpostException {
+        if (reason == SyncReason.REQUESTED || engine == null) {
+            return null;
+        }
+        if (!breaker.allows()) {
+            return deferred("the server failed " + "repeatedly; automatic syncs resume after " + breaker.openUntil());
+        }
+        QueueStats stats = store.stats();
+        SyncGate.Verdict verdict = gate.decide(monitor.current(), false, background, stats, lastSuccess, clock.instant());
+        return verdict.run() ? null : deferred("waiting for " + verdict.waitingFor() + ": " + changes(stats.pending())
+                + " (" + stats.pendingBytes() + " bytes) queued on " + monitor.current().describe());
+    }
+
+    private SyncResult deferred(String message) throws OutpostException {
+        return new SyncResult(SyncResult.Status.DEFERRED, 0, 0, 0, 0, 0, 0, store.pendingCount(), null, message);
+    }
+
+    private void noteOutcome(SyncResult result) {
+        switch (result.status()) {
+            case COMPLETED -> {
+                lastSuccess = clock.instant();
+                breaker.succeeded();
+            }
+            case FAILED -> {
+                if (result.failure() == OutpostException.Category.SERVER) {
+                    breaker.failed();
+                }
+            }
+            default -> {
+                // OFFLINE is the network's doing, not the server's.
+            }
+        }
+        if (monitor instanceof ProbingNetworkMonitor probing && result.status() != SyncResult.Status.DEFERRED) {
+            probing.observe(result.status() != SyncResult.Status.OFFLINE, null);
+        }
+    }
+
+    /** Carries a storage failure out of the sync thread. */
+    private static final class UncheckedOutpost extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final transient OutpostException error;
+
+        UncheckedOutpost(OutpostException error) {
+            super(error.getMessage(), error, false, false);
+            this.error = error;
+        }
+    }
+
+    /**
+     * Stops syncing (waiting for a running sync to end) and closes the local store. Writes
+     * already returned are on disk.
+     */
     @Override
     public void close() {
+        scheduler.close();
+        monitor.stop();
         store.close();
+    }
+
+    /** Tells the listeners and the scheduler about a stored write. */
+    private <T> T queued(String collection, String id, T result) {
+        tell(listener -> listener.opQueued(collection, id));
+        scheduler.written();
+        return result;
     }
 
     /** A write whose QUOTA failure is told to the listeners before it is thrown. */

@@ -49,8 +49,13 @@ public final class OutpostConfig {
     private final boolean recoverCorruptStore;
     private final boolean memoryOnlyFallback;
     private final Map<String, Set<String>> sensitiveFields;
+    private final Map<String, ClientConflictPolicy> conflictPolicies;
+    private final Map<String, ConflictResolver> conflictResolvers;
+    private final ClientConflictPolicy defaultConflictPolicy;
     private final KeyProvider keyProvider;
     private final List<OutpostListener> listeners;
+    private final SyncPolicy syncPolicy;
+    private final NetworkMonitor networkMonitor;
 
     private OutpostConfig(Builder builder) {
         this.storeFile = builder.storeFile;
@@ -78,10 +83,28 @@ public final class OutpostConfig {
         Map<String, Set<String>> fields = new HashMap<>();
         builder.sensitiveFields.forEach((collection, names) -> fields.put(collection, Set.copyOf(names)));
         this.sensitiveFields = Map.copyOf(fields);
+        this.conflictPolicies = Map.copyOf(builder.conflictPolicies);
+        this.conflictResolvers = Map.copyOf(builder.conflictResolvers);
+        this.defaultConflictPolicy = builder.defaultConflictPolicy;
         this.listeners = List.copyOf(builder.listeners);
+        this.syncPolicy = builder.syncPolicy;
+        this.networkMonitor = builder.networkMonitor;
         this.keyProvider = builder.keyProvider != null
                 ? builder.keyProvider
                 : KeyProvider.keysetFile(builder.storeFile.resolveSibling(builder.storeFile.getFileName() + ".keyset.json"));
+    }
+
+    /** When Outpost syncs by itself; default {@link SyncPolicy#DEFAULTS}. */
+    public SyncPolicy syncPolicy() {
+        return syncPolicy;
+    }
+
+    /**
+     * The network monitor; null when none was set, and Outpost then probes the server's
+     * health ({@link NetworkMonitor#probing}) every 15 s.
+     */
+    public NetworkMonitor networkMonitor() {
+        return networkMonitor;
     }
 
     /** A builder with the defaults; only the store file is required. */
@@ -194,6 +217,25 @@ public final class OutpostConfig {
         return keyProvider;
     }
 
+    /**
+     * How this device settles conflicts in {@code collection}: the policy set for it, else its
+     * seeded default, else {@link #defaultConflictPolicy()}. A resolver registered for the
+     * collection ({@link #conflictResolvers()}) decides instead.
+     */
+    public ClientConflictPolicy conflictPolicy(String collection) {
+        return conflictPolicies.getOrDefault(collection, defaultConflictPolicy);
+    }
+
+    /** The policy of collections with none of their own; default {@link ClientConflictPolicy#SERVER_WINS}. */
+    public ClientConflictPolicy defaultConflictPolicy() {
+        return defaultConflictPolicy;
+    }
+
+    /** The conflict resolvers, by collection. */
+    public Map<String, ConflictResolver> conflictResolvers() {
+        return conflictResolvers;
+    }
+
     /** Builds an {@link OutpostConfig}. */
     public static final class Builder {
         private Path storeFile;
@@ -217,16 +259,93 @@ public final class OutpostConfig {
         private boolean recoverCorruptStore = true;
         private boolean memoryOnlyFallback = true;
         private final Map<String, Set<String>> sensitiveFields = new HashMap<>();
+        private final Map<String, ClientConflictPolicy> conflictPolicies = new HashMap<>(Map.of(
+                "posts", ClientConflictPolicy.LAST_MODIFIED_WINS,
+                "comments", ClientConflictPolicy.CLIENT_WINS,
+                "messages", ClientConflictPolicy.CLIENT_WINS,
+                "profiles", ClientConflictPolicy.MERGE));
+        private final Map<String, ConflictResolver> conflictResolvers = new HashMap<>();
+        private ClientConflictPolicy defaultConflictPolicy = ClientConflictPolicy.SERVER_WINS;
         private KeyProvider keyProvider;
         private final List<OutpostListener> listeners = new ArrayList<>();
+        private SyncPolicy syncPolicy = SyncPolicy.DEFAULTS;
+        private NetworkMonitor networkMonitor;
 
         private Builder() {
+        }
+
+        /** When Outpost syncs by itself; default {@link SyncPolicy#DEFAULTS}, {@link SyncPolicy#MANUAL} for never. */
+        public Builder syncPolicy(SyncPolicy policy) {
+            this.syncPolicy = Objects.requireNonNull(policy, "syncPolicy");
+            return this;
+        }
+
+        /**
+         * Where Outpost learns what the network looks like; default a monitor that probes the
+         * server's health every 15 s. Apps that know the link type (Wi-Fi, cellular, metered)
+         * feed it through {@link NetworkMonitor#manual}.
+         */
+        public Builder networkMonitor(NetworkMonitor monitor) {
+            this.networkMonitor = Objects.requireNonNull(monitor, "networkMonitor");
+            return this;
         }
 
         /** Adds a listener for store events (quota, degraded storage, dead letters). */
         public Builder listener(OutpostListener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener"));
             return this;
+        }
+
+        /**
+         * How this device settles conflicts in {@code collection}: what it does when the server
+         * answers one of its changes CONFLICT, having kept its own record (see
+         * {@link ClientConflictPolicy}). Replaces a resolver set for the collection before.
+         *
+         * <p>Defaults: {@code posts} {@link ClientConflictPolicy#LAST_MODIFIED_WINS},
+         * {@code comments} and {@code messages} {@link ClientConflictPolicy#CLIENT_WINS},
+         * {@code profiles} {@link ClientConflictPolicy#MERGE}, and every other collection
+         * (shared resources, say) {@link #defaultConflictPolicy}, itself
+         * {@link ClientConflictPolicy#SERVER_WINS} unless set. A policy set here overrides these.
+         *
+         * @throws IllegalArgumentException if the collection name is not valid
+         */
+        public Builder conflictPolicy(String collection, ClientConflictPolicy policy) {
+            checkCollection(collection);
+            Objects.requireNonNull(policy, "policy");
+            conflictPolicies.put(collection, policy);
+            conflictResolvers.remove(collection);
+            return this;
+        }
+
+        /**
+         * The app's own resolver for conflicts in {@code collection}, which decides instead of
+         * the collection's policy; see {@link ConflictResolver} for when it is called and what
+         * throwing means. Replaces a policy or resolver set for the collection before.
+         *
+         * @throws IllegalArgumentException if the collection name is not valid
+         */
+        public Builder conflictResolver(String collection, ConflictResolver resolver) {
+            checkCollection(collection);
+            Objects.requireNonNull(resolver, "resolver");
+            conflictResolvers.put(collection, resolver);
+            conflictPolicies.remove(collection);
+            return this;
+        }
+
+        /**
+         * The conflict policy of collections without a policy or resolver of their own and
+         * without a seeded default (see {@link #conflictPolicy}); default
+         * {@link ClientConflictPolicy#SERVER_WINS}.
+         */
+        public Builder defaultConflictPolicy(ClientConflictPolicy policy) {
+            this.defaultConflictPolicy = Objects.requireNonNull(policy, "defaultConflictPolicy");
+            return this;
+        }
+
+        private static void checkCollection(String collection) {
+            if (!Names.isValidCollection(collection)) {
+                throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
+            }
         }
 
         /**

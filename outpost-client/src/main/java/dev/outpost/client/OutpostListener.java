@@ -1,7 +1,10 @@
 package dev.outpost.client;
 
 /**
- * Hears what happens to the local store, for an app to show or log. Every method has a
+ * Hears what happens to the local store and its sync, for an app to show or log (a UI's sync
+ * indicator, say). For one sync the calls come in this order: {@link #syncStarted}, then
+ * {@link #syncProgress} after each pushed batch, {@link #deadLettered} for ops that died, then
+ * {@link #syncCompleted} or {@link #syncFailed}. Every method has a
  * default that does nothing; implement the ones you need. Methods are called on the thread
  * that caused the event (a writer, or the syncing thread), after the store has settled it;
  * they should return quickly. An exception thrown by a listener is logged and ignored: it
@@ -22,5 +25,43 @@ public interface OutpostListener {
 
     /** An op moved to the dead-letter queue during a sync. */
     default void deadLettered(DeadLetter letter) {
+    }
+
+    /**
+     * The server answered one of this device's changes CONFLICT, and the device settled it:
+     * by the collection's {@link ClientConflictPolicy} or {@link ConflictResolver}, as
+     * {@code settledBy} says. {@link Resolution#later()} means it waits for the app in
+     * {@link Outpost#conflicts()}; then {@link Conflict#error()} says if a resolver failed.
+     * Called on the syncing thread after the store committed the settlement.
+     */
+    default void conflictDetected(Conflict conflict, Resolution settledBy) {
+    }
+
+    /** A write was stored and its op queued (once per record written, batch writes included). */
+    default void opQueued(String collection, String recordId) {
+    }
+
+    /** A sync began; {@code reason} says what started it. */
+    default void syncStarted(SyncReason reason) {
+    }
+
+    /** The running sync has had {@code done} of the {@code total} ops it set out to push answered. */
+    default void syncProgress(int done, int total) {
+    }
+
+    /** A sync ended COMPLETED; the result has its counts (pushed, applied, merged, conflicts, dead, pulled). */
+    default void syncCompleted(SyncResult result) {
+    }
+
+    /** A sync ended OFFLINE or FAILED; {@link SyncResult#failure()} is the category. */
+    default void syncFailed(SyncResult result) {
+    }
+
+    /** An automatic sync was held back (network policy or open circuit); nothing was sent. */
+    default void syncDeferred(SyncResult result) {
+    }
+
+    /** The network monitor reported a change of network. */
+    default void networkChanged(NetworkState state) {
     }
 }

@@ -35,6 +35,12 @@ public record SyncResult(
         /** The server could not be reached; ops stay queued and no attempt was counted. */
         OFFLINE,
         /** The sync stopped on an error; see {@code failure} and {@code message}. */
-        FAILED
+        FAILED,
+        /**
+         * An automatic sync did not start: the network policy holds it back (waiting for an
+         * unmetered link, or for Wi-Fi in the background), or the server's circuit is open
+         * after repeated failures. {@code message} says which; nothing was sent.
+         */
+        DEFERRED
     }
 }

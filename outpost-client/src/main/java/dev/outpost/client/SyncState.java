@@ -10,5 +10,12 @@ public enum SyncState {
      * A change to the record is in the dead-letter queue (rejected, or out of attempts); the
      * local view still shows it until it is replayed or discarded.
      */
-    FAILED
+    FAILED,
+    /**
+     * A conflict on the record waits for the app ({@link Outpost#conflicts()}): the local view
+     * shows the server's record (with the device's later changes, which wait behind the
+     * conflict), and the device's conflicting change is kept with the conflict until
+     * {@link Outpost#resolveConflict} settles it.
+     */
+    CONFLICT
 }

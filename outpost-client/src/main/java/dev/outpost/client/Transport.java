@@ -25,6 +25,19 @@ public interface Transport {
     PullResponse pull(String cursor, int limit, String token) throws OutpostException;
 
     /**
+     * Asks whether the server is up and answers, without a token, and returns how long the
+     * answer took. The default network monitor calls it to tell online from offline.
+     *
+     * @throws OutpostException NETWORK if the server cannot be reached, SERVER if it answers
+     *     that it is not ready
+     * @throws UnsupportedOperationException if this transport cannot tell (the default); the
+     *     network is then taken as up
+     */
+    default Duration health() throws OutpostException {
+        throw new UnsupportedOperationException("this transport has no health check");
+    }
+
+    /**
      * The HTTP transport to the server at {@code baseUrl} (for example
      * {@code http://127.0.0.1:8080}), with one connection pool and the given per-request timeout.
      */

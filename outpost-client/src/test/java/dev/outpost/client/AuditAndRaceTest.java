@@ -52,9 +52,9 @@ class AuditAndRaceTest {
 
     @Test
     void theAuditListsEachPushedOpWithItsOutcomeToItsOwnerOnly() throws Exception {
-        try (Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("p.db")).serverUrl(server.url())
+        try (Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("p.db")).serverUrl(server.url())
                 .tokenProvider(TokenProvider.fixed(server.token("ann"))).build());
-                Outpost laptop = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("l.db")).serverUrl(server.url())
+                Outpost laptop = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("l.db")).serverUrl(server.url())
                         .tokenProvider(TokenProvider.fixed(server.token("ann"))).build())) {
             phone.put("notes", "n1", "{\"t\":1}");
             phone.sync();

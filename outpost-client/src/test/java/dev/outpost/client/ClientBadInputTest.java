@@ -20,7 +20,7 @@ class ClientBadInputTest {
     Path dir;
 
     private Outpost open(String name) throws OutpostException {
-        return Outpost.open(OutpostConfig.builder().storeFile(dir.resolve(name)).build());
+        return Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve(name)).build());
     }
 
     @Test
@@ -93,7 +93,7 @@ class ClientBadInputTest {
 
     @Test
     void configurationRefusesBadValuesNamingThem() {
-        OutpostConfig.Builder builder = OutpostConfig.builder();
+        OutpostConfig.Builder builder = OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL);
         assertThatThrownBy(() -> builder.serverUrl("not a url"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a url");
         assertThatThrownBy(() -> builder.serverUrl("ftp://host/"))
@@ -131,7 +131,7 @@ class ClientBadInputTest {
         new Random(1).nextBytes(garbage);
         Files.write(file, garbage);
 
-        assertThatThrownBy(() -> Outpost.open(OutpostConfig.builder().storeFile(file).recoverCorruptStore(false).build()))
+        assertThatThrownBy(() -> Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).recoverCorruptStore(false).build()))
                 .isInstanceOf(OutpostException.class)
                 .satisfies(e -> {
                     OutpostException error = (OutpostException) e;
@@ -149,7 +149,7 @@ class ClientBadInputTest {
             statement.execute("PRAGMA user_version = 99");
         }
 
-        assertThatThrownBy(() -> Outpost.open(OutpostConfig.builder().storeFile(file).build()))
+        assertThatThrownBy(() -> Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).build()))
                 .isInstanceOf(OutpostException.class)
                 .hasMessageContaining("schema version 99")
                 .satisfies(e -> assertThat(((OutpostException) e).code()).isEqualTo("STORE_TOO_NEW"));

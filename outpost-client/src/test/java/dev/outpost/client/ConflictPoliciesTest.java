@@ -37,7 +37,7 @@ class ConflictPoliciesTest {
     }
 
     private Outpost device(String name, FakeClock clock) throws OutpostException {
-        return Outpost.open(OutpostConfig.builder().storeFile(dir.resolve(name + ".db")).serverUrl(server.url()).clock(clock)
+        return Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve(name + ".db")).serverUrl(server.url()).clock(clock)
                 .tokenProvider(TokenProvider.fixed(server.token("ann"))).build());
     }
 

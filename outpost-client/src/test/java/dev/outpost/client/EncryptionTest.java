@@ -28,7 +28,7 @@ class EncryptionTest {
     Path dir;
 
     private OutpostConfig.Builder config(Path file) {
-        return OutpostConfig.builder().storeFile(file).sensitiveFields("calls", "number", "content");
+        return OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).sensitiveFields("calls", "number", "content");
     }
 
     /** Every text value stored in the file's ops and records tables. */
@@ -154,13 +154,13 @@ class EncryptionTest {
 
     @Test
     void sensitiveFieldSettingsRefuseBadNames() {
-        assertThatThrownBy(() -> OutpostConfig.builder().sensitiveFields("bad/name", "x"))
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).sensitiveFields("bad/name", "x"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bad/name");
-        assertThatThrownBy(() -> OutpostConfig.builder().sensitiveFields("calls"))
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).sensitiveFields("calls"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least one");
-        assertThatThrownBy(() -> OutpostConfig.builder().sensitiveFields("calls", " "))
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).sensitiveFields("calls", " "))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("blank");
-        assertThatThrownBy(() -> OutpostConfig.builder().keyProvider(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).keyProvider(null)).isInstanceOf(NullPointerException.class);
     }
 
     static ObjectNode json(String text) {

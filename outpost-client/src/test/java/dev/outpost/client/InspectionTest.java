@@ -27,7 +27,7 @@ class InspectionTest {
     @BeforeEach
     void open() throws OutpostException {
         server = TestServer.start();
-        outpost = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("inspect.db")).serverUrl(server.url())
+        outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("inspect.db")).serverUrl(server.url())
                 .tokenProvider(TokenProvider.fixed(server.token("ann"))).clock(clock).coalescing(false).build());
     }
 
@@ -137,7 +137,7 @@ class InspectionTest {
 
     @Test
     void aRefusedTokenShowsInTheStatusLine() throws Exception {
-        try (Outpost refused = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("refused.db"))
+        try (Outpost refused = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("refused.db"))
                 .serverUrl(server.url()).tokenProvider(TokenProvider.fixed("not-a-token")).build())) {
             refused.put("notes", "a", "{}");
             refused.sync();

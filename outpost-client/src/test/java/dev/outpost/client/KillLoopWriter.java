@@ -16,7 +16,7 @@ public final class KillLoopWriter {
         Path file = Path.of(args[0]);
         String prefix = args[1];
         int threads = Integer.parseInt(args[2]);
-        Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).build());
+        Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).build());
         AtomicInteger next = new AtomicInteger();
         System.out.println("ready");
         System.out.flush();

@@ -45,7 +45,7 @@ class ListenerTest {
 
     @Test
     void passingTheQuotaIsToldToListenersWithTheErrorThatIsThrown() throws Exception {
-        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("q.db")).storageQuota(128 * 1024)
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("q.db")).storageQuota(128 * 1024)
                 .listener(broken).listener(recorder).build())) {
             OutpostException thrown = null;
             for (int n = 0; n < 500 && thrown == null; n++) {
@@ -70,12 +70,12 @@ class ListenerTest {
     void aStoreThatDidNotOpenAsItWasIsToldToListeners() throws Exception {
         Path file = dir.resolve("damaged.db");
         Files.write(file, new byte[4096]);
-        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).listener(recorder).build())) {
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).listener(recorder).build())) {
             assertThat(heard).containsExactly(outpost.openReport());
             assertThat(outpost.openReport().mode()).isEqualTo(OpenReport.Mode.STARTED_EMPTY);
         }
         heard.clear();
-        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).listener(recorder).build())) {
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).listener(recorder).build())) {
             assertThat(heard).as("a store that opens as it was is not news").isEmpty();
         }
     }
@@ -83,7 +83,7 @@ class ListenerTest {
     @Test
     void anOpDeadLetteredDuringASyncIsToldToListeners() throws Exception {
         try (TestServer server = TestServer.start();
-                Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("d.db")).serverUrl(server.url())
+                Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("d.db")).serverUrl(server.url())
                         .tokenProvider(TokenProvider.fixed(server.token("ann"))).listener(recorder).build())) {
             outpost.put("notes", "fine", "{}");
             outpost.put("notes", "huge", "{\"blob\":\"" + "x".repeat(300 * 1024) + "\"}");

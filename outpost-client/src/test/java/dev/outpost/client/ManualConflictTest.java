@@ -50,7 +50,7 @@ class ManualConflictTest {
     }
 
     private Outpost device(String name) throws OutpostException {
-        return Outpost.open(OutpostConfig.builder().storeFile(dir.resolve(name + ".db")).serverUrl(server.url())
+        return Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve(name + ".db")).serverUrl(server.url())
                 .clock(new FakeClock()).tokenProvider(TokenProvider.fixed(server.token("ann"))).build());
     }
 

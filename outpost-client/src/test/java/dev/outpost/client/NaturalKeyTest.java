@@ -32,7 +32,7 @@ class NaturalKeyTest {
     }
 
     private Outpost device(String name) throws OutpostException {
-        return Outpost.open(OutpostConfig.builder().storeFile(dir.resolve(name + ".db")).serverUrl(server.url())
+        return Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve(name + ".db")).serverUrl(server.url())
                 .tokenProvider(TokenProvider.fixed(server.token("ann"))).build());
     }
 

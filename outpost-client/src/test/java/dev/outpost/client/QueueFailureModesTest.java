@@ -100,7 +100,7 @@ class QueueFailureModesTest {
     void aRefusalOfTheWholeRequestDeadLettersNothingAndCountsNoAttempt() throws Exception {
         transport.failure = new OutpostException(OutpostException.Category.VALIDATION, "DEVICE_NOT_OWNED", "device bound elsewhere");
         transport.failBefore = request -> true;
-        try (Outpost phone = device("phone", OutpostConfig.builder())) {
+        try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             for (int i = 0; i < 8; i++) {
                 phone.put("notes", "n" + i, "{}");
             }
@@ -116,7 +116,7 @@ class QueueFailureModesTest {
     @Test
     void anOpThatMakesTheServerFailEndsUpAloneAndTheOthersGetThrough() throws Exception {
         transport.failBefore = request -> carries(request, "n0");
-        try (Outpost phone = device("phone", OutpostConfig.builder())) {
+        try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             for (int i = 0; i < 5; i++) {
                 phone.put("notes", "n" + i, "{}");
             }
@@ -133,7 +133,7 @@ class QueueFailureModesTest {
     @Test
     void anOpAppliedWhoseAnswersWereLostUntilItDiedIsRecognisedWhenItsChangeIsPulled() throws Exception {
         transport.failAfter = request -> carries(request, "m1");
-        try (Outpost phone = device("phone", OutpostConfig.builder())) {
+        try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             phone.put("notes", "m1", "{\"t\":\"x\"}");
             syncUntilDead(phone);
             assertThat(phone.deadLetters()).hasSize(1);
@@ -152,7 +152,7 @@ class QueueFailureModesTest {
     @Test
     void aReplayOfAnOpTheServerNeverAnsweredKeepsItsIdSoItIsNotAppliedTwice() throws Exception {
         transport.failAfter = request -> carries(request, "m1");
-        try (Outpost phone = device("phone", OutpostConfig.builder())) {
+        try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             phone.put("notes", "m1", "{\"t\":\"x\"}");
             syncUntilDead(phone);
             String opId = phone.deadLetters().get(0).opId();
@@ -168,8 +168,8 @@ class QueueFailureModesTest {
 
     @Test
     void anEditWrittenBehindAnotherOpGoesWithTheVersionThatOpMadeSoAStaleEditConflicts() throws Exception {
-        try (Outpost phone = device("phone", OutpostConfig.builder().coalescing(false));
-                Outpost laptop = device("laptop", OutpostConfig.builder())) {
+        try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).coalescing(false));
+                Outpost laptop = device("laptop", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             phone.put("notes", "n1", "{\"t\":\"first\"}");
             phone.update("notes", "n1", "{\"t\":\"mine\"}");
             transport.failBefore = request -> request.ops().stream().anyMatch(op -> op.type() == dev.outpost.protocol.OpType.UPDATE
@@ -197,8 +197,8 @@ class QueueFailureModesTest {
     void aValueThatOnlyLooksSealedIsDataAndNeverStopsThePull() throws Exception {
         String lookalike = "{\"$outpost_sealed\":\"v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
         String broken = "{\"$outpost_sealed\":\"v1:!!not base64!!\"}";
-        try (Outpost writer = device("writer", OutpostConfig.builder());
-                Outpost reader = device("reader", OutpostConfig.builder().sensitiveFields("calls", "number"))) {
+        try (Outpost writer = device("writer", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL));
+                Outpost reader = device("reader", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).sensitiveFields("calls", "number"))) {
             writer.put("calls", "c1", "{\"note\":" + lookalike + ",\"number\":" + broken + "}");
             writer.put("calls", "c2", "{\"note\":\"after\"}");
             writer.sync();
@@ -214,7 +214,7 @@ class QueueFailureModesTest {
     @Test
     void aStoreRestoredFromABackupConvergesWhenItsOpIsAnsweredDuplicate() throws Exception {
         Path file = dir.resolve("restored.db");
-        OutpostConfig.Builder config = OutpostConfig.builder();
+        OutpostConfig.Builder config = OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL);
         try (Outpost phone = device("restored", config)) {
             phone.put("notes", "n1", "{\"a\":1}");
             phone.backup();
@@ -224,7 +224,7 @@ class QueueFailureModesTest {
         try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
             raf.setLength(raf.length() / 2);
         }
-        try (Outpost phone = device("restored", OutpostConfig.builder())) {
+        try (Outpost phone = device("restored", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             assertThat(phone.openReport().mode()).isEqualTo(OpenReport.Mode.RECOVERED_FROM_BACKUP);
             phone.sync();
             phone.sync();

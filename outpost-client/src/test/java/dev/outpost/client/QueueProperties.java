@@ -781,7 +781,7 @@ class QueueProperties {
                 throw new UncheckedIOException(e);
             }
             transport = new RecordingTransport(Transport.http(URI.create(server.url()), Duration.ofSeconds(5)), faults);
-            outpost = Outpost.open(OutpostConfig.builder()
+            outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL)
                     .storeFile(dir.resolve("device.db"))
                     .transport(transport)
                     .tokenProvider(TokenProvider.fixed(server.token(user)))

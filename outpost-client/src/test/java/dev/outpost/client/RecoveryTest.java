@@ -23,7 +23,7 @@ class RecoveryTest {
     private final FakeClock clock = new FakeClock();
 
     private OutpostConfig.Builder config(Path file) {
-        return OutpostConfig.builder().storeFile(file).clock(clock);
+        return OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).clock(clock);
     }
 
     private Path storeWithBackup(Path file) throws Exception {
@@ -174,13 +174,13 @@ class RecoveryTest {
 
     @Test
     void storageSettingsRefuseBadValues() {
-        assertThatThrownBy(() -> OutpostConfig.builder().backupsKept(0)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).backupsKept(0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("0");
-        assertThatThrownBy(() -> OutpostConfig.builder().backupInterval(Duration.ofSeconds(5)))
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).backupInterval(Duration.ofSeconds(5)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT5S");
-        assertThatThrownBy(() -> OutpostConfig.builder().retention(Duration.ofMinutes(5)))
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).retention(Duration.ofMinutes(5)))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> OutpostConfig.builder().storageQuota(1000)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storageQuota(1000)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("1000");
     }
 }

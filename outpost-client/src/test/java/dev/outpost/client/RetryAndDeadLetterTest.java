@@ -82,7 +82,7 @@ class RetryAndDeadLetterTest {
     // ---- set-up -----------------------------------------------------------------------------
 
     private OutpostConfig.Builder config(String name) {
-        return OutpostConfig.builder()
+        return OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL)
                 .storeFile(dir.resolve(name + ".db"))
                 .transport(transport)
                 .tokenProvider(TokenProvider.fixed(server.token(USER)))

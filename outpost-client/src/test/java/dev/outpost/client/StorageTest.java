@@ -33,7 +33,7 @@ class StorageTest {
         assertThat(jsonSize).isGreaterThan(4000);
         Path file = dir.resolve("compressed.db");
         try (TestServer server = TestServer.start();
-                Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(file).serverUrl(server.url())
+                Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).serverUrl(server.url())
                         .tokenProvider(TokenProvider.fixed(server.token("ann"))).build())) {
             outpost.put("calls", "c7", record);
             outpost.put("calls", "small", "{\"a\":1}");
@@ -58,7 +58,7 @@ class StorageTest {
 
     @Test
     void aWriteThatWouldPassTheQuotaFailsAndChangesNothing() throws Exception {
-        try (Outpost outpost = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("quota.db"))
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("quota.db"))
                 .storageQuota(256 * 1024).build())) {
             OutpostException refused = null;
             int written = 0;
@@ -96,7 +96,7 @@ class StorageTest {
         FakeClock clock = new FakeClock();
         Path file = dir.resolve("retention.db");
         try (TestServer server = TestServer.start()) {
-            OutpostConfig config = OutpostConfig.builder().storeFile(file).serverUrl(server.url()).clock(clock)
+            OutpostConfig config = OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).serverUrl(server.url()).clock(clock)
                     .tokenProvider(TokenProvider.fixed(server.token("ann"))).build();
             try (Outpost outpost = Outpost.open(config)) {
                 outpost.put("notes", "synced", "{\"a\":1}");

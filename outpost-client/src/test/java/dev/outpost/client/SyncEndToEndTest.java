@@ -58,7 +58,7 @@ class SyncEndToEndTest {
     }
 
     private Outpost device(String name, String url, TokenProvider tokens) throws OutpostException {
-        Outpost outpost = Outpost.open(OutpostConfig.builder()
+        Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL)
                 .storeFile(dir.resolve(name + ".db"))
                 .serverUrl(url)
                 .tokenProvider(tokens)
@@ -156,7 +156,7 @@ class SyncEndToEndTest {
         server.stop();
         Path file = dir.resolve("phone.db");
         String token = server.token("ann");
-        try (Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(file).serverUrl(server.url())
+        try (Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).serverUrl(server.url())
                 .tokenProvider(TokenProvider.fixed(token)).build())) {
             phone.put("notes", "n1", "{\"title\":\"first\"}");
             phone.update("notes", "n1", "{\"body\":\"more\"}");
@@ -165,7 +165,7 @@ class SyncEndToEndTest {
         }
 
         server.restart();
-        try (Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(file).serverUrl(server.url())
+        try (Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).serverUrl(server.url())
                 .tokenProvider(TokenProvider.fixed(token)).build())) {
             // The unsent update of n1 was folded into its create: two ops for three writes.
             assertThat(phone.pendingCount()).isEqualTo(2);
@@ -185,7 +185,7 @@ class SyncEndToEndTest {
     void aPushWhoseResponseWasLostIsAppliedOnce() throws Exception {
         try (TcpFaultProxy proxy = TcpFaultProxy.start("127.0.0.1", server.port())) {
             // Coalescing off, so a chain of two ops of one record is what gets re-sent.
-            Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("phone.db")).serverUrl(proxy.url())
+            Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("phone.db")).serverUrl(proxy.url())
                     .tokenProvider(TokenProvider.fixed(server.token("ann"))).coalescing(false).build());
             open.add(phone);
             phone.put("notes", "n1", "{\"title\":\"once\"}");
@@ -306,7 +306,7 @@ class SyncEndToEndTest {
 
     @Test
     void manyOpsAcrossBatchesAllArriveInOrder() throws Exception {
-        Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("bulk.db")).serverUrl(server.url())
+        Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("bulk.db")).serverUrl(server.url())
                 .tokenProvider(TokenProvider.fixed(server.token("ann"))).pushBatchSize(7).pullPageSize(11).build());
         open.add(phone);
         for (int i = 0; i < 40; i++) {

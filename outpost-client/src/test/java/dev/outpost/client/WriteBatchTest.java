@@ -17,7 +17,7 @@ class WriteBatchTest {
     Path dir;
 
     private Outpost open() throws OutpostException {
-        return Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("batch.db")).build());
+        return Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("batch.db")).build());
     }
 
     @Test

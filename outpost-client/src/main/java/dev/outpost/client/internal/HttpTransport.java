@@ -8,7 +8,10 @@ import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushRequest;
 import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Wire;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -21,9 +24,14 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.Objects;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 
 /** Protocol v1 over {@code java.net.http}, one client (and connection pool) per transport. */
 public final class HttpTransport implements Transport {
+    /** Request bodies larger than this many bytes are sent gzipped. */
+    static final int GZIP_OVER = 1024;
+
     private final URI base;
     private final Duration timeout;
     private final HttpClient http;
@@ -38,10 +46,14 @@ public final class HttpTransport implements Transport {
 
     @Override
     public PushResponse push(PushRequest request, String token) throws OutpostException {
-        HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve("v1/push")), token)
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(Wire.writeBytes(request)))
-                .build();
+        byte[] body = Wire.writeBytes(request);
+        HttpRequest.Builder builder = authorized(HttpRequest.newBuilder(base.resolve("v1/push")), token)
+                .header("Content-Type", "application/json");
+        if (body.length > GZIP_OVER) {
+            builder.header("Content-Encoding", "gzip");
+            body = gzip(body);
+        }
+        HttpRequest http = builder.POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
         PushResponse response = send(http, PushResponse.class, "push of " + request.ops().size() + " ops");
         if (response.results() == null || response.results().size() != request.ops().size()) {
             throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server answered a push of "
@@ -69,8 +81,29 @@ public final class HttpTransport implements Transport {
         return response;
     }
 
+    @Override
+    public Duration health() throws OutpostException {
+        HttpRequest request = HttpRequest.newBuilder(base.resolve("health")).timeout(timeout).GET().build();
+        long started = System.nanoTime();
+        HttpResponse<Void> response;
+        try {
+            response = http.send(request, HttpResponse.BodyHandlers.discarding());
+        } catch (IOException e) {
+            throw new OutpostException(Category.NETWORK, "UNREACHABLE", "health check of " + base + " failed: "
+                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OutpostException(Category.NETWORK, "INTERRUPTED", "health check was interrupted", e);
+        }
+        if (response.statusCode() != 200) {
+            throw new OutpostException(Category.SERVER, "HTTP_" + response.statusCode(), "health check of " + base
+                    + " answered HTTP " + response.statusCode());
+        }
+        return Duration.ofNanos(System.nanoTime() - started);
+    }
+
     private HttpRequest.Builder authorized(HttpRequest.Builder builder, String token) {
-        builder.timeout(timeout).header("Accept", "application/json");
+        builder.timeout(timeout).header("Accept", "application/json").header("Accept-Encoding", "gzip");
         if (token != null) {
             builder.header("Authorization", "Bearer " + token);
         }
@@ -89,15 +122,22 @@ public final class HttpTransport implements Transport {
             throw new OutpostException(Category.NETWORK, "INTERRUPTED", what + " was interrupted", e);
         }
         int status = response.statusCode();
+        byte[] answer;
+        try {
+            answer = gunzipIfEncoded(response);
+        } catch (IOException e) {
+            throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's answer to a " + what
+                    + " says gzip but is not: " + e.getMessage(), e);
+        }
         if (status == 200) {
             try {
-                return Wire.read(response.body(), type);
+                return Wire.read(answer, type);
             } catch (IOException e) {
                 throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's answer to a " + what
                         + " is not protocol v1 JSON: " + e.getMessage(), e);
             }
         }
-        ErrorBody error = errorBody(response.body());
+        ErrorBody error = errorBody(answer);
         String message = what + " answered HTTP " + status + (error == null ? "" : " " + error.code() + ": " + error.message());
         String code = error == null ? "HTTP_" + status : error.code();
         if (status == 401) {
@@ -127,6 +167,27 @@ public final class HttpTransport implements Transport {
             } catch (DateTimeParseException notADate) {
                 return null;
             }
+        }
+    }
+
+    private static byte[] gzip(byte[] body) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(body.length / 4 + 64);
+        try (GZIPOutputStream zip = new GZIPOutputStream(out, 16 * 1024)) {
+            zip.write(body);
+        } catch (IOException e) {
+            throw new UncheckedIOException("gzip into memory failed", e);
+        }
+        return out.toByteArray();
+    }
+
+    private static byte[] gunzipIfEncoded(HttpResponse<byte[]> response) throws IOException {
+        boolean gzipped = response.headers().firstValue("Content-Encoding").map(value -> value.trim().equalsIgnoreCase("gzip"))
+                .orElse(false);
+        if (!gzipped) {
+            return response.body();
+        }
+        try (GZIPInputStream in = new GZIPInputStream(new ByteArrayInputStream(response.body()), 16 * 1024)) {
+            return in.readAllBytes();
         }
     }
 

@@ -2,6 +2,9 @@ package dev.outpost.client.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.client.BackupInfo;
+import dev.outpost.client.ClientConflictPolicy;
+import dev.outpost.client.Conflict;
+import dev.outpost.client.ConflictResolver;
 import dev.outpost.client.DeadLetter;
 import dev.outpost.client.Durability;
 import dev.outpost.client.LocalRecord;
@@ -9,11 +12,13 @@ import dev.outpost.client.OpInfo;
 import dev.outpost.client.OpenReport;
 import dev.outpost.client.OpQuery;
 import dev.outpost.client.QueueStats;
+import dev.outpost.client.Resolution;
 import dev.outpost.client.OutpostException;
 import dev.outpost.client.OutpostException.Category;
 import dev.outpost.client.SyncState;
 import dev.outpost.protocol.Change;
 import dev.outpost.protocol.Hlc;
+import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
@@ -64,7 +69,7 @@ public final class LocalStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LocalStore.class);
     private static final List<String> MIGRATIONS =
             List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql",
-                    "V4__codec_and_retention.sql");
+                    "V4__codec_and_retention.sql", "V5__device_conflicts.sql");
     static final int SCHEMA_VERSION = MIGRATIONS.size();
 
     private final Path file;
@@ -79,6 +84,12 @@ public final class LocalStore implements AutoCloseable {
     private final FieldCipher cipher;
     private final boolean inMemory;
     private volatile OpenReport report;
+    private final DeviceConflicts conflicts;
+    private volatile ConflictHandling handling = ConflictHandling.SERVER_WINS;
+    /** False only when no conflict is open, so writes need not look for one. */
+    private volatile boolean mayHaveOpenConflicts = true;
+    /** False only when no conflict waits for a resolver. */
+    private volatile boolean mayAwaitResolver = true;
 
     private LocalStore(Path file, Clock clock, Connection db, Statements statements, String deviceId, Hlc hlc,
             QueueSettings settings, StorageSettings storage, boolean inMemory) {
@@ -93,6 +104,7 @@ public final class LocalStore implements AutoCloseable {
         this.cipher = new FieldCipher(storage.sensitiveFields(), storage.keyProvider());
         this.inMemory = inMemory;
         this.queue = new OpQueue(statements, settings, cipher);
+        this.conflicts = new DeviceConflicts(statements, cipher);
     }
 
     /** Stores no bigger than this get a full integrity check at every open. */
@@ -583,9 +595,11 @@ public final class LocalStore implements AutoCloseable {
                 }
             }
             PreparedStatement delete = statements.get(
-                    "DELETE FROM ops WHERE finished_at < ? AND status IN ('APPLIED', 'CONFLICT', 'DISCARDED', 'DEAD')");
+                    "DELETE FROM ops WHERE finished_at < ? AND status IN ('APPLIED', 'CONFLICT', 'DISCARDED', 'DEAD') "
+                            + "AND seq NOT IN (SELECT op_seq FROM conflicts WHERE status = 'OPEN')");
             delete.setLong(1, cutoff);
             int purged = delete.executeUpdate();
+            conflicts.purge(cutoff);
             for (String[] record : deadRecords) {
                 rebase(record[0], record[1]);
             }
@@ -653,8 +667,8 @@ public final class LocalStore implements AutoCloseable {
         if (after == null) {
             return null;
         }
-        return new LocalRecord(collection, id, after, row.serverVersion,
-                chain.hasDead() ? SyncState.FAILED : chain.empty() ? SyncState.SYNCED : SyncState.PENDING);
+        return new LocalRecord(collection, id, after, row.serverVersion, openConflictOn(collection, id) ? SyncState.CONFLICT
+                : chain.hasDead() ? SyncState.FAILED : chain.empty() ? SyncState.SYNCED : SyncState.PENDING);
     }
 
     /** The record's row, inserted as never-on-the-server and absent if there was none. */
@@ -686,8 +700,9 @@ public final class LocalStore implements AutoCloseable {
         try {
             PreparedStatement select = statements.get(
                 "SELECT id, data, server_version, (SELECT MAX(CASE o.status WHEN 'DEAD' THEN 2 ELSE 1 END) FROM ops o "
-                        + "WHERE o.collection = r.collection AND o.record_id = r.id AND o.status IN ('PENDING', 'DEAD')) "
-                        + "FROM records r WHERE collection = ? AND deleted = 0 ORDER BY id");
+                        + "WHERE o.collection = r.collection AND o.record_id = r.id AND o.status IN ('PENDING', 'DEAD')), "
+                        + "EXISTS (SELECT 1 FROM conflicts c WHERE c.collection = r.collection AND c.record_id = r.id "
+                        + "AND c.status = 'OPEN') FROM records r WHERE collection = ? AND deleted = 0 ORDER BY id");
             select.setString(1, collection);
             List<LocalRecord> records = new ArrayList<>();
             try (ResultSet rows = select.executeQuery()) {
@@ -695,7 +710,8 @@ public final class LocalStore implements AutoCloseable {
                     int open = rows.getInt(4);
                     records.add(new LocalRecord(collection, rows.getString(1),
                             cipher.open(collection, rows.getString(1), Wire.object(rows.getString(2))),
-                            rows.getLong(3), open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED));
+                            rows.getLong(3), rows.getInt(5) != 0 ? SyncState.CONFLICT
+                                    : open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED));
                 }
             }
             return records;
@@ -827,6 +843,275 @@ public final class LocalStore implements AutoCloseable {
         return dead;
     }
 
+    // ---- conflicts on the device ----------------------------------------------------------
+
+    /** A conflict the store settled (or held), for the listener once the transaction committed. */
+    private record Settled(Conflict conflict, Resolution resolution) {
+    }
+
+    /**
+     * How conflicts are settled from now on: the collections' policies and resolvers, and who
+     * hears of them. Until this is called every collection is SERVER_WINS.
+     */
+    public synchronized void handleConflicts(ConflictHandling handling) throws OutpostException {
+        this.handling = java.util.Objects.requireNonNull(handling, "handling");
+        try {
+            mayHaveOpenConflicts = conflicts.openCount() > 0;
+        } catch (SQLException e) {
+            throw storage("cannot read the open conflicts: " + e.getMessage(), e);
+        }
+    }
+
+    /** The conflicts that wait for the app, oldest first. */
+    public synchronized List<Conflict> conflicts() throws OutpostException {
+        try {
+            return conflicts.open().stream().map(DeviceConflicts.Stored::toConflict).toList();
+        } catch (SQLException e) {
+            throw storage("cannot read the open conflicts: " + e.getMessage(), e);
+        }
+    }
+
+    /** How many conflicts wait for the app. */
+    public synchronized int openConflictCount() throws OutpostException {
+        try {
+            return mayHaveOpenConflicts ? conflicts.openCount() : 0;
+        } catch (SQLException e) {
+            throw storage("cannot count the open conflicts: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Settles an open conflict as the app says. LATER changes nothing.
+     *
+     * @return the record's collection and id if a change was queued (so a sync is due), else null
+     * @throws OutpostException VALIDATION / CONFLICT_NOT_FOUND, CONFLICT_ALREADY_RESOLVED
+     */
+    public synchronized String[] resolveConflict(String conflictId, Resolution resolution) throws OutpostException {
+        try {
+            DeviceConflicts.Stored conflict = conflicts.find(conflictId);
+            if (conflict == null) {
+                throw new OutpostException(Category.VALIDATION, "CONFLICT_NOT_FOUND", "no conflict has id " + conflictId
+                        + " on this device (settled conflicts are kept for " + settings.retention().toDays() + " days)");
+            }
+            if (!conflict.status().equals("OPEN")) {
+                throw new OutpostException(Category.VALIDATION, "CONFLICT_ALREADY_RESOLVED", "conflict " + conflictId + " on "
+                        + conflict.collection() + "/" + conflict.recordId() + " was already resolved ("
+                        + conflict.resolution() + ", by " + conflict.resolvedBy() + ")");
+            }
+            if (resolution.kind() == Resolution.Kind.LATER) {
+                return null;
+            }
+            boolean queued = settle(conflict, false, resolution, "APP", hlc.now(), clock.millis(), new ArrayList<>());
+            putMeta(statements, "hlc", hlc.last());
+            rebase(conflict.collection(), conflict.recordId());
+            db.commit();
+            mayHaveOpenConflicts = conflicts.openCount() > 0;
+            return queued ? new String[] {conflict.collection(), conflict.recordId()} : null;
+        } catch (SQLException e) {
+            rollback(e);
+            throw storage("cannot resolve conflict " + conflictId + ": " + e.getMessage(), e);
+        } catch (OutpostException | RuntimeException e) {
+            rollback(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Puts each conflict that waits for its collection's resolver to it, outside the store's
+     * lock, then settles it as answered; a resolver that throws or returns null leaves its
+     * conflict open for the app, with the reason. A conflict whose collection no longer has a
+     * resolver is settled by the collection's policy.
+     */
+    public void askResolvers() throws OutpostException {
+        if (!mayAwaitResolver) {
+            return;
+        }
+        List<DeviceConflicts.Stored> awaiting;
+        synchronized (this) {
+            try {
+                awaiting = conflicts.awaitingResolver();
+                if (awaiting.isEmpty()) {
+                    mayAwaitResolver = false;
+                }
+            } catch (SQLException e) {
+                throw storage("cannot read the conflicts waiting for a resolver: " + e.getMessage(), e);
+            }
+        }
+        ConflictHandling current = handling;
+        for (DeviceConflicts.Stored conflict : awaiting) {
+            ConflictResolver resolver = current.resolver(conflict.collection());
+            Resolution answer = null;
+            String error = null;
+            if (resolver != null) {
+                try {
+                    answer = resolver.resolve(conflict.toConflict());
+                    if (answer == null) {
+                        error = "the conflict resolver of " + conflict.collection() + " returned null";
+                    } else if (answer.kind() == Resolution.Kind.MERGED && Wire.depth(answer.data()) > Wire.MAX_RECORD_DEPTH) {
+                        error = "the conflict resolver of " + conflict.collection() + " returned a record nested "
+                                + Wire.depth(answer.data()) + " levels; at most " + Wire.MAX_RECORD_DEPTH + " are allowed";
+                    }
+                } catch (Exception e) {
+                    error = "the conflict resolver of " + conflict.collection() + " failed: " + e;
+                }
+                if (error != null) {
+                    answer = null;
+                    LOG.warn("conflict {} on {}/{} stays open for the app: {}", conflict.id(), conflict.collection(),
+                            conflict.recordId(), error);
+                }
+            }
+            List<Settled> settled = new ArrayList<>();
+            settleAnswered(conflict.id(), resolver != null, answer, error, settled);
+            announce(settled);
+        }
+    }
+
+    private synchronized void settleAnswered(String conflictId, boolean asked, Resolution answer, String error,
+            List<Settled> settled) throws OutpostException {
+        try {
+            DeviceConflicts.Stored conflict = conflicts.find(conflictId);
+            if (conflict == null || !conflict.status().equals("OPEN") || !conflict.awaitingResolver()) {
+                return;
+            }
+            if (!asked) {
+                ClientConflictPolicy policy = handling.policy(conflict.collection());
+                OpQueue.Kept kept = kept(conflict);
+                settle(conflict, false, DeviceConflicts.decide(policy, kept.type(), kept.data(), conflict), policy.name(),
+                        conflict.localHlc(), clock.millis(), settled);
+            } else if (error != null) {
+                conflicts.hold(conflictId, error);
+                settled.add(new Settled(conflict.withError(error).toConflict(), Resolution.later()));
+            } else {
+                settle(conflict, false, answer, "RESOLVER", hlc.now(), clock.millis(), settled);
+                putMeta(statements, "hlc", hlc.last());
+            }
+            rebase(conflict.collection(), conflict.recordId());
+            db.commit();
+        } catch (SQLException e) {
+            rollback(e);
+            throw storage("cannot settle conflict " + conflictId + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            rollback(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Settles the CONFLICT answer to {@code op} on the device, within the answers' transaction:
+     * stores the conflict with the record before the op ({@code before}: the row as it was) and
+     * as the op made it, then hands it to the collection's resolver (later, see
+     * {@link #askResolvers}) or settles it by the collection's policy.
+     */
+    private void settleOnDevice(PendingOp op, Row before, ServerRecord server, long now, List<Settled> settled)
+            throws SQLException {
+        RecordState beforeState = before == null ? null : before.server;
+        ObjectNode base = before != null && op.baseVersion() != null && op.baseVersion() == before.serverVersion
+                && !before.server.deleted() ? before.server.data() : null;
+        DeviceConflicts.Stored conflict = new DeviceConflicts.Stored(Ids.uuidV7(), op.seq(), op.opId(), op.collection(),
+                op.recordId(), base, DeviceConflicts.intended(op.type(), op.data(), beforeState),
+                server.deleted() ? null : server.data(), server.version(), server.deleted(), op.hlc(), server.hlc(), now,
+                "OPEN", false, null, null, null);
+        ConflictHandling current = handling;
+        if (current.resolver(op.collection()) != null) {
+            conflicts.insert(conflict, true, null, null, null, null);
+            mayHaveOpenConflicts = true;
+            mayAwaitResolver = true;
+            return;
+        }
+        ClientConflictPolicy policy = current.policy(op.collection());
+        Resolution decided = DeviceConflicts.decide(policy, op.type(), op.data(), conflict);
+        if (decided.kind() == Resolution.Kind.LATER && holdsChange(conflict, op.type(), op.data())) {
+            // Nothing to ask about: the server's record already says what the device's change says.
+            decided = Resolution.useServer();
+        }
+        settle(conflict, true, decided, policy.name(), op.hlc(), now, settled);
+    }
+
+    /** Whether the server's record already holds the device's change. */
+    private boolean holdsChange(DeviceConflicts.Stored conflict, OpType type, ObjectNode opData) throws SQLException {
+        Row row = load(conflict.collection(), conflict.recordId());
+        RecordState current = row == null ? RecordState.ABSENT : row.server;
+        return DeviceConflicts.change(current, row == null ? 0 : row.serverVersion,
+                DeviceConflicts.clientWins(type, opData, conflict.local(), current)) == null;
+    }
+
+    /**
+     * Applies a resolution to a conflict, new ({@code fresh}: not yet stored) or open: LATER
+     * keeps it open; otherwise the record the resolution asks for is compared with the server's
+     * record as the device knows it now, and if they differ the change between them is queued in
+     * the conflict's op row (under a new op id, timestamped {@code stamp}) and the conflict
+     * marked resolved. A policy or resolver that would queue the same change a
+     * {@link DeviceConflicts#MAX_REQUEUES}-th time leaves the conflict open for the app instead.
+     * The caller rebases the record.
+     *
+     * @return whether a change was queued
+     */
+    private boolean settle(DeviceConflicts.Stored conflict, boolean fresh, Resolution resolution, String by, String stamp,
+            long now, List<Settled> settled) throws SQLException {
+        OpQueue.Kept kept = kept(conflict);
+        Resolution outcome = resolution;
+        DeviceConflicts.Stored told = conflict;
+        String requeued = null;
+        if (resolution.kind() != Resolution.Kind.LATER) {
+            Row row = load(conflict.collection(), conflict.recordId());
+            RecordState current = row == null ? RecordState.ABSENT : row.server;
+            long version = row == null ? 0 : row.serverVersion;
+            RecordState target = switch (resolution.kind()) {
+                case LOCAL -> DeviceConflicts.clientWins(kept.type(), kept.data(), conflict.local(), current);
+                case MERGED -> new RecordState(JsonMergePatch.withoutNulls(resolution.data()), false);
+                default -> current;
+            };
+            DeviceConflicts.Requeue change = DeviceConflicts.change(current, version, target);
+            if (change != null && !by.equals("APP")
+                    && conflicts.requeues(conflict.opSeq(), kept.createdAt()) >= DeviceConflicts.MAX_REQUEUES) {
+                outcome = Resolution.later();
+                told = conflict.withError("the server's record changed each of the " + DeviceConflicts.MAX_REQUEUES
+                        + " times this change was sent again (" + by + "); it waits for the app");
+            } else if (change != null) {
+                requeued = queue.requeue(conflict.opSeq(), conflict.collection(), conflict.recordId(), change.type(),
+                        change.data(), change.baseVersion(), stamp);
+            }
+        }
+        if (outcome.kind() == Resolution.Kind.LATER) {
+            if (fresh) {
+                conflicts.insert(told, false, null, null, null, null);
+            } else {
+                conflicts.hold(told.id(), told.error());
+            }
+            mayHaveOpenConflicts = true;
+        } else if (fresh) {
+            conflicts.insert(told, false, outcome.kind().name(), by, requeued, now);
+        } else {
+            conflicts.resolve(told.id(), outcome.kind().name(), by, requeued, now);
+        }
+        settled.add(new Settled(told.toConflict(), outcome));
+        return requeued != null;
+    }
+
+    private OpQueue.Kept kept(DeviceConflicts.Stored conflict) throws SQLException {
+        OpQueue.Kept kept = queue.kept(conflict.opSeq(), conflict.collection(), conflict.recordId());
+        if (kept == null) {
+            throw new IllegalStateException("the op of conflict " + conflict.id() + " (" + conflict.opId()
+                    + ") is missing from the queue");
+        }
+        return kept;
+    }
+
+    private boolean openConflictOn(String collection, String id) throws SQLException {
+        return mayHaveOpenConflicts && conflicts.openOn(collection, id);
+    }
+
+    /** Tells the listener of settled conflicts; a failing listener is logged and ignored. */
+    private void announce(List<Settled> settled) {
+        for (Settled each : settled) {
+            try {
+                handling.listener().accept(each.conflict(), each.resolution());
+            } catch (RuntimeException e) {
+                LOG.warn("a conflict listener failed and was ignored: {}", e.toString());
+            }
+        }
+    }
+
     private Optional<LocalRecord> readRecord(String collection, String id) throws SQLException {
         Row row = load(collection, id);
         if (row == null || row.local.deleted()) {
@@ -837,6 +1122,9 @@ public final class LocalStore implements AutoCloseable {
     }
 
     private SyncState syncState(String collection, String id) throws SQLException {
+        if (openConflictOn(collection, id)) {
+            return SyncState.CONFLICT;
+        }
         List<OpQueue.OpenOp> open = queue.openChain(collection, id);
         if (open.stream().anyMatch(op -> op.status().equals("DEAD"))) {
             return SyncState.FAILED;
@@ -872,9 +1160,21 @@ public final class LocalStore implements AutoCloseable {
 
     /**
      * Records the server's answers to a pushed batch and rebases the touched records, in one
-     * transaction. {@code results} are in the batch's order.
+     * transaction. {@code results} are in the batch's order. A CONFLICT answer is settled on the
+     * device in that transaction by the collection's policy; then, with the store's lock
+     * released, the listener hears of each settled conflict and resolvers are asked about the
+     * conflicts that wait for them.
      */
-    synchronized Outcomes recordResults(List<PendingOp> sent, List<OpResult> results) throws OutpostException {
+    Outcomes recordResults(List<PendingOp> sent, List<OpResult> results) throws OutpostException {
+        List<Settled> settled = new ArrayList<>();
+        Outcomes outcomes = recordAnswers(sent, results, settled);
+        announce(settled);
+        askResolvers();
+        return outcomes;
+    }
+
+    private synchronized Outcomes recordAnswers(List<PendingOp> sent, List<OpResult> results, List<Settled> settled)
+            throws OutpostException {
         int applied = 0;
         int merged = 0;
         int conflicts = 0;
@@ -929,6 +1229,9 @@ public final class LocalStore implements AutoCloseable {
                 }
                 queue.finish(op.seq(), status, Wire.write(sealed(op, result)),
                         result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
+                if (status.equals("CONFLICT") && result.status() == OpStatus.CONFLICT && sameRecord(op, result.record())) {
+                    settleOnDevice(op, row, result.record(), now, settled);
+                }
                 if (status.equals("APPLIED") && result.version() != null) {
                     queue.baseForNext(op.collection(), op.recordId(), result.version());
                 }

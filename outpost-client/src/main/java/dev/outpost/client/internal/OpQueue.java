@@ -32,8 +32,10 @@ import java.util.Set;
  * for each other. Only the head of a record's chain is sent, one op per record per batch, so
  * an op never travels with an earlier op of its record whose outcome is not yet known (were
  * that one rejected, the later one must wait behind it, not be applied against a version the
- * rejected op never made). A new op raises the priority of the earlier pending ops of its
- * record to its own (so a CRITICAL write never waits behind a LOW one). Batches are filled
+ * rejected op never made). A conflict held on the device for the app (the {@code conflicts}
+ * table) holds back its record's later ops the way a dead op does. A new op raises the
+ * priority of the earlier pending ops of its record to its own (so a CRITICAL write never
+ * waits behind a LOW one). Batches are filled
  * across priorities by smooth weighted round robin (kept across batches): while all four
  * priorities have ready ops, every run of sum-of-weights consecutive ops holds each priority
  * exactly its weight (8, 4, 2, 1 of 15 by default), and each priority's first op goes out
@@ -243,7 +245,9 @@ final class OpQueue {
             "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc, codec FROM ops o "
                     + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? AND NOT EXISTS ("
                     + "SELECT 1 FROM ops e WHERE e.collection = o.collection AND e.record_id = o.record_id "
-                    + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq) ORDER BY seq LIMIT ?");
+                    + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq) AND NOT EXISTS ("
+                    + "SELECT 1 FROM conflicts c WHERE c.collection = o.collection AND c.record_id = o.record_id "
+                    + "AND c.status = 'OPEN') ORDER BY seq LIMIT ?");
         select.setString(1, priority.name());
         select.setLong(2, now);
         select.setInt(3, max);
@@ -473,6 +477,57 @@ final class OpQueue {
         return id;
     }
 
+    /** The type, payload, timestamp and write time of the op in row {@code seq}. */
+    record Kept(OpType type, ObjectNode data, String hlc, long createdAt) {
+    }
+
+    /** The op in row {@code seq} of the record; null if there is none. */
+    Kept kept(long seq, String collection, String id) throws SQLException {
+        PreparedStatement select = statements.get("SELECT type, data, codec, hlc, created_at FROM ops WHERE seq = ?");
+        select.setLong(1, seq);
+        try (ResultSet rows = select.executeQuery()) {
+            return rows.next()
+                    ? new Kept(OpType.valueOf(rows.getString(1)), cipher.open(collection, id, Payloads.read(rows, 2, 3)),
+                            rows.getString(4), rows.getLong(5))
+                    : null;
+        }
+    }
+
+    /**
+     * Queues a change again in row {@code seq} (an op the server answered CONFLICT), so it keeps
+     * its place before the record's later ops: under a new op id, pending and unsent, its
+     * attempts reset. The record's later unsent ops lose their base version: they follow this
+     * one and go with the version it is applied at.
+     *
+     * @return the new op id
+     */
+    String requeue(long seq, String collection, String id, OpType type, ObjectNode data, Long baseVersion, String hlc)
+            throws SQLException {
+        String opId = Ids.uuidV7();
+        Payloads.Stored stored = Payloads.encode(cipher.seal(collection, id, data));
+        PreparedStatement update = statements.get(
+            "UPDATE ops SET op_id = ?, type = ?, base_version = ?, data = ?, codec = ?, size = ?, hlc = ?, status = 'PENDING', "
+                    + "attempts = 0, next_attempt_at = 0, last_error = NULL, result = NULL, finished_at = NULL, sent_at = NULL "
+                    + "WHERE seq = ?");
+        update.setString(1, opId);
+        update.setString(2, type.name());
+        update.setObject(3, baseVersion);
+        Payloads.bind(update, 4, stored);
+        update.setInt(5, stored.codec());
+        update.setInt(6, stored.size());
+        update.setString(7, hlc);
+        update.setLong(8, seq);
+        update.executeUpdate();
+        PreparedStatement release = statements.get(
+            "UPDATE ops SET base_version = NULL WHERE collection = ? AND record_id = ? AND seq > ? AND status = 'PENDING' "
+                    + "AND sent_at IS NULL");
+        release.setString(1, collection);
+        release.setString(2, id);
+        release.setLong(3, seq);
+        release.executeUpdate();
+        return opId;
+    }
+
     /** Drops a dead op for good; it stays in the table as DISCARDED. */
     void discard(DeadRef dead, long now) throws SQLException {
         PreparedStatement update = statements.get(
@@ -482,10 +537,11 @@ final class OpQueue {
         update.executeUpdate();
     }
 
-    /** The dead op an op waits behind, if any. */
+    /** The dead op an op waits behind, or the op whose conflict waits for the app; null if none. */
     String blockingDeadOp(String collection, String id, long seq) throws SQLException {
         PreparedStatement select = statements.get(
-            "SELECT op_id FROM ops WHERE collection = ? AND record_id = ? AND status = 'DEAD' AND seq < ? ORDER BY seq LIMIT 1");
+            "SELECT op_id FROM ops WHERE collection = ? AND record_id = ? AND (status = 'DEAD' OR seq IN ("
+                    + "SELECT op_seq FROM conflicts WHERE status = 'OPEN')) AND seq < ? ORDER BY seq LIMIT 1");
         select.setString(1, collection);
         select.setString(2, id);
         select.setLong(3, seq);

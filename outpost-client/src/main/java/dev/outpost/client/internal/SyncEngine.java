@@ -59,12 +59,25 @@ public final class SyncEngine {
         this.pullPage = pullPage;
     }
 
+    /** How far a sync's push has got: ops answered so far of those pending when it began. */
+    @FunctionalInterface
+    public interface Progress {
+        void pushed(int done, int total);
+    }
+
     /** Runs a sync to the end; a network failure ends it OFFLINE with the ops still queued. */
     public SyncResult sync() throws OutpostException {
+        return sync((done, total) -> { });
+    }
+
+    /** As {@link #sync()}, telling {@code progress} after each pushed batch. */
+    public SyncResult sync(Progress progress) throws OutpostException {
         synchronized (running) {
             Counts counts = new Counts();
             try {
                 Session session = new Session(initialToken());
+                counts.total = store.pendingCount();
+                counts.progress = progress;
                 push(session, counts);
                 pull(session, counts);
                 store.purge();
@@ -146,6 +159,7 @@ public final class SyncEngine {
                 store.serverFailures(0);
             }
             counts.pushed += batch.size();
+            counts.progress.pushed(counts.pushed, Math.max(counts.total, counts.pushed));
             counts.applied += outcomes.applied();
             counts.merged += outcomes.merged();
             counts.conflicts += outcomes.conflicts();
@@ -250,6 +264,8 @@ public final class SyncEngine {
     }
 
     private final class Counts {
+        int total;
+        Progress progress = (done, all) -> { };
         int pushed;
         int applied;
         int merged;

@@ -1,0 +1,150 @@
+package dev.outpost.client.internal;
+
+import dev.outpost.client.SyncReason;
+import dev.outpost.client.SyncResult;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * When syncs happen: on request, after writes (debounced), on a schedule, when the network
+ * comes back and on the app's lifecycle calls. Syncs run one at a time on one background
+ * thread; a request made while one runs joins it (gets its result). A write made while a
+ * sync runs starts another after it, so no change waits for the next schedule.
+ */
+public final class SyncScheduler implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(SyncScheduler.class);
+
+    /** Runs one sync; never throws (failures are results). */
+    @FunctionalInterface
+    public interface Runner {
+        SyncResult run(SyncReason reason);
+    }
+
+    private final Runner runner;
+    private final Duration interval;
+    private final Duration writeDebounce;
+    private final boolean auto;
+    private final ScheduledExecutorService thread;
+    private CompletableFuture<SyncResult> running;
+    private ScheduledFuture<?> debounced;
+    private boolean writtenWhileRunning;
+    private boolean closed;
+
+    /**
+     * @param interval the period of scheduled syncs; zero for none
+     * @param writeDebounce how long after a write its sync starts (writes in between join it); null for no sync on write
+     * @param auto whether anything but requests starts syncs
+     */
+    public SyncScheduler(Runner runner, Duration interval, Duration writeDebounce, boolean auto) {
+        this.runner = runner;
+        this.interval = interval;
+        this.writeDebounce = writeDebounce;
+        this.auto = auto;
+        this.thread = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread worker = new Thread(runnable, "outpost-sync");
+            worker.setDaemon(true);
+            return worker;
+        });
+    }
+
+    /** Starts the periodic schedule (when automatic sync is on). */
+    public void start() {
+        if (auto && !interval.isZero()) {
+            thread.scheduleWithFixedDelay(() -> request(SyncReason.SCHEDULED), interval.toMillis(), interval.toMillis(),
+                    TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /**
+     * A sync for {@code reason}: starts one, or joins the one running.
+     *
+     * @return its result when it ends; a closed scheduler's future fails with IllegalStateException
+     */
+    public synchronized CompletableFuture<SyncResult> request(SyncReason reason) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("Outpost is closed"));
+        }
+        if (running != null) {
+            return running;
+        }
+        CompletableFuture<SyncResult> sync = new CompletableFuture<>();
+        running = sync;
+        thread.execute(() -> run(reason, sync));
+        return sync;
+    }
+
+    /** Automatic triggers: ignored when automatic sync is off. */
+    public void trigger(SyncReason reason) {
+        if (auto) {
+            request(reason);
+        }
+    }
+
+    /** Changes were written: a sync follows after the debounce, or after the running one. */
+    public synchronized void written() {
+        if (!auto || writeDebounce == null || closed) {
+            return;
+        }
+        if (running != null) {
+            writtenWhileRunning = true;
+            return;
+        }
+        if (debounced == null || debounced.isDone()) {
+            debounced = thread.schedule(() -> request(SyncReason.WRITE), writeDebounce.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void run(SyncReason reason, CompletableFuture<SyncResult> sync) {
+        SyncResult result = null;
+        try {
+            result = runner.run(reason);
+        } catch (RuntimeException | Error e) {
+            LOG.warn("a {} sync failed unexpectedly", reason, e);
+            sync.completeExceptionally(e);
+        } finally {
+            boolean again;
+            synchronized (this) {
+                running = null;
+                again = writtenWhileRunning;
+                writtenWhileRunning = false;
+            }
+            if (result != null) {
+                sync.complete(result);
+            }
+            if (again) {
+                written();
+            }
+        }
+    }
+
+    /** Stops scheduling and waits (up to 30 s) for a running sync to end. */
+    @Override
+    public void close() {
+        CompletableFuture<SyncResult> last;
+        synchronized (this) {
+            closed = true;
+            last = running;
+            if (debounced != null) {
+                debounced.cancel(false);
+            }
+        }
+        thread.shutdown();
+        try {
+            if (last != null) {
+                last.handle((result, error) -> null).get(30, TimeUnit.SECONDS);
+            }
+            thread.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.warn("the running sync did not end within 30 s of close");
+        }
+        thread.shutdownNow();
+    }
+}
