@@ -76,7 +76,7 @@ public final class Outpost implements AutoCloseable {
                         config.retention(), config.storageQuota()),
                 new StorageSettings(config.durability(), config.backupDirectory(), config.backupInterval(),
                         config.backupsKept(), config.recoverCorruptStore(), config.memoryOnlyFallback(),
-                        config.sensitiveFields(), config.keyProvider()));
+                        config.sensitiveFields(), config.keyProvider(), config.recordCacheSize()));
         try {
             store.purge();
         } catch (OutpostException e) {
@@ -236,6 +236,16 @@ public final class Outpost implements AutoCloseable {
     public Optional<LocalRecord> get(String collection, String id) throws OutpostException {
         checkName(collection, id);
         return store.get(collection, id);
+    }
+
+    /**
+     * The records a query selects from the local view: filtered by fields, sorted, paged. It
+     * answers from the device, online or not, with pending changes included.
+     *
+     * @throws IllegalArgumentException if it filters or sorts on a field marked sensitive
+     */
+    public List<LocalRecord> query(Query query) throws OutpostException {
+        return store.query(Objects.requireNonNull(query, "query"));
     }
 
     /** The collection's live records, ordered by id. */

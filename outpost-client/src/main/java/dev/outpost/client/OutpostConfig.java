@@ -55,6 +55,7 @@ public final class OutpostConfig {
     private final KeyProvider keyProvider;
     private final List<OutpostListener> listeners;
     private final SyncPolicy syncPolicy;
+    private final int recordCacheSize;
     private final NetworkMonitor networkMonitor;
 
     private OutpostConfig(Builder builder) {
@@ -88,10 +89,16 @@ public final class OutpostConfig {
         this.defaultConflictPolicy = builder.defaultConflictPolicy;
         this.listeners = List.copyOf(builder.listeners);
         this.syncPolicy = builder.syncPolicy;
+        this.recordCacheSize = builder.recordCacheSize;
         this.networkMonitor = builder.networkMonitor;
         this.keyProvider = builder.keyProvider != null
                 ? builder.keyProvider
                 : KeyProvider.keysetFile(builder.storeFile.resolveSibling(builder.storeFile.getFileName() + ".keyset.json"));
+    }
+
+    /** How many records the memory cache in front of the local view holds; 0 for none. */
+    public int recordCacheSize() {
+        return recordCacheSize;
     }
 
     /** When Outpost syncs by itself; default {@link SyncPolicy#DEFAULTS}. */
@@ -269,9 +276,22 @@ public final class OutpostConfig {
         private KeyProvider keyProvider;
         private final List<OutpostListener> listeners = new ArrayList<>();
         private SyncPolicy syncPolicy = SyncPolicy.DEFAULTS;
+        private int recordCacheSize = 1000;
         private NetworkMonitor networkMonitor;
 
         private Builder() {
+        }
+
+        /**
+         * How many records {@link Outpost#get} keeps in memory, least recently used out, 0 to
+         * 1,000,000 (0: no cache); default 1,000. Any change to the store clears it.
+         */
+        public Builder recordCacheSize(int records) {
+            if (records < 0 || records > 1_000_000) {
+                throw new IllegalArgumentException("recordCacheSize must be from 0 to 1000000, got " + records);
+            }
+            this.recordCacheSize = records;
+            return this;
         }
 
         /** When Outpost syncs by itself; default {@link SyncPolicy#DEFAULTS}, {@link SyncPolicy#MANUAL} for never. */

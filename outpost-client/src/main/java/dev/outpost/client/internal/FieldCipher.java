@@ -90,6 +90,12 @@ final class FieldCipher {
         return data;
     }
 
+    /** Whether {@code field} of {@code collection} is marked sensitive, so stored sealed. */
+    boolean isSealed(String collection, String field) {
+        Set<String> fields = sensitive.get(collection);
+        return fields != null && fields.contains(field);
+    }
+
     private static boolean isSealed(JsonNode value) {
         return value instanceof ObjectNode object && object.size() == 1 && object.has(MARK);
     }

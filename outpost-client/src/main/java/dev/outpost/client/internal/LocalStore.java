@@ -11,6 +11,7 @@ import dev.outpost.client.LocalRecord;
 import dev.outpost.client.OpInfo;
 import dev.outpost.client.OpenReport;
 import dev.outpost.client.OpQuery;
+import dev.outpost.client.Query;
 import dev.outpost.client.QueueStats;
 import dev.outpost.client.Resolution;
 import dev.outpost.client.OutpostException;
@@ -82,6 +83,7 @@ public final class LocalStore implements AutoCloseable {
     private final QueueSettings settings;
     private final StorageSettings storage;
     private final FieldCipher cipher;
+    private final RecordCache cache;
     private final boolean inMemory;
     private volatile OpenReport report;
     private final DeviceConflicts conflicts;
@@ -102,6 +104,7 @@ public final class LocalStore implements AutoCloseable {
         this.settings = settings;
         this.storage = storage;
         this.cipher = new FieldCipher(storage.sensitiveFields(), storage.keyProvider());
+        this.cache = new RecordCache(storage.recordCacheSize());
         this.inMemory = inMemory;
         this.queue = new OpQueue(statements, settings, cipher);
         this.conflicts = new DeviceConflicts(statements, cipher);
@@ -342,10 +345,10 @@ public final class LocalStore implements AutoCloseable {
                     + " on disk to back up; " + report.message());
         }
         try {
-            db.commit();
+            commit();
             BackupInfo info = StoreFiles.backup(db, storage.backupDirectory(), clock.instant(), storage.backupsKept());
             putMeta(statements, "last_backup_at", String.valueOf(info.takenAt().toEpochMilli()));
-            db.commit();
+            commit();
             return info;
         } catch (SQLException | IOException | RuntimeException e) {
             rollback(e);
@@ -522,7 +525,7 @@ public final class LocalStore implements AutoCloseable {
                     task.failure = e;
                 }
             }
-            db.commit();
+            commit();
         } catch (Error e) {
             rollback(new RuntimeException(e));
             for (Task task : group) {
@@ -603,7 +606,7 @@ public final class LocalStore implements AutoCloseable {
             for (String[] record : deadRecords) {
                 rebase(record[0], record[1]);
             }
-            db.commit();
+            commit();
             return purged;
         } catch (SQLException | RuntimeException e) {
             rollback(e);
@@ -689,7 +692,13 @@ public final class LocalStore implements AutoCloseable {
 
     public synchronized Optional<LocalRecord> get(String collection, String id) throws OutpostException {
         try {
-            return readRecord(collection, id);
+            Optional<LocalRecord> cached = cache.get(collection, id);
+            if (cached != null) {
+                return cached.map(LocalStore::copy);
+            }
+            Optional<LocalRecord> record = readRecord(collection, id);
+            cache.put(collection, id, record);
+            return record.map(LocalStore::copy);
         } catch (SQLException e) {
             throw storage("cannot read " + collection + "/" + id + ": " + e.getMessage(), e);
         }
@@ -697,27 +706,76 @@ public final class LocalStore implements AutoCloseable {
 
     /** The collection's live records, ordered by id. */
     public synchronized List<LocalRecord> list(String collection) throws OutpostException {
-        try {
-            PreparedStatement select = statements.get(
+        return query(Query.in(collection));
+    }
+
+    /**
+     * The live records a query selects, filtered and sorted in SQL over the local view's JSON.
+     *
+     * @throws IllegalArgumentException if it filters or sorts on a sensitive (sealed) field
+     */
+    public synchronized List<LocalRecord> query(Query query) throws OutpostException {
+        String collection = query.collection();
+        StringBuilder sql = new StringBuilder(
                 "SELECT id, data, server_version, (SELECT MAX(CASE o.status WHEN 'DEAD' THEN 2 ELSE 1 END) FROM ops o "
                         + "WHERE o.collection = r.collection AND o.record_id = r.id AND o.status IN ('PENDING', 'DEAD')), "
                         + "EXISTS (SELECT 1 FROM conflicts c WHERE c.collection = r.collection AND c.record_id = r.id "
-                        + "AND c.status = 'OPEN') FROM records r WHERE collection = ? AND deleted = 0 ORDER BY id");
-            select.setString(1, collection);
+                        + "AND c.status = 'OPEN'), last_synced_at FROM records r WHERE collection = ? AND deleted = 0");
+        List<Object> args = new ArrayList<>(List.of(collection));
+        for (Query.Condition condition : query.conditions()) {
+            String path = pathOf(collection, condition.field());
+            if (condition.value() == null) {
+                sql.append(condition.op() == Query.Op.EQ ? " AND json_extract(data, ?) IS NULL" : " AND json_extract(data, ?) IS NOT NULL");
+                args.add(path);
+            } else {
+                sql.append(" AND json_extract(data, ?) ").append(condition.op().sql()).append(" ?");
+                args.add(path);
+                args.add(condition.value() instanceof Boolean flag ? (flag ? 1 : 0) : condition.value());
+            }
+        }
+        sql.append(" ORDER BY ");
+        for (Query.Order order : query.orders()) {
+            sql.append("json_extract(data, ?)").append(order.descending() ? " DESC, " : ", ");
+            args.add(pathOf(collection, order.field()));
+        }
+        sql.append("id LIMIT ? OFFSET ?");
+        args.add(query.limit());
+        args.add(query.offset());
+        try (PreparedStatement select = db.prepareStatement(sql.toString())) {
+            for (int i = 0; i < args.size(); i++) {
+                select.setObject(i + 1, args.get(i));
+            }
             List<LocalRecord> records = new ArrayList<>();
             try (ResultSet rows = select.executeQuery()) {
                 while (rows.next()) {
                     int open = rows.getInt(4);
+                    long syncedAt = rows.getLong(6);
                     records.add(new LocalRecord(collection, rows.getString(1),
                             cipher.open(collection, rows.getString(1), Wire.object(rows.getString(2))),
                             rows.getLong(3), rows.getInt(5) != 0 ? SyncState.CONFLICT
-                                    : open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED));
+                                    : open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED,
+                            rows.wasNull() ? null : java.time.Instant.ofEpochMilli(syncedAt)));
                 }
             }
             return records;
         } catch (SQLException e) {
-            throw storage("cannot list " + collection + ": " + e.getMessage(), e);
+            throw storage("cannot query " + collection + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The JSON path of a query field; sealed fields cannot be compared in SQL. */
+    private String pathOf(String collection, String field) {
+        String top = field.contains(".") ? field.substring(0, field.indexOf('.')) : field;
+        if (cipher.isSealed(collection, top)) {
+            throw new IllegalArgumentException("field '" + top + "' of " + collection + " is sensitive and stored sealed;"
+                    + " it cannot be filtered or sorted on");
+        }
+        return "$." + field;
+    }
+
+    private static LocalRecord copy(LocalRecord record) {
+        return new LocalRecord(record.collection(), record.id(), record.data().deepCopy(), record.version(), record.state(),
+                record.lastSyncedAt());
     }
 
     /** How many ops wait to be pushed. */
@@ -804,7 +862,7 @@ public final class LocalStore implements AutoCloseable {
             String newId = queue.replay(dead, payload);
             ensureRow(dead.collection(), dead.recordId());
             rebase(dead.collection(), dead.recordId());
-            db.commit();
+            commit();
             return newId;
         } catch (SQLException e) {
             rollback(e);
@@ -825,7 +883,7 @@ public final class LocalStore implements AutoCloseable {
             OpQueue.DeadRef dead = requireDead(opId);
             queue.discard(dead, clock.millis());
             rebase(dead.collection(), dead.recordId());
-            db.commit();
+            commit();
         } catch (SQLException e) {
             rollback(e);
             throw storage("cannot discard dead op " + opId + ": " + e.getMessage(), e);
@@ -904,7 +962,7 @@ public final class LocalStore implements AutoCloseable {
             boolean queued = settle(conflict, false, resolution, "APP", hlc.now(), clock.millis(), new ArrayList<>());
             putMeta(statements, "hlc", hlc.last());
             rebase(conflict.collection(), conflict.recordId());
-            db.commit();
+            commit();
             mayHaveOpenConflicts = conflicts.openCount() > 0;
             return queued ? new String[] {conflict.collection(), conflict.recordId()} : null;
         } catch (SQLException e) {
@@ -986,7 +1044,7 @@ public final class LocalStore implements AutoCloseable {
                 putMeta(statements, "hlc", hlc.last());
             }
             rebase(conflict.collection(), conflict.recordId());
-            db.commit();
+            commit();
         } catch (SQLException e) {
             rollback(e);
             throw storage("cannot settle conflict " + conflictId + ": " + e.getMessage(), e);
@@ -1118,7 +1176,26 @@ public final class LocalStore implements AutoCloseable {
             return Optional.empty();
         }
         return Optional.of(new LocalRecord(collection, id, row.local.data().deepCopy(), row.serverVersion,
-                syncState(collection, id)));
+                syncState(collection, id), lastSyncedAt(collection, id)));
+    }
+
+    private java.time.Instant lastSyncedAt(String collection, String id) throws SQLException {
+        PreparedStatement select = statements.get("SELECT last_synced_at FROM records WHERE collection = ? AND id = ?");
+        select.setString(1, collection);
+        select.setString(2, id);
+        try (ResultSet rows = select.executeQuery()) {
+            if (!rows.next()) {
+                return null;
+            }
+            long at = rows.getLong(1);
+            return rows.wasNull() ? null : java.time.Instant.ofEpochMilli(at);
+        }
+    }
+
+    /** Commits the open transaction; every commit may change what reads return, so the read cache starts over. */
+    private void commit() throws SQLException {
+        db.commit();
+        cache.clear();
     }
 
     private SyncState syncState(String collection, String id) throws SQLException {
@@ -1141,7 +1218,7 @@ public final class LocalStore implements AutoCloseable {
     synchronized List<PendingOp> nextBatch(int max) throws OutpostException {
         try {
             List<PendingOp> batch = queue.nextBatch(max, clock.millis(), this::serverVersion);
-            db.commit();
+            commit();
             return batch;
         } catch (SQLException | RuntimeException e) {
             rollback(e);
@@ -1241,7 +1318,7 @@ public final class LocalStore implements AutoCloseable {
                 int split = key.indexOf('\u0000');
                 rebase(key.substring(0, split), key.substring(split + 1));
             }
-            db.commit();
+            commit();
             return new Outcomes(applied, merged, conflicts, rejected);
         } catch (SQLException e) {
             rollback(e);
@@ -1278,7 +1355,7 @@ public final class LocalStore implements AutoCloseable {
             for (PendingOp op : dead) {
                 rebase(op.collection(), op.recordId());
             }
-            db.commit();
+            commit();
             return dead.size();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
@@ -1298,7 +1375,7 @@ public final class LocalStore implements AutoCloseable {
                 wait = retryAfter;
             }
             queue.postpone(batch, error, clock.millis() + wait.toMillis());
-            db.commit();
+            commit();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot schedule the retry of " + batch.size() + " ops: " + e.getMessage(), e);
@@ -1318,7 +1395,7 @@ public final class LocalStore implements AutoCloseable {
     synchronized void serverFailures(int streak) throws OutpostException {
         try {
             putMeta(statements, "server_failures", String.valueOf(streak));
-            db.commit();
+            commit();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot write the store's metadata: " + e.getMessage(), e);
@@ -1330,7 +1407,7 @@ public final class LocalStore implements AutoCloseable {
         try {
             queue.kill(op.seq(), reason, 1, clock.millis());
             rebase(op.collection(), op.recordId());
-            db.commit();
+            commit();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot dead-letter op " + op.opId() + ": " + e.getMessage(), e);
@@ -1358,7 +1435,7 @@ public final class LocalStore implements AutoCloseable {
             } else {
                 putMeta(statements, "refused_token", digest);
             }
-            db.commit();
+            commit();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot write the store's metadata: " + e.getMessage(), e);
@@ -1407,12 +1484,16 @@ public final class LocalStore implements AutoCloseable {
                 }
                 saveServer(change.collection(), change.recordId(), new RecordState(change.data(), change.deleted()),
                         change.version(), change.hlc(), now, row);
+                if (row != null && !row.server.deleted() && !change.deleted()) {
+                    queue.advanceDisjoint(change.collection(), change.recordId(), row.serverVersion, row.server.data(),
+                            change.version(), change.data());
+                }
                 rebase(change.collection(), change.recordId());
                 applied++;
             }
             putMeta(statements, "cursor", cursor);
             putMeta(statements, "hlc", hlc.last());
-            db.commit();
+            commit();
             return applied;
         } catch (SQLException e) {
             rollback(e);
@@ -1589,7 +1670,7 @@ public final class LocalStore implements AutoCloseable {
                 delete.executeUpdate();
             }
             putMeta(statements, "hlc", hlc.last());
-            db.commit();
+            commit();
         } catch (SQLException e) {
             LOG.warn("the store {} could not be marked as closed cleanly: {}", file, e.getMessage());
         }

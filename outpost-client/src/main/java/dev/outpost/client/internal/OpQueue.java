@@ -162,6 +162,51 @@ final class OpQueue {
     }
 
     /** The record's pending and dead ops, oldest first. */
+    /**
+     * After a pull moved a record's server state from version {@code from} ({@code before}) to
+     * {@code to} ({@code after}): the record's first open op, if it is an unsent UPDATE made
+     * against {@code from} whose patch touches no top-level field that changed between the
+     * two, is moved onto {@code to}. The server then applies it as a plain update instead of
+     * answering a conflict for edits that never overlapped; the local view is the same either
+     * way. Ops that overlap keep their base and meet the conflict policy.
+     */
+    void advanceDisjoint(String collection, String id, long from, ObjectNode before, long to, ObjectNode after)
+            throws SQLException {
+        if (before == null || after == null) {
+            return;
+        }
+        List<OpenOp> open = openChain(collection, id);
+        if (open.isEmpty()) {
+            return;
+        }
+        OpenOp head = open.get(0);
+        if (head.type() != OpType.UPDATE || head.sent() || !head.status().equals("PENDING") || head.data() == null) {
+            return;
+        }
+        java.util.Set<String> changed = new java.util.HashSet<>();
+        before.fieldNames().forEachRemaining(field -> {
+            if (!before.get(field).equals(after.get(field))) {
+                changed.add(field);
+            }
+        });
+        after.fieldNames().forEachRemaining(field -> {
+            if (!before.has(field)) {
+                changed.add(field);
+            }
+        });
+        java.util.Iterator<String> patched = head.data().fieldNames();
+        while (patched.hasNext()) {
+            if (changed.contains(patched.next())) {
+                return;
+            }
+        }
+        PreparedStatement update = statements.get("UPDATE ops SET base_version = ? WHERE seq = ? AND base_version = ?");
+        update.setLong(1, to);
+        update.setLong(2, head.seq());
+        update.setLong(3, from);
+        update.executeUpdate();
+    }
+
     List<OpenOp> openChain(String collection, String id) throws SQLException {
         PreparedStatement select = statements.get(
             "SELECT seq, op_id, type, data, priority, status, sent_at, codec FROM ops "

@@ -18,10 +18,11 @@ import java.util.Set;
  * @param memoryOnlyFallback whether the store falls back to memory when no file storage works
  * @param sensitiveFields per collection, the top-level fields sealed at rest
  * @param keyProvider the source of the AEAD that seals them
+ * @param recordCacheSize how many records the memory cache in front of the local view holds (0: none)
  */
 public record StorageSettings(Durability durability, Path backupDirectory, Duration backupInterval, int backupsKept,
         boolean recoverCorrupt, boolean memoryOnlyFallback, Map<String, Set<String>> sensitiveFields,
-        KeyProvider keyProvider) {
+        KeyProvider keyProvider, int recordCacheSize) {
     public StorageSettings {
         sensitiveFields = Map.copyOf(sensitiveFields);
     }
