@@ -2,12 +2,15 @@ package dev.outpost.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.outpost.bench.BenchResult;
+import dev.outpost.protocol.Wire;
 import dev.outpost.server.Tokens;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -84,6 +87,49 @@ class CommandLineTest {
 
         assertThat(Main.run("server", "--port", "nine")).isEqualTo(2);
         assertThat(Main.run("frobnicate")).isEqualTo(2);
+    }
+
+    @Test
+    void benchRefusesBadServerSuiteFlagsAndUnknownSuitesWithUsageExitCode() {
+        assertThat(Main.run("bench", "server", "--server-ops", "99")).isEqualTo(2);
+        assertThat(err()).contains("--server-ops must be from 100 to 10000000 (got 99)");
+
+        assertThat(Main.run("bench", "server", "--server-devices", "1,0")).isEqualTo(2);
+        assertThat(err()).contains("--server-devices must each be from 1 to 1024 (got 0)");
+
+        assertThat(Main.run("bench", "server", "--server-devices", "2000")).isEqualTo(2);
+        assertThat(err()).contains("--server-devices must each be from 1 to 1024 (got 2000)");
+
+        assertThat(Main.run("bench", "server", "--server-devices", "many")).isEqualTo(2);
+        assertThat(err()).contains("--server-devices");
+
+        assertThat(Main.run("bench", "server", "--server-stores", "sqlite,mysql")).isEqualTo(2);
+        assertThat(err()).contains("--server-stores must each be sqlite or postgresql (got 'mysql')");
+
+        assertThat(Main.run("bench", "everything")).isEqualTo(2);
+        assertThat(err()).contains("unknown suite 'everything'; the suites are: queue, server, all");
+    }
+
+    @Test
+    void benchServerRunsOnBothStoresAndPrintsEveryFigureAsJson() throws Exception {
+        int code = Main.run("bench", "server", "--json", "--server-ops", "100", "--server-devices", "1,2",
+                "--server-stores", "sqlite,postgresql", "--dir", dir.resolve("bench").toString());
+
+        assertThat(code).as(err()).isZero();
+        assertThat(err()).contains("server suite").contains("0 failed push(es)").doesNotContain("WARNING");
+        List<BenchResult> results = List.of(Wire.read(out().strip(), BenchResult[].class));
+        assertThat(results).extracting(r -> r.name() + " | " + r.system() + " | " + r.unit()).contains(
+                "durable insert of a ~250 B row, one commit each, 1 writer | sqlite | commits/s",
+                "durable insert of ~250 B rows, 100 per commit, 1 writer | postgresql | rows/s",
+                "push, 1 device, batches of 100 | outpost-sqlite | ops/s",
+                "push, 1 device, batches of 100 | outpost-sqlite | ms p50",
+                "push, 2 devices, batches of 100 | outpost-sqlite | ms p99",
+                "push, 2 devices, batches of 100 | outpost-postgresql | ops/s",
+                "push, 2 devices, batches of 100 | outpost-postgresql | failed pushes",
+                "pull after the push of 2 devices, pages of 1000 | outpost-postgresql | changes/s");
+        assertThat(results).hasSize(2 * (2 + 2 * 5));
+        assertThat(results).filteredOn(r -> r.unit().equals("failed pushes")).allMatch(r -> r.value() == 0);
+        assertThat(results).filteredOn(r -> r.unit().endsWith("/s")).allMatch(r -> r.value() > 0);
     }
 
     @Test
