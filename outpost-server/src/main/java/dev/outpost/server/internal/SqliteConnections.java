@@ -52,7 +52,7 @@ final class SqliteConnections implements Connections {
             connection.close();
             throw e;
         }
-        return connection;
+        return StatementCache.wrap(connection);
     }
 
     @Override
