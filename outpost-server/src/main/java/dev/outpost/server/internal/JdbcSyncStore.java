@@ -285,7 +285,8 @@ public final class JdbcSyncStore implements SyncStore {
             return connections.read(reader -> {
                 try (PreparedStatement select = reader.prepareStatement(
                         "SELECT seq, collection, record_id, version, deleted, data, hlc, origin_device, origin_op, scope "
-                                + "FROM changes WHERE scope IN (" + marks(readable.size()) + ") AND seq > ? ORDER BY seq LIMIT ?")) {
+                                + "FROM changes WHERE " + (readable.size() == 1 ? "scope = ?" : "scope IN (" + marks(readable.size()) + ")")
+                                + " AND seq > ? ORDER BY seq LIMIT ?")) {
                     int i = 1;
                     for (String scope : readable) {
                         select.setString(i++, scope);
