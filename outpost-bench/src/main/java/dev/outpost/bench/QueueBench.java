@@ -1,11 +1,11 @@
 package dev.outpost.bench;
 
 import com.squareup.tape2.QueueFile;
-import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.Durability;
 import dev.outpost.client.Outpost;
 import dev.outpost.client.OutpostConfig;
 import dev.outpost.client.OutpostException;
+import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.SyncResult;
 import dev.outpost.client.Transport;
 import dev.outpost.client.WriteBatch;

@@ -2,7 +2,7 @@ package dev.outpost.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.outpost.client.SyncPolicy;
+import dev.outpost.client.Conflict;
 import dev.outpost.client.DeadLetter;
 import dev.outpost.client.LocalRecord;
 import dev.outpost.client.OpInfo;
@@ -12,6 +12,8 @@ import dev.outpost.client.Outpost;
 import dev.outpost.client.OutpostConfig;
 import dev.outpost.client.OutpostException;
 import dev.outpost.client.QueueStats;
+import dev.outpost.client.Resolution;
+import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.SyncResult;
 import dev.outpost.client.TokenProvider;
 import dev.outpost.protocol.Priority;
@@ -234,28 +236,55 @@ final class ClientCommand implements Runnable {
         }
     }
 
-    @Command(name = "conflicts", description = "List this device's ops that conflicted (the server's record was kept).")
+    @Command(name = "conflicts", description = {"List conflicts: those waiting for a decision (PROMPT_USER collections,",
+            "resolvers that deferred or failed) and ops whose change the server's record replaced.",
+            "Settle a waiting one with --use-server ID or --use-local ID."})
     static final class Conflicts implements Callable<Integer> {
         @ParentCommand
         ClientCommand client;
         @Option(names = "--json", description = "print a JSON array")
         boolean json;
+        @Option(names = "--use-server", paramLabel = "CONFLICT_ID", description = "settle it for the server's record")
+        String useServer;
+        @Option(names = "--use-local", paramLabel = "CONFLICT_ID", description = "settle it for this device's change (sent again)")
+        String useLocal;
 
         @Override
         public Integer call() throws Exception {
             try (Outpost outpost = client.open()) {
+                if (useServer != null && useLocal != null) {
+                    throw new CommandLine.ParameterException(new CommandLine(this), "give --use-server or --use-local, not both");
+                }
+                if (useServer != null || useLocal != null) {
+                    String id = useServer != null ? useServer : useLocal;
+                    outpost.resolveConflict(id, useServer != null ? Resolution.useServer() : Resolution.useLocal());
+                    out().println("settled " + id + (useServer != null ? " for the server's record" : " for this device's change"));
+                    return 0;
+                }
+                List<Conflict> waiting = outpost.conflicts();
                 List<OpInfo> ops = outpost.ops(OpQuery.builder().states(OpState.CONFLICT).order(OpQuery.Order.NEWEST_FIRST)
                         .limit(1000).build());
                 if (json) {
                     ArrayNode array = Wire.mapper().createArrayNode();
+                    for (Conflict conflict : waiting) {
+                        array.addObject().put("kind", "waiting").put("id", conflict.id()).put("collection", conflict.collection())
+                                .put("recordId", conflict.recordId()).put("opId", conflict.opId())
+                                .put("remoteVersion", conflict.remoteVersion()).put("detectedAt", conflict.detectedAt().toString())
+                                .put("error", conflict.error());
+                    }
                     for (OpInfo op : ops) {
-                        array.addObject().put("opId", op.opId()).put("collection", op.collection()).put("recordId", op.recordId())
-                                .put("type", op.type().name()).put("createdAt", op.createdAt().toString());
+                        array.addObject().put("kind", "server-kept").put("opId", op.opId()).put("collection", op.collection())
+                                .put("recordId", op.recordId()).put("type", op.type().name()).put("createdAt", op.createdAt().toString());
                     }
                     out().println(Wire.write(array));
                 } else {
+                    for (Conflict conflict : waiting) {
+                        out().printf("waiting\t%s\t%s/%s\tserver v%d\t%s%s%n", conflict.id(), conflict.collection(), conflict.recordId(),
+                                conflict.remoteVersion(), conflict.detectedAt(), conflict.error() == null ? "" : "\t" + conflict.error());
+                    }
                     for (OpInfo op : ops) {
-                        out().printf("%s\t%s/%s\t%s\t%s%n", op.opId(), op.collection(), op.recordId(), op.type(), op.createdAt());
+                        out().printf("server-kept\t%s\t%s/%s\t%s\t%s%n", op.opId(), op.collection(), op.recordId(), op.type(),
+                                op.createdAt());
                     }
                 }
                 return 0;

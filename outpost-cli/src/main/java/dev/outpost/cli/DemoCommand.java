@@ -1,12 +1,12 @@
 package dev.outpost.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.LocalRecord;
 import dev.outpost.client.Outpost;
 import dev.outpost.client.OutpostConfig;
 import dev.outpost.client.OutpostException;
 import dev.outpost.client.QueueStats;
+import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.SyncResult;
 import dev.outpost.client.TokenProvider;
 import dev.outpost.protocol.Change;
@@ -29,9 +29,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code outpost demo}: devices write offline, sync over a faulty network, and must converge
