@@ -115,6 +115,61 @@ class OperationsTest {
                 HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
     }
 
+    /**
+     * Concurrent pushes share commits on SQLite; one refused (its device belongs to another
+     * user) is undone alone, and every other push is applied exactly once.
+     */
+    @Test
+    void concurrentPushesShareCommitsAndARefusedOneFailsAlone() throws Exception {
+        try (OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp).build().start()) {
+            String alice = server.tokens().issue("alice", Duration.ofHours(1));
+            String bob = server.tokens().issue("bob", Duration.ofHours(1));
+            push(server, bob, op("claim", "notes", "b0", "CREATE", null), "bobs-phone");
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+            java.util.List<CompletableFuture<Integer>> writers = new java.util.ArrayList<>();
+            for (int w = 0; w < 8; w++) {
+                int writer = w;
+                writers.add(CompletableFuture.supplyAsync(() -> {
+                    int refused = 0;
+                    for (int round = 0; round < 20; round++) {
+                        StringBuilder ops = new StringBuilder();
+                        for (int i = 0; i < 5; i++) {
+                            String id = "w" + writer + "-" + round + "-" + i;
+                            ops.append(i == 0 ? "" : ",").append(op(id, "notes", id, "CREATE", null));
+                        }
+                        String device = writer == 0 ? "bobs-phone" : "phone-" + writer;
+                        try {
+                            HttpResponse<String> response = http.send(pushRequest(server, alice, ops.toString(), device),
+                                    HttpResponse.BodyHandlers.ofString());
+                            if (response.statusCode() == 403) {
+                                refused++;
+                            } else {
+                                assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+                            }
+                        } catch (IOException | InterruptedException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }
+                    return refused;
+                }, pool));
+            }
+            assertThat(writers.get(0).get()).isEqualTo(20);
+            for (int w = 1; w < 8; w++) {
+                assertThat(writers.get(w).get()).isZero();
+            }
+            pool.shutdown();
+
+            try (Connection check = DriverManager.getConnection("jdbc:sqlite:" + tmp.resolve(OutpostServer.DATABASE_FILE));
+                    Statement statement = check.createStatement();
+                    ResultSet rows = statement.executeQuery(
+                            "SELECT COUNT(*), COUNT(DISTINCT origin_op), MIN(seq), MAX(seq) FROM changes WHERE scope = 'user:alice'")) {
+                rows.next();
+                assertThat(rows.getInt(1)).isEqualTo(7 * 20 * 5);
+                assertThat(rows.getInt(2)).isEqualTo(7 * 20 * 5);
+            }
+        }
+    }
+
     @Test
     void aShutdownTimeoutThatIsNotPositiveIsRefused() {
         assertThatThrownBy(() -> OutpostServer.builder().shutdownTimeout(Duration.ZERO))
@@ -128,13 +183,21 @@ class OperationsTest {
     }
 
     private HttpRequest pushRequest(OutpostServer server, String token, String ops) {
+        return pushRequest(server, token, ops, "phone");
+    }
+
+    private HttpRequest pushRequest(OutpostServer server, String token, String ops, String device) {
         return HttpRequest.newBuilder(URI.create(server.url() + "/v1/push")).header("Authorization", "Bearer " + token)
                 .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"deviceId\":\"phone\",\"ops\":[" + ops + "]}")).build();
+                .POST(HttpRequest.BodyPublishers.ofString("{\"deviceId\":\"" + device + "\",\"ops\":[" + ops + "]}")).build();
     }
 
     private void push(OutpostServer server, String token, String ops) throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(pushRequest(server, token, ops), HttpResponse.BodyHandlers.ofString());
+        push(server, token, ops, "phone");
+    }
+
+    private void push(OutpostServer server, String token, String ops, String device) throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(pushRequest(server, token, ops, device), HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     }
 
