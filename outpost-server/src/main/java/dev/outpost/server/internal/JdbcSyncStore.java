@@ -103,8 +103,9 @@ public final class JdbcSyncStore implements SyncStore {
                 }
                 tx.claimDevice(user, deviceId, receivedAt);
                 List<OpResult> results = new ArrayList<>(ops.size());
+                Map<String, OpResult> seen = tx.firstOutcomes(deviceId, ops);
                 for (PushParser.Parsed parsed : ops) {
-                    OpResult first = tx.firstOutcome(deviceId, parsed.opId());
+                    OpResult first = seen.get(parsed.opId());
                     if (first != null) {
                         results.add(first.asDuplicate());
                         continue;
@@ -113,8 +114,10 @@ public final class JdbcSyncStore implements SyncStore {
                             ? parsed.rejection()
                             : tx.apply(scopes.stored(parsed.op().scope()), deviceId, parsed.op(), receivedAt);
                     tx.recordOutcome(user, deviceId, parsed, result, receivedAt);
+                    seen.put(parsed.opId(), result);
                     results.add(result);
                 }
+                tx.writeOutcomes();
                 tx.writeChanges();
                 return results;
             });
@@ -358,6 +361,7 @@ public final class JdbcSyncStore implements SyncStore {
     private final class Tx {
         private final Connection connection;
         private final List<PendingChange> changes = new ArrayList<>();
+        private final List<Outcome> outcomes = new ArrayList<>();
         /** The device and scope of the conflict last read by {@link #conflict}. */
         private String conflictDevice;
         private String conflictScope;
@@ -386,15 +390,26 @@ public final class JdbcSyncStore implements SyncStore {
             }
         }
 
-        OpResult firstOutcome(String deviceId, String opId) throws SQLException {
-            try (PreparedStatement select = connection.prepareStatement(
-                    "SELECT result FROM operations WHERE device_id = ? AND op_id = ?")) {
-                select.setString(1, deviceId);
-                select.setString(2, opId);
-                try (ResultSet rows = select.executeQuery()) {
-                    return rows.next() ? readResult(rows.getString(1)) : null;
+        /** The stored first outcomes of those of {@code ops} this device sent before, by op id; a mutable map. */
+        Map<String, OpResult> firstOutcomes(String deviceId, List<PushParser.Parsed> ops) throws SQLException {
+            Map<String, OpResult> found = new java.util.HashMap<>();
+            List<String> ids = ops.stream().map(PushParser.Parsed::opId).distinct().toList();
+            for (int from = 0; from < ids.size(); from += 500) {
+                List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 500));
+                try (PreparedStatement select = connection.prepareStatement(
+                        "SELECT op_id, result FROM operations WHERE device_id = ? AND op_id IN (" + marks(chunk.size()) + ")")) {
+                    select.setString(1, deviceId);
+                    for (int i = 0; i < chunk.size(); i++) {
+                        select.setString(i + 2, chunk.get(i));
+                    }
+                    try (ResultSet rows = select.executeQuery()) {
+                        while (rows.next()) {
+                            found.put(rows.getString(1), readResult(rows.getString(2)));
+                        }
+                    }
                 }
             }
+            return found;
         }
 
         OpResult apply(String scope, String deviceId, Operation op, long now) throws SQLException {
@@ -647,25 +662,42 @@ public final class JdbcSyncStore implements SyncStore {
             }
         }
 
-        void recordOutcome(String user, String deviceId, PushParser.Parsed parsed, OpResult result, long receivedAt)
-                throws SQLException {
-            Operation op = parsed.op();
+        /** Keeps an op's outcome for {@link #writeOutcomes}, which writes them all in one batch. */
+        void recordOutcome(String user, String deviceId, PushParser.Parsed parsed, OpResult result, long receivedAt) {
+            outcomes.add(new Outcome(user, deviceId, parsed, result, receivedAt, clock.millis()));
+        }
+
+        /** Writes the kept outcomes (the idempotency records and the audit), in this transaction. */
+        void writeOutcomes() throws SQLException {
+            if (outcomes.isEmpty()) {
+                return;
+            }
             try (PreparedStatement insert = connection.prepareStatement(
                     "INSERT INTO operations (device_id, op_id, user_id, collection, record_id, type, status, result, received_at, completed_at) "
                             + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-                insert.setString(1, deviceId);
-                insert.setString(2, parsed.opId());
-                insert.setString(3, user);
-                insert.setString(4, op == null ? null : op.collection());
-                insert.setString(5, op == null ? null : op.recordId());
-                insert.setString(6, op == null ? null : op.type().name());
-                insert.setString(7, result.status().name());
-                insert.setString(8, Wire.write(result));
-                insert.setLong(9, receivedAt);
-                insert.setLong(10, clock.millis());
-                insert.executeUpdate();
+                for (Outcome outcome : outcomes) {
+                    Operation op = outcome.parsed().op();
+                    insert.setString(1, outcome.deviceId());
+                    insert.setString(2, outcome.parsed().opId());
+                    insert.setString(3, outcome.user());
+                    insert.setString(4, op == null ? null : op.collection());
+                    insert.setString(5, op == null ? null : op.recordId());
+                    insert.setString(6, op == null ? null : op.type().name());
+                    insert.setString(7, outcome.result().status().name());
+                    insert.setString(8, Wire.write(outcome.result()));
+                    insert.setLong(9, outcome.receivedAt());
+                    insert.setLong(10, outcome.completedAt());
+                    insert.addBatch();
+                }
+                insert.executeBatch();
             }
+            outcomes.clear();
         }
+    }
+
+    /** An op's outcome waiting to be written. */
+    private record Outcome(String user, String deviceId, PushParser.Parsed parsed, OpResult result, long receivedAt,
+            long completedAt) {
     }
 
     private static OpResult notFound(Operation op) {
