@@ -77,6 +77,19 @@ class LocalViewTest {
     }
 
     @Test
+    void listReturnsEveryRecordEvenPastTheLargestQueryPage() throws Exception {
+        WriteBatch batch = phone.newBatch();
+        for (int i = 0; i < Query.MAX_LIMIT + 5; i++) {
+            batch.put("many", "m" + i, "{\"i\":" + i + "}");
+        }
+        batch.commit();
+
+        assertThat(phone.list("many")).hasSize(Query.MAX_LIMIT + 5);
+        assertThat(phone.query(Query.in("many"))).hasSize(Query.MAX_LIMIT);
+        assertThat(phone.query(Query.in("many").offset(Query.MAX_LIMIT))).hasSize(5);
+    }
+
+    @Test
     void eachRecordSaysItsSyncStateVersionAndWhenItLastSynced() throws Exception {
         phone.put("tasks", "t1", "{\"title\":\"one\"}");
         LocalRecord before = phone.get("tasks", "t1").orElseThrow();

@@ -706,7 +706,7 @@ public final class LocalStore implements AutoCloseable {
 
     /** The collection's live records, ordered by id. */
     public synchronized List<LocalRecord> list(String collection) throws OutpostException {
-        return query(Query.in(collection));
+        return select(Query.in(collection), false);
     }
 
     /**
@@ -715,6 +715,11 @@ public final class LocalStore implements AutoCloseable {
      * @throws IllegalArgumentException if it filters or sorts on a sensitive (sealed) field
      */
     public synchronized List<LocalRecord> query(Query query) throws OutpostException {
+        return select(query, true);
+    }
+
+    /** The records of a query; without {@code paged}, all of them whatever its limit and offset. */
+    private List<LocalRecord> select(Query query, boolean paged) throws OutpostException {
         String collection = query.collection();
         StringBuilder sql = new StringBuilder(
                 "SELECT id, data, server_version, (SELECT MAX(CASE o.status WHEN 'DEAD' THEN 2 ELSE 1 END) FROM ops o "
@@ -738,9 +743,12 @@ public final class LocalStore implements AutoCloseable {
             sql.append("json_extract(data, ?)").append(order.descending() ? " DESC, " : ", ");
             args.add(pathOf(collection, order.field()));
         }
-        sql.append("id LIMIT ? OFFSET ?");
-        args.add(query.limit());
-        args.add(query.offset());
+        sql.append("id");
+        if (paged) {
+            sql.append(" LIMIT ? OFFSET ?");
+            args.add(query.limit());
+            args.add(query.offset());
+        }
         try (PreparedStatement select = db.prepareStatement(sql.toString())) {
             for (int i = 0; i < args.size(); i++) {
                 select.setObject(i + 1, args.get(i));
