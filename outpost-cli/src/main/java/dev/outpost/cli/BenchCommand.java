@@ -3,6 +3,7 @@ package dev.outpost.cli;
 import dev.outpost.bench.BenchResult;
 import dev.outpost.bench.QueueBench;
 import dev.outpost.bench.ServerBench;
+import dev.outpost.bench.SyncBench;
 import dev.outpost.protocol.Wire;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -21,13 +22,15 @@ import picocli.CommandLine.Parameters;
         description = {"Run benchmark suites, Outpost and the peers a user would pick instead side by side.",
                 "Suites: queue (the client's durable op queue against Square Tape, SQLite and raw fsync);",
                 "server (push and pull over HTTP on SQLite and PostgreSQL with 1, 16 and 256 devices, beside each "
-                        + "database's own durable commit rates); all (both)."})
+                        + "database's own durable commit rates);",
+                "sync (end to end through the client: one device pushes its queued ops to a local server, a new device "
+                        + "pulls them, on SQLite and PostgreSQL); all (every suite)."})
 final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Parameters(arity = "0..1", defaultValue = "queue", paramLabel = "SUITE",
-            description = "queue, server or all (default: ${DEFAULT-VALUE})")
+            description = "queue, server, sync or all (default: ${DEFAULT-VALUE})")
     String suite;
 
     @Option(names = "--json", description = "print an array of {name, system, value, unit} objects")
@@ -53,13 +56,22 @@ final class BenchCommand implements Callable<Integer> {
             description = "server: the databases to run the server on, sqlite and/or postgresql (default: ${DEFAULT-VALUE})")
     List<String> serverStores;
 
+    @Option(names = "--sync-ops", defaultValue = "100000", paramLabel = "OPS",
+            description = "sync: ops one device queues and pushes and a new device pulls, per store and size pair "
+                    + "(default: ${DEFAULT-VALUE})")
+    int syncOps;
+
+    @Option(names = "--sync-stores", split = ",", defaultValue = "sqlite,postgresql", paramLabel = "STORE",
+            description = "sync: the databases to run the server on, sqlite and/or postgresql (default: ${DEFAULT-VALUE})")
+    List<String> syncStores;
+
     @Option(names = "--dir", description = "where to put the benchmark's files (default: a temporary directory, deleted after)")
     Path dir;
 
     @Override
     public Integer call() throws Exception {
-        if (!suite.equals("queue") && !suite.equals("server") && !suite.equals("all")) {
-            throw usage("unknown suite '" + suite + "'; the suites are: queue, server, all");
+        if (!List.of("queue", "server", "sync", "all").contains(suite)) {
+            throw usage("unknown suite '" + suite + "'; the suites are: queue, server, sync, all");
         }
         if (ops < 100 || ops > 1_000_000) {
             throw usage("--ops must be from 100 to 1000000 (got " + ops + ")");
@@ -75,29 +87,28 @@ final class BenchCommand implements Callable<Integer> {
                 throw usage("--server-devices must each be from 1 to " + ServerBench.MAX_DEVICES + " (got " + devices + ")");
             }
         }
-        List<ServerBench.Store> stores = new ArrayList<>();
-        for (String name : serverStores) {
-            ServerBench.Store store = ServerBench.Store.of(name.trim());
-            if (store == null) {
-                throw usage("--server-stores must each be sqlite or postgresql (got '" + name + "')");
-            }
-            if (!stores.contains(store)) {
-                stores.add(store);
-            }
+        if (syncOps < 100 || syncOps > 10_000_000) {
+            throw usage("--sync-ops must be from 100 to 10000000 (got " + syncOps + ")");
         }
+        List<ServerBench.Store> stores = stores("--server-stores", serverStores);
+        List<ServerBench.Store> syncStoreList = stores("--sync-stores", syncStores);
         PrintStream out = System.out;
         PrintStream progress = json ? System.err : System.out;
         Path work = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("outpost-bench-");
         String machine = Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version() + ", files in " + work;
         List<BenchResult> results = new ArrayList<>();
         try {
-            if (!suite.equals("server")) {
+            if (suite.equals("queue") || suite.equals("all")) {
                 progress.println("queue suite (" + machine + ")");
                 results.addAll(new QueueBench(work, ops, pending, progress).run());
             }
-            if (!suite.equals("queue")) {
+            if (suite.equals("server") || suite.equals("all")) {
                 progress.println("server suite (" + machine + ")");
                 results.addAll(new ServerBench(work, serverOps, serverDevices, stores, progress).run());
+            }
+            if (suite.equals("sync") || suite.equals("all")) {
+                progress.println("sync suite (" + machine + ")");
+                results.addAll(new SyncBench(work, syncOps, syncStoreList, progress).run());
             }
         } finally {
             if (dir == null) {
@@ -113,6 +124,21 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The stores a list option names, each once, in order; a usage error naming the option for any other name. */
+    private List<ServerBench.Store> stores(String option, List<String> names) {
+        List<ServerBench.Store> stores = new ArrayList<>();
+        for (String name : names) {
+            ServerBench.Store store = ServerBench.Store.of(name.trim());
+            if (store == null) {
+                throw usage(option + " must each be sqlite or postgresql (got '" + name + "')");
+            }
+            if (!stores.contains(store)) {
+                stores.add(store);
+            }
+        }
+        return stores;
     }
 
     private CommandLine.ParameterException usage(String message) {

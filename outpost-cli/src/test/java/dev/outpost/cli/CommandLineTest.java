@@ -107,7 +107,70 @@ class CommandLineTest {
         assertThat(err()).contains("--server-stores must each be sqlite or postgresql (got 'mysql')");
 
         assertThat(Main.run("bench", "everything")).isEqualTo(2);
-        assertThat(err()).contains("unknown suite 'everything'; the suites are: queue, server, all");
+        assertThat(err()).contains("unknown suite 'everything'; the suites are: queue, server, sync, all");
+    }
+
+    @Test
+    void benchRefusesBadSyncSuiteFlagsWithUsageExitCode() {
+        assertThat(Main.run("bench", "sync", "--sync-ops", "99")).isEqualTo(2);
+        assertThat(err()).contains("--sync-ops must be from 100 to 10000000 (got 99)");
+
+        assertThat(Main.run("bench", "sync", "--sync-ops", "20000000")).isEqualTo(2);
+        assertThat(err()).contains("--sync-ops must be from 100 to 10000000 (got 20000000)");
+
+        assertThat(Main.run("bench", "sync", "--sync-ops", "lots")).isEqualTo(2);
+        assertThat(err()).contains("--sync-ops");
+
+        assertThat(Main.run("bench", "sync", "--sync-stores", "postgresql,oracle")).isEqualTo(2);
+        assertThat(err()).contains("--sync-stores must each be sqlite or postgresql (got 'oracle')");
+    }
+
+    @Test
+    void benchSyncPushesAndPullsThroughTheClientOnBothStoresAndPrintsEveryFigureAsJson() throws Exception {
+        int code = Main.run("bench", "sync", "--json", "--sync-ops", "200", "--sync-stores", "sqlite,postgresql",
+                "--dir", dir.resolve("bench").toString());
+
+        assertThat(code).as(err()).isZero();
+        assertThat(err()).contains("sync suite").contains("warm-up").doesNotContain("WARNING");
+        List<BenchResult> results = List.of(Wire.read(out().strip(), BenchResult[].class));
+        assertThat(results).extracting(r -> r.name() + " | " + r.system() + " | " + r.unit()).containsExactly(
+                "durable enqueue of 200 ops, write batches of 1000 | outpost | ops/s",
+                "open with 200 pending ops | outpost | ms",
+                "heap retained after open with 200 pending ops | outpost | MB",
+                "push of 200 queued ops by one device, batches of 100 | outpost-sqlite | ops/s",
+                "push of 200 queued ops by one device, batches of 100: time inside transport calls (JSON, HTTP, server) "
+                        + "| outpost-sqlite | %",
+                "whole sync of the pushing device (push, then its own 200 changes pulled back), batches of 100, pages of 500 "
+                        + "| outpost-sqlite | s",
+                "pull of 200 changes into an empty store, pages of 500 | outpost-sqlite | changes/s",
+                "pull of 200 changes into an empty store, pages of 500: time inside transport calls (HTTP, server, JSON) "
+                        + "| outpost-sqlite | %",
+                "push of 200 queued ops by one device, batches of 1000 | outpost-sqlite | ops/s",
+                "push of 200 queued ops by one device, batches of 1000: time inside transport calls (JSON, HTTP, server) "
+                        + "| outpost-sqlite | %",
+                "whole sync of the pushing device (push, then its own 200 changes pulled back), batches of 1000, pages of 1000 "
+                        + "| outpost-sqlite | s",
+                "pull of 200 changes into an empty store, pages of 1000 | outpost-sqlite | changes/s",
+                "pull of 200 changes into an empty store, pages of 1000: time inside transport calls (HTTP, server, JSON) "
+                        + "| outpost-sqlite | %",
+                "push of 200 queued ops by one device, batches of 100 | outpost-postgresql | ops/s",
+                "push of 200 queued ops by one device, batches of 100: time inside transport calls (JSON, HTTP, server) "
+                        + "| outpost-postgresql | %",
+                "whole sync of the pushing device (push, then its own 200 changes pulled back), batches of 100, pages of 500 "
+                        + "| outpost-postgresql | s",
+                "pull of 200 changes into an empty store, pages of 500 | outpost-postgresql | changes/s",
+                "pull of 200 changes into an empty store, pages of 500: time inside transport calls (HTTP, server, JSON) "
+                        + "| outpost-postgresql | %",
+                "push of 200 queued ops by one device, batches of 1000 | outpost-postgresql | ops/s",
+                "push of 200 queued ops by one device, batches of 1000: time inside transport calls (JSON, HTTP, server) "
+                        + "| outpost-postgresql | %",
+                "whole sync of the pushing device (push, then its own 200 changes pulled back), batches of 1000, pages of 1000 "
+                        + "| outpost-postgresql | s",
+                "pull of 200 changes into an empty store, pages of 1000 | outpost-postgresql | changes/s",
+                "pull of 200 changes into an empty store, pages of 1000: time inside transport calls (HTTP, server, JSON) "
+                        + "| outpost-postgresql | %");
+        assertThat(results).filteredOn(r -> r.unit().endsWith("/s") || r.unit().equals("s")).allMatch(r -> r.value() > 0);
+        assertThat(results).filteredOn(r -> r.unit().equals("%")).allMatch(r -> r.value() > 0 && r.value() <= 100);
     }
 
     @Test

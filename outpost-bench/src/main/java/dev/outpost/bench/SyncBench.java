@@ -1,0 +1,408 @@
+package dev.outpost.bench;
+
+import dev.outpost.client.Outpost;
+import dev.outpost.client.OutpostConfig;
+import dev.outpost.client.OutpostException;
+import dev.outpost.client.Query;
+import dev.outpost.client.SyncPolicy;
+import dev.outpost.client.SyncResult;
+import dev.outpost.client.TokenProvider;
+import dev.outpost.client.Transport;
+import dev.outpost.client.WriteBatch;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.PushRequest;
+import dev.outpost.protocol.PushResponse;
+import dev.outpost.testdb.TestDatabases;
+import dev.outpost.testing.TestServer;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.UnaryOperator;
+
+/**
+ * {@code outpost bench sync}: end to end, one device pushes {@code ops} queued writes to a
+ * local server through the real client, and a second device with an empty store pulls them.
+ *
+ * <p>For each store (SQLite, or PostgreSQL 14 with {@code fsync} and {@code synchronous_commit}
+ * on) and each pair of client sizes (the defaults, pushes of 100 ops and pull pages of 500; and
+ * the largest the client and the server's defaults allow, 1000 and 1000): a fresh server on a
+ * loopback port, a warm-up round by another user, then
+ * <ol>
+ *   <li>device A queues {@code ops} new notes of about 250 bytes of JSON in durable write
+ *       batches of {@value #WRITE_BATCH} (one fsync each), and is closed;
+ *   <li>device A is opened again with all of them pending: the open time, and the heap the open
+ *       keeps (after GC);
+ *   <li>{@code A.sync()}: its push phase, from the call to the first pull request, is the push
+ *       figure; the rest of the call is A pulling back its own changes, as every sync does;
+ *   <li>device B, a new empty store of the same user, {@code B.sync()}: every change pulled
+ *       and applied, the pull figure; B must then hold {@code ops} records.
+ * </ol>
+ * Queueing and opening do not depend on the server or the sizes, so they are reported from the
+ * first round only (later rounds print theirs as progress). The client talks to the server
+ * through {@link Transport#http}, wrapped to time its calls: the share of each phase spent
+ * inside them (JSON and gzip of the request, HTTP on loopback, the server, reading the answer)
+ * against the client's own work around them (reading the queue, recording results, applying
+ * pulled changes to the local store). Server and client share the machine's cores.
+ */
+public final class SyncBench {
+    /** Puts per durable write batch when queueing. */
+    public static final int WRITE_BATCH = 1000;
+
+    private static final String USER = "bench";
+    private static final String WARMUP_USER = "warmup";
+    private static final String COLLECTION = "notes";
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(120);
+
+    /** Ops per push request and changes per pull page, as set on the client. */
+    public record Sizes(int push, int pull) {
+        /** The client's defaults. */
+        public static final Sizes DEFAULTS = new Sizes(100, 500);
+        /** The largest the client allows, and the server's default limits. */
+        public static final Sizes LARGEST = new Sizes(1000, 1000);
+
+        String pushLabel() {
+            return "batches of " + push;
+        }
+
+        String pullLabel() {
+            return "pages of " + pull;
+        }
+    }
+
+    private final Path work;
+    private final int ops;
+    private final List<ServerBench.Store> stores;
+    private final List<Sizes> sizes;
+    private final PrintStream progress;
+    private int rounds;
+    private boolean postgresStarted;
+
+    /**
+     * @param work an empty directory for the devices' stores
+     * @param ops ops device A queues and pushes, and device B pulls
+     * @param stores the databases to run the server on
+     * @param progress where to say what runs
+     */
+    public SyncBench(Path work, int ops, List<ServerBench.Store> stores, PrintStream progress) {
+        if (ops < 1) {
+            throw new IllegalArgumentException("ops must be at least 1, got " + ops);
+        }
+        this.work = work;
+        this.ops = ops;
+        this.stores = List.copyOf(stores);
+        this.sizes = List.of(Sizes.DEFAULTS, Sizes.LARGEST);
+        this.progress = progress;
+    }
+
+    /** Runs every store and size pair and returns the figures, store by store. */
+    public List<BenchResult> run() throws Exception {
+        List<BenchResult> results = new ArrayList<>();
+        for (ServerBench.Store store : stores) {
+            for (Sizes size : sizes) {
+                results.addAll(round(store, size, results.isEmpty()));
+            }
+        }
+        return results;
+    }
+
+    private List<BenchResult> round(ServerBench.Store store, Sizes size, boolean first) throws Exception {
+        String system = "outpost-" + store.label();
+        String url = store == ServerBench.Store.POSTGRESQL ? postgresUrl() : null;
+        UnaryOperator<dev.outpost.server.OutpostServer.Builder> configure = url == null ? UnaryOperator.identity()
+                : builder -> builder.databaseUrl(url);
+        Path dir = Files.createDirectories(work.resolve("sync-" + (++rounds) + "-" + store.label() + "-" + size.push()
+                + "-" + size.pull()));
+        say(system + ": one device pushes " + ops + " ops in " + size.pushLabel() + ", a new device pulls them in "
+                + size.pullLabel());
+        List<BenchResult> results = new ArrayList<>();
+        try (TestServer server = TestServer.start(configure)) {
+            warmUp(server, dir, size);
+
+            Device a = new Device(server, dir.resolve("device-a.db"), size, USER);
+            long start = System.nanoTime();
+            a.queue(ops);
+            double queueRate = rate(ops, start);
+            say(String.format(Locale.ROOT, "  queued %,d ops in durable batches of %d: %,.0f ops/s", ops, WRITE_BATCH, queueRate));
+
+            OutpostConfig config = a.config();
+            gc();
+            long heapBefore = usedHeap();
+            start = System.nanoTime();
+            try (Outpost opened = Outpost.open(config)) {
+                double openMillis = (System.nanoTime() - start) / 1e6;
+                gc();
+                double retainedMb = Math.max(0, usedHeap() - heapBefore) / 1e6;
+                say(String.format(Locale.ROOT, "  opened with %,d pending in %.1f ms (%,d pending by its count), "
+                        + "heap retained %.1f MB", ops, openMillis, opened.pendingCount(), retainedMb));
+                if (first) {
+                    results.add(new BenchResult("durable enqueue of " + ops + " ops, write batches of " + WRITE_BATCH, "outpost",
+                            queueRate, "ops/s"));
+                    results.add(new BenchResult("open with " + ops + " pending ops", "outpost", openMillis, "ms"));
+                    results.add(new BenchResult("heap retained after open with " + ops + " pending ops", "outpost",
+                            retainedMb, "MB"));
+                }
+
+                reportBackgroundLoad();
+                long[] machine = MachineCpu.ticks();
+                start = System.nanoTime();
+                SyncResult pushed = opened.sync();
+                long end = System.nanoTime();
+                double machineBusy = MachineCpu.busyCores(machine, MachineCpu.ticks());
+                TimedTransport wire = a.transport;
+                long pushEnd = wire.firstPullStart > 0 ? wire.firstPullStart : end;
+                double pushSeconds = (pushEnd - start) / 1e9;
+                double pushInTransport = share(wire.pushNanos, pushEnd - start);
+                double echoSeconds = (end - pushEnd) / 1e9;
+                double syncSeconds = (end - start) / 1e9;
+                say(String.format(Locale.ROOT, "  A.sync(): pushed %,d ops in %.2f s: %,.0f ops/s (%d requests, %.0f%% of "
+                                + "the time in them); then pulled back its own %,d changes in %.2f s (%,.0f changes/s, %.0f%% in "
+                                + "%d requests); whole sync %.2f s, %s cores busy on the machine: %s",
+                        pushed.pushed(), pushSeconds, pushed.pushed() / pushSeconds, wire.pushes, pushInTransport,
+                        wire.pulledChanges, echoSeconds, wire.pulledChanges / echoSeconds, share(wire.pullNanos, end - pushEnd),
+                        wire.pulls, syncSeconds, busy(machineBusy), describe(pushed)));
+                check("A.sync()", pushed, pushed.status() == SyncResult.Status.COMPLETED && pushed.pushed() == ops
+                        && pushed.applied() == ops && pushed.pending() == 0 && pushed.dead() == 0);
+                results.add(new BenchResult("push of " + ops + " queued ops by one device, " + size.pushLabel(), system,
+                        pushed.applied() / pushSeconds, "ops/s"));
+                results.add(new BenchResult("push of " + ops + " queued ops by one device, " + size.pushLabel()
+                        + ": time inside transport calls (JSON, HTTP, server)", system, pushInTransport, "%"));
+                results.add(new BenchResult("whole sync of the pushing device (push, then its own " + ops
+                        + " changes pulled back), " + size.pushLabel() + ", " + size.pullLabel(), system, syncSeconds, "s"));
+            }
+
+            Device b = new Device(server, dir.resolve("device-b.db"), size, USER);
+            try (Outpost empty = b.open()) {
+                gc();
+                long[] machine = MachineCpu.ticks();
+                start = System.nanoTime();
+                SyncResult pulled = empty.sync();
+                long elapsed = System.nanoTime() - start;
+                double seconds = elapsed / 1e9;
+                double machineBusy = MachineCpu.busyCores(machine, MachineCpu.ticks());
+                double inTransport = share(b.transport.pullNanos, elapsed);
+                int records = countRecords(empty);
+                say(String.format(Locale.ROOT, "  B.sync() into an empty store: pulled %,d changes in %.2f s: %,.0f changes/s "
+                                + "(%d requests, %.0f%% of the time in them), %s cores busy on the machine; B holds %,d records: %s",
+                        pulled.pulled(), seconds, pulled.pulled() / seconds, b.transport.pulls, inTransport, busy(machineBusy),
+                        records, describe(pulled)));
+                check("B.sync()", pulled, pulled.status() == SyncResult.Status.COMPLETED && pulled.pulled() == ops
+                        && records == ops);
+                results.add(new BenchResult("pull of " + ops + " changes into an empty store, " + size.pullLabel(), system,
+                        pulled.pulled() / seconds, "changes/s"));
+                results.add(new BenchResult("pull of " + ops + " changes into an empty store, " + size.pullLabel()
+                        + ": time inside transport calls (HTTP, server, JSON)", system, inTransport, "%"));
+            }
+        } finally {
+            if (url != null) {
+                dropSchema(url);
+            }
+            QueueBench.deleteTree(dir);
+        }
+        return results;
+    }
+
+    /**
+     * A small round of the same steps as another user, so the measured round does not include
+     * the JIT compiling the client's and the server's paths.
+     */
+    private void warmUp(TestServer server, Path dir, Sizes size) throws Exception {
+        int warmOps = Math.max(100, Math.min(5000, ops / 20));
+        Device a = new Device(server, dir.resolve("warmup-a.db"), size, WARMUP_USER);
+        a.queue(warmOps);
+        SyncResult pushed;
+        try (Outpost outpost = a.open()) {
+            pushed = outpost.sync();
+        }
+        Device b = new Device(server, dir.resolve("warmup-b.db"), size, WARMUP_USER);
+        SyncResult pulled;
+        try (Outpost outpost = b.open()) {
+            pulled = outpost.sync();
+        }
+        say("  warm-up: " + warmOps + " ops pushed (" + describe(pushed) + "), then pulled (" + describe(pulled) + ")");
+    }
+
+    /** One device: its store file and the timed transport to the server. */
+    private static final class Device {
+        private final Path file;
+        private final Sizes size;
+        private final String token;
+        private final String url;
+        private TimedTransport transport;
+
+        Device(TestServer server, Path file, Sizes size, String user) {
+            this.file = file;
+            this.size = size;
+            this.token = server.token(user);
+            this.url = server.url();
+        }
+
+        /** The store's configuration with a fresh timed transport, syncing only when asked. */
+        OutpostConfig config() {
+            transport = new TimedTransport(Transport.http(URI.create(url), REQUEST_TIMEOUT));
+            return OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file)
+                    .transport(transport).tokenProvider(TokenProvider.fixed(token))
+                    .pushBatchSize(size.push()).pullPageSize(size.pull()).build();
+        }
+
+        Outpost open() throws OutpostException {
+            return Outpost.open(config());
+        }
+
+        /** Queues {@code count} new notes in durable write batches, then closes the store. */
+        void queue(int count) throws OutpostException {
+            try (Outpost outpost = open()) {
+                for (int first = 0; first < count; first += WRITE_BATCH) {
+                    WriteBatch batch = outpost.newBatch();
+                    for (int n = first; n < Math.min(count, first + WRITE_BATCH); n++) {
+                        batch.put(COLLECTION, "n" + n, ServerBench.note(0, n));
+                    }
+                    batch.commit();
+                }
+            }
+        }
+    }
+
+    /** The HTTP transport, with the time spent in its calls and when the first pull began. */
+    private static final class TimedTransport implements Transport {
+        private final Transport http;
+        long pushNanos;
+        long pullNanos;
+        int pushes;
+        int pulls;
+        long pulledChanges;
+        long firstPullStart;
+
+        TimedTransport(Transport http) {
+            this.http = http;
+        }
+
+        @Override
+        public PushResponse push(PushRequest request, String token) throws OutpostException {
+            long start = System.nanoTime();
+            try {
+                return http.push(request, token);
+            } finally {
+                pushNanos += System.nanoTime() - start;
+                pushes++;
+            }
+        }
+
+        @Override
+        public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+            long start = System.nanoTime();
+            if (firstPullStart == 0) {
+                firstPullStart = start;
+            }
+            try {
+                PullResponse page = http.pull(cursor, limit, token);
+                pulledChanges += page.changes().size();
+                return page;
+            } finally {
+                pullNanos += System.nanoTime() - start;
+                pulls++;
+            }
+        }
+
+        @Override
+        public Duration health() throws OutpostException {
+            return http.health();
+        }
+    }
+
+    /**
+     * The live records of the collection, counted a page at a time: {@code list} and a query
+     * without a limit stop at {@link Query#MAX_LIMIT}.
+     */
+    private static int countRecords(Outpost outpost) throws OutpostException {
+        int count = 0;
+        while (true) {
+            int page = outpost.query(Query.in(COLLECTION).limit(Query.MAX_LIMIT).offset(count)).size();
+            count += page;
+            if (page < Query.MAX_LIMIT) {
+                return count;
+            }
+        }
+    }
+
+    private void check(String what, SyncResult result, boolean ok) {
+        if (!ok) {
+            say("  WARNING: " + what + " did not do what was expected for " + ops + " ops: " + describe(result));
+        }
+    }
+
+    private static String describe(SyncResult result) {
+        return result.status() + ", pushed " + result.pushed() + ", applied " + result.applied() + ", conflicts "
+                + result.conflicts() + ", dead " + result.dead() + ", pulled " + result.pulled() + ", pending " + result.pending()
+                + (result.status() == SyncResult.Status.COMPLETED ? "" : " (" + result.failure() + ": " + result.message() + ")");
+    }
+
+    /** Says how busy the machine is before a measurement: other processes' load lowers the figures. */
+    private void reportBackgroundLoad() throws InterruptedException {
+        gc();
+        long[] before = MachineCpu.ticks();
+        Thread.sleep(250);
+        double busy = MachineCpu.busyCores(before, MachineCpu.ticks());
+        if (busy >= 0) {
+            say(String.format(Locale.ROOT, "  idle machine before the push: %.2f cores busy%s", busy,
+                    busy > 0.25 ? " (other processes are running: the figures below are lower than on a quiet machine)" : ""));
+        }
+    }
+
+    private String postgresUrl() {
+        if (!postgresStarted) {
+            say("starting the embedded PostgreSQL 14 (fsync=on, synchronous_commit=on)");
+            postgresStarted = true;
+        }
+        return TestDatabases.freshPostgresUrl();
+    }
+
+    private void dropSchema(String url) {
+        int at = url.indexOf("currentSchema=");
+        if (at < 0) {
+            return;
+        }
+        String schema = url.substring(at + "currentSchema=".length()).split("&", 2)[0];
+        try (Connection db = DriverManager.getConnection(url); Statement statement = db.createStatement()) {
+            statement.execute("DROP SCHEMA " + schema + " CASCADE");
+        } catch (SQLException e) {
+            say("  (could not drop schema " + schema + ": " + e.getMessage() + ")");
+        }
+    }
+
+    private void say(String line) {
+        progress.println("  " + line);
+        progress.flush();
+    }
+
+    private static String busy(double cores) {
+        return cores < 0 ? "?" : String.format(Locale.ROOT, "%.1f", cores);
+    }
+
+    private static double share(long part, long whole) {
+        return whole <= 0 ? 0 : 100.0 * part / whole;
+    }
+
+    private static double rate(long count, long startNanos) {
+        return count / ((System.nanoTime() - startNanos) / 1e9);
+    }
+
+    private static void gc() {
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+        }
+    }
+
+    private static long usedHeap() {
+        Runtime runtime = Runtime.getRuntime();
+        return runtime.totalMemory() - runtime.freeMemory();
+    }
+}
