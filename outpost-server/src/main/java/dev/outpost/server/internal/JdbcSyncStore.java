@@ -394,10 +394,14 @@ public final class JdbcSyncStore implements SyncStore {
         Map<String, OpResult> firstOutcomes(String deviceId, List<PushParser.Parsed> ops) throws SQLException {
             Map<String, OpResult> found = new java.util.HashMap<>();
             List<String> ids = ops.stream().map(PushParser.Parsed::opId).distinct().toList();
-            for (int from = 0; from < ids.size(); from += 500) {
-                List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 500));
+            // SQLite: one statement for the lot. PostgreSQL plans an IN list over a table that
+            // grew since its last ANALYZE as a scan of it; a lookup per op always takes the key.
+            int chunkSize = dialect == Dialect.SQLITE ? 500 : 1;
+            for (int from = 0; from < ids.size(); from += chunkSize) {
+                List<String> chunk = ids.subList(from, Math.min(ids.size(), from + chunkSize));
                 try (PreparedStatement select = connection.prepareStatement(
-                        "SELECT op_id, result FROM operations WHERE device_id = ? AND op_id IN (" + marks(chunk.size()) + ")")) {
+                        "SELECT op_id, result FROM operations WHERE device_id = ? AND "
+                                + (chunk.size() == 1 ? "op_id = ?" : "op_id IN (" + marks(chunk.size()) + ")"))) {
                     select.setString(1, deviceId);
                     for (int i = 0; i < chunk.size(); i++) {
                         select.setString(i + 2, chunk.get(i));
