@@ -339,6 +339,10 @@ class ConvergenceProperties {
                             .isEqualTo(versions.get(NOTES + "/" + record.id()));
                 }
                 assertThat(local).as("%s: live records against the server's%n%s", who, trace()).isEqualTo(new TreeMap<>(onServer));
+                for (String record : RECORDS) {
+                    assertThat(device.outpost.get(NOTES, record).map(LocalRecord::data).orElse(null))
+                            .as("%s: get(%s) against list()%n%s", who, record, trace()).isEqualTo(local.get(NOTES + "/" + record));
+                }
             }
             // A record only one device changed sees no conflict: the server ends with it as that device last wrote it.
             for (String record : RECORDS) {
