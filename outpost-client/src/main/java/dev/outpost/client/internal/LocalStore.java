@@ -1284,7 +1284,7 @@ public final class LocalStore implements AutoCloseable {
                     // MERGED: the op's change went in, settled with the server's by the
                     // collection's policy; CONFLICT: the server's record stood. Either way the
                     // answer holds the server's record.
-                    boolean mergedIn = result.status() == OpStatus.MERGED;
+                    boolean mergedIn = result.effectiveStatus() == OpStatus.MERGED;
                     status = mergedIn ? "APPLIED" : "CONFLICT";
                     if (mergedIn) {
                         merged++;
@@ -1314,7 +1314,7 @@ public final class LocalStore implements AutoCloseable {
                 }
                 queue.finish(op.seq(), status, Wire.write(sealed(op, result)),
                         result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
-                if (status.equals("CONFLICT") && result.status() == OpStatus.CONFLICT && sameRecord(op, result.record())) {
+                if (status.equals("CONFLICT") && result.effectiveStatus() == OpStatus.CONFLICT && sameRecord(op, result.record())) {
                     settleOnDevice(op, row, result.record(), now, settled);
                 }
                 if (status.equals("APPLIED") && result.version() != null) {
@@ -1349,7 +1349,7 @@ public final class LocalStore implements AutoCloseable {
         }
         ServerRecord sealed = new ServerRecord(record.collection(), record.recordId(), record.version(), record.deleted(),
                 cipher.seal(op.collection(), op.recordId(), record.data()), record.hlc());
-        return new OpResult(result.opId(), result.status(), result.version(), sealed, result.error());
+        return new OpResult(result.opId(), result.status(), result.version(), sealed, result.error(), result.firstStatus());
     }
 
     /**
