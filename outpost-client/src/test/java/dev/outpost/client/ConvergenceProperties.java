@@ -58,10 +58,10 @@ import net.jqwik.api.statistics.Statistics;
 /**
  * Convergence (promise 5) and nothing silently dropped (promise 3), end to end: three devices
  * of one user over a real server, each with its own SQLite store file and clock (skewed by a few
- * seconds), put, update and delete three overlapping records (fields a, b, c) while going
- * offline and online, syncing one at a time or all at once, restarting, and having pushes cut
- * (before the server, or after it applied them: the answer lost or replaced by a 503), under
- * every pair of server and device conflict policies (the server's MANUAL leaves its review
+ * seconds), put, update and delete three overlapping records (fields a, b, c), also while a
+ * sync pushes or pulls, going offline and online, syncing one at a time or all at once,
+ * restarting, and having pushes cut (before the server, or after it applied them: the answer
+ * lost or replaced by a 503), under every pair of server and device conflict policies (the server's MANUAL leaves its review
  * conflicts open: the server's record stands, which is what the devices must end with). When
  * writes stop, every device goes online, the app settles what waits for it (PROMPT_USER
  * conflicts, at random: the server's record, its own change, or a merge; dead letters
@@ -77,7 +77,7 @@ import net.jqwik.api.statistics.Statistics;
  *       server's log, or the op ended in a conflict the device recorded (and settled by its
  *       policy or the app) or that the server answered CONFLICT, or it was cancelled before it
  *       was ever sent by the same device's later delete of the record (CREATE then DELETE of a
- *       record the server never had); no op listed by {@link Outpost#ops} is left that claims
+ *       record the server, as the device knows it, does not have live); no op listed by {@link Outpost#ops} is left that claims
  *       APPLIED without its change in the server's log.</li>
  * </ul>
  *
@@ -192,6 +192,41 @@ class ConvergenceProperties {
         }
     }
 
+    /**
+     * A device creates a record it does not know of, and before that CREATE is sent it learns
+     * that the server has the record (live): here the write is made while a sync pulls (as a
+     * write from the app's UI thread lands while the background sync runs), so the pulled
+     * record goes under the pending CREATE. Deleting the record then must not simply take the
+     * CREATE back (which is right only over a record the server does not have): the device
+     * would show the record deleted with nothing left to send, while the server keeps it.
+     * Under every pair of policies; then the same with the CREATE held back by a conflict that
+     * waits for the app instead of a write during a sync.
+     */
+    @Example
+    void deletingARecordWhoseCreateWasOverlaidByAPulledRecordIsNotLost() throws Exception {
+        List<Step> steps = List.of(
+                put(1, "n1", "{\"a\":1}"), new Sync(1),
+                new MidSync(2, put(2, "n1", "{\"b\":2}"), Phase.PULL), new Sync(2),
+                delete(2, "n1"), new Sync(2));
+        for (ConflictPolicy serverPolicy : ConflictPolicy.values()) {
+            for (ClientConflictPolicy devicePolicy : ClientConflictPolicy.values()) {
+                check(serverPolicy, devicePolicy, 100, List.of(0, 0, 0), steps, 3);
+            }
+        }
+        // The same without a write during a sync: the CREATE waits behind a conflict left for
+        // the app (PROMPT_USER) while a pull brings the record, re-created elsewhere, under it.
+        List<Step> behindAConflict = List.of(
+                put(0, "n1", "{\"a\":1}"), new Sync(0), new Sync(1),
+                delete(0, "n1"), new Sync(0),
+                update(1, "n1", "{\"b\":1}"), new Sync(1),
+                put(1, "n1", "{\"c\":1}"),
+                put(0, "n1", "{\"a\":2}"), new Sync(0),
+                new Sync(1), delete(1, "n1"), new Sync(1));
+        for (ConflictPolicy serverPolicy : ConflictPolicy.values()) {
+            check(serverPolicy, ClientConflictPolicy.PROMPT_USER, 100, List.of(0, 0, 0), behindAConflict, 3);
+        }
+    }
+
     // ---- one run ----------------------------------------------------------------------------
 
     private static void check(ConflictPolicy serverPolicy, ClientConflictPolicy devicePolicy, int batchSize,
@@ -213,7 +248,8 @@ class ConvergenceProperties {
         final TestServer server;
         final List<Device> devices = new ArrayList<>();
         final Random app;
-        final List<String> trace = new ArrayList<>();
+        /** What happened, for failure messages; written from the syncing threads too (writes made mid-sync). */
+        final List<String> trace = java.util.Collections.synchronizedList(new ArrayList<>());
 
         World(ConflictPolicy serverPolicy, ClientConflictPolicy devicePolicy, int batchSize, List<Integer> skews,
                 long appChoices) throws OutpostException {
@@ -245,6 +281,8 @@ class ConvergenceProperties {
                 index++;
                 devices.forEach(device -> device.clock.advance(Duration.ofSeconds(1)));
                 Device device = devices.get(step.device());
+                int line = trace.size();
+                trace.add(index + ". " + step + " -> (failed here)");
                 String outcome;
                 if (step instanceof Write write) {
                     outcome = device.write(write, index);
@@ -252,6 +290,9 @@ class ConvergenceProperties {
                     outcome = device.sync(false);
                 } else if (step instanceof SyncAll) {
                     outcome = syncAllAtOnce();
+                } else if (step instanceof MidSync midSync) {
+                    device.writeMidSync(midSync, index);
+                    outcome = "armed";
                 } else if (step instanceof Offline) {
                     device.transport.online = false;
                     outcome = "offline";
@@ -267,7 +308,7 @@ class ConvergenceProperties {
                 } else {
                     outcome = device.resolveOpenConflicts(false);
                 }
-                trace.add(index + ". " + step + " -> " + outcome);
+                trace.set(line, index + ". " + step + " -> " + outcome);
             }
         }
 
@@ -300,8 +341,9 @@ class ConvergenceProperties {
             for (Device device : devices) {
                 device.transport.online = true;
                 device.transport.disarm();
+                device.transport.atNext(null, null);
             }
-            trace.add("-- all online; settle and sync around");
+            trace.add("-- all online, no more writes; settle and sync around");
             for (int settle = 1; ; settle++) {
                 for (Device device : devices) {
                     trace.add("  d" + device.index + " settles: " + device.resolveOpenConflicts(settle > MAX_SETTLE_ROUNDS / 2)
@@ -401,6 +443,10 @@ class ConvergenceProperties {
                 for (Acked write : device.acked) {
                     String how = device.accountFor(write, ops, origins);
                     Statistics.label("acknowledged writes").collect(how == null ? "NOT ACCOUNTED FOR" : how);
+                    if (write.midSync() != null) {
+                        Statistics.label("acknowledged writes made during a sync's " + write.midSync().name().toLowerCase())
+                                .collect(how == null ? "NOT ACCOUNTED FOR" : how);
+                    }
                     if (how == null) {
                         fail("%s: the acknowledged write #%d (%s), carried by op %s, is not accounted for: its change is not "
                                         + "in the server's log, no conflict was recorded for it, it is not dead-lettered and "
@@ -413,7 +459,7 @@ class ConvergenceProperties {
 
         String trace() {
             StringBuilder text = new StringBuilder("run:");
-            for (String line : trace) {
+            for (String line : List.copyOf(trace)) {
                 text.append(System.lineSeparator()).append("  ").append(line);
             }
             return text.toString();
@@ -437,8 +483,11 @@ class ConvergenceProperties {
 
     // ---- one device -------------------------------------------------------------------------
 
-    /** A write the device acknowledged: the call returned. {@code opId} is null when it queued nothing. */
-    record Acked(int step, Write write, String opId, How how) {
+    /**
+     * A write the device acknowledged: the call returned. {@code opId} is null when it queued
+     * nothing; {@code midSync} says when a write made during a sync ran (null: between syncs).
+     */
+    record Acked(int step, Write write, String opId, How how, Phase midSync) {
     }
 
     /** What an acknowledged write did to the queue. */
@@ -471,6 +520,12 @@ class ConvergenceProperties {
         final Map<String, Integer> cancelled = new HashMap<>();
         /** Each record as the device showed it after its last acknowledged write that changed it (null: absent). */
         final Map<String, ObjectNode> lastWritten = new HashMap<>();
+        /** The ops being pushed while a write made mid-sync runs (none otherwise). */
+        Set<String> inFlight = Set.of();
+        /** The phase of the sync a write made mid-sync runs in (null otherwise). */
+        Phase midSyncPhase;
+        /** What failed in a write made mid-sync, on the syncing thread; thrown after the sync. */
+        Throwable midSyncFailure;
         /** Ops that were dead-lettered, and why; the app replayed them. */
         final Map<String, String> dead = new HashMap<>();
 
@@ -512,7 +567,8 @@ class ConvergenceProperties {
 
         /** Applies a write, checks what it did to the local view and the queue, and remembers it if acknowledged. */
         String write(Write write, int step) throws OutpostException {
-            Optional<ObjectNode> before = outpost.get(NOTES, write.record()).map(LocalRecord::data);
+            Optional<LocalRecord> shown = outpost.get(NOTES, write.record());
+            Optional<ObjectNode> before = shown.map(LocalRecord::data);
             List<OpInfo> opsBefore = recordOps(write.record());
             ObjectNode expected;
             switch (write.kind()) {
@@ -566,21 +622,41 @@ class ConvergenceProperties {
                         cancelled.put(op.opId(), step);
                     }
                 }
-                acked.add(new Acked(step, write, null, How.CANCELLED_A_CREATE));
+                // With no op of the record left, what the device shows (absent) must be the server's
+                // record as the device knows it: the CREATE must have been made over a record the
+                // server does not have or has deleted. Over a live one the delete must go to the server.
+                long known = shown.map(LocalRecord::version).orElse(0L);
+                boolean opsLeft = opsAfter.stream().anyMatch(op -> op.state() == OpState.PENDING || op.state() == OpState.DEAD);
+                if (!opsLeft && known > 0) {
+                    Change underneath = world.server.changes(USER).stream()
+                            .filter(change -> change.recordId().equals(write.record()) && change.version() == known)
+                            .findFirst().orElseThrow();
+                    assertThat(underneath.deleted())
+                            .as("d%d: %s cancelled the unsent CREATE %s and left no op, so the device shows %s deleted; but "
+                                            + "the server's record under that CREATE, version %d as the device knows it, is "
+                                            + "live (%s): the delete never reaches the server and the device no longer shows "
+                                            + "the server's record%n%s", index, write, vanished, write.record(), known,
+                                    underneath.data(), world.trace())
+                            .isTrue();
+                }
+                acked.add(new Acked(step, write, null, How.CANCELLED_A_CREATE, midSyncPhase));
                 lastWritten.put(write.record(), null);
                 return "cancelled the unsent CREATE " + vanished;
             }
             if (Objects.equals(before.orElse(null), after.orElse(null))) {
                 assertThat(appeared).as("d%d: %s changed nothing yet queued", index, write).isEmpty();
-                acked.add(new Acked(step, write, null, How.NO_CHANGE));
+                acked.add(new Acked(step, write, null, How.NO_CHANGE, midSyncPhase));
                 return "no change";
             }
             OpInfo carrier = opsAfter.get(opsAfter.size() - 1);
             assertThat(carrier.state()).as("d%d: the op carrying %s%n%s", index, write, world.trace()).isEqualTo(OpState.PENDING);
-            if (!appeared.isEmpty()) {
+            if (appeared.isEmpty()) {
+                assertThat(inFlight).as("d%d: %s was folded into op %s while that op was being pushed%n%s", index, write,
+                        carrier.opId(), world.trace()).doesNotContain(carrier.opId());
+            } else {
                 assertThat(appeared).as("d%d: the op queued by %s is the record's last", index, write).containsExactly(carrier.opId());
             }
-            acked.add(new Acked(step, write, carrier.opId(), How.QUEUED));
+            acked.add(new Acked(step, write, carrier.opId(), How.QUEUED, midSyncPhase));
             lastWritten.put(write.record(), after.orElse(null));
             return (appeared.isEmpty() ? "folded into " : "queued ") + carrier.type() + " " + carrier.opId();
         }
@@ -590,8 +666,31 @@ class ConvergenceProperties {
             return checked(outpost.sync(), cutsBefore, mustComplete);
         }
 
+        /** Arms a write the app makes while the next sync pushes (before the push goes) or pulls. */
+        void writeMidSync(MidSync step, int index) {
+            transport.atNext(step.phase(), inFlight -> {
+                this.inFlight = inFlight;
+                this.midSyncPhase = step.phase();
+                try {
+                    world.trace.add("   (" + step.phase().name().toLowerCase() + " of d" + this.index + ", step " + index
+                            + ") " + step.write() + " -> " + write(step.write(), index));
+                } catch (Throwable e) {
+                    midSyncFailure = e;
+                } finally {
+                    this.inFlight = Set.of();
+                    this.midSyncPhase = null;
+                }
+            });
+        }
+
         /** Checks how a sync that began with {@code cutsBefore} cuts ended, and says what it did. */
         String checked(SyncResult result, int cutsBefore, boolean mustComplete) {
+            if (midSyncFailure != null) {
+                Throwable failure = midSyncFailure;
+                midSyncFailure = null;
+                throw new AssertionError("d" + index + ": a write made mid-sync failed: " + failure + "\n" + world.trace(),
+                        failure);
+            }
             boolean cut = transport.cuts != cutsBefore;
             if (mustComplete || (transport.online && !cut)) {
                 assertThat(result.status()).as("d%d: sync with the server reachable: %s%n%s", index, result, world.trace())
@@ -745,6 +844,23 @@ class ConvergenceProperties {
         volatile CutMode mode = CutMode.NETWORK_BEFORE_SERVER;
         volatile CutMode lastCut;
         volatile int cuts;
+        /** A write the app makes while a sync talks to the server, at its next push or pull; null: none. */
+        volatile Phase hookPhase;
+        volatile java.util.function.Consumer<Set<String>> hook;
+
+        void atNext(Phase phase, java.util.function.Consumer<Set<String>> write) {
+            hookPhase = phase;
+            hook = write;
+        }
+
+        /** Runs the armed write if this call is the phase it waits for; {@code inFlight}: the op ids being pushed. */
+        private void fire(Phase phase, Set<String> inFlight) {
+            java.util.function.Consumer<Set<String>> write = hook;
+            if (write != null && hookPhase == phase) {
+                hook = null;
+                write.accept(inFlight);
+            }
+        }
 
         SwitchableTransport(Transport http) {
             this.http = http;
@@ -761,6 +877,9 @@ class ConvergenceProperties {
 
         @Override
         public PushResponse push(PushRequest request, String token) throws OutpostException {
+            Set<String> inFlight = new HashSet<>();
+            request.ops().forEach(op -> inFlight.add(op.opId()));
+            fire(Phase.PUSH, inFlight);
             if (!online) {
                 throw offline();
             }
@@ -784,6 +903,7 @@ class ConvergenceProperties {
 
         @Override
         public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+            fire(Phase.PULL, Set.of());
             if (!online) {
                 throw offline();
             }
@@ -810,7 +930,7 @@ class ConvergenceProperties {
     // ---- steps ------------------------------------------------------------------------------
 
     /** One step of a run, on one device. */
-    sealed interface Step permits Write, Sync, SyncAll, Offline, Online, Cut, Restart, Resolve {
+    sealed interface Step permits Write, MidSync, Sync, SyncAll, Offline, Online, Cut, Restart, Resolve {
         int device();
     }
 
@@ -821,6 +941,21 @@ class ConvergenceProperties {
         @Override
         public String toString() {
             return "d" + device + " " + kind.name().toLowerCase() + " " + record + (data == null ? "" : " " + data);
+        }
+    }
+
+    /** When a sync talks to the server: before a push goes, or before a pull page is asked for. */
+    enum Phase { PUSH, PULL }
+
+    /**
+     * A write the app makes while the device's next sync runs: on the syncing thread, just
+     * before that sync's next push goes (its ops already marked sent) or before it asks for a
+     * pull page, with no lock of the store held, as a write from another thread could land.
+     */
+    record MidSync(int device, Write write, Phase phase) implements Step {
+        @Override
+        public String toString() {
+            return write + ", during d" + device + "'s next " + phase.name().toLowerCase();
         }
     }
 
@@ -902,13 +1037,17 @@ class ConvergenceProperties {
         // Skewed towards n1, so that most runs have a record every device writes.
         Arbitrary<String> record = Arbitraries.frequency(Tuple.of(3, RECORDS.get(0)), Tuple.of(2, RECORDS.get(1)),
                 Tuple.of(1, RECORDS.get(2)));
+        Arbitrary<Write> puts = Combinators.combine(device, record, fields(1, false)).as((d, r, data) -> new Write(d, Kind.PUT, r, data));
+        Arbitrary<Write> updates = Combinators.combine(device, record, fields(1, true))
+                .as((d, r, data) -> new Write(d, Kind.UPDATE, r, data));
+        Arbitrary<Write> deletes = Combinators.combine(device, record).as((d, r) -> new Write(d, Kind.DELETE, r, null));
+        Arbitrary<Write> writes = Arbitraries.frequencyOf(Tuple.of(2, puts), Tuple.of(2, updates), Tuple.of(1, deletes));
         return Arbitraries.frequencyOf(
-                        Tuple.<Integer, Arbitrary<? extends Step>>of(8,
-                                Combinators.combine(device, record, fields(1, false)).as((d, r, data) -> new Write(d, Kind.PUT, r, data))),
-                        Tuple.<Integer, Arbitrary<? extends Step>>of(8,
-                                Combinators.combine(device, record, fields(1, true)).as((d, r, data) -> new Write(d, Kind.UPDATE, r, data))),
-                        Tuple.<Integer, Arbitrary<? extends Step>>of(4,
-                                Combinators.combine(device, record).as((d, r) -> new Write(d, Kind.DELETE, r, null))),
+                        Tuple.<Integer, Arbitrary<? extends Step>>of(8, puts),
+                        Tuple.<Integer, Arbitrary<? extends Step>>of(8, updates),
+                        Tuple.<Integer, Arbitrary<? extends Step>>of(4, deletes),
+                        Tuple.<Integer, Arbitrary<? extends Step>>of(3, Combinators.combine(writes, Arbitraries.of(Phase.class))
+                                .as((write, phase) -> new MidSync(write.device(), write, phase))),
                         Tuple.<Integer, Arbitrary<? extends Step>>of(8, device.map(Sync::new)),
                         Tuple.<Integer, Arbitrary<? extends Step>>of(2, Arbitraries.just(new SyncAll(0))),
                         Tuple.<Integer, Arbitrary<? extends Step>>of(3, device.map(Offline::new)),

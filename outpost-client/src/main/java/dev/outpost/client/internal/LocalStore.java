@@ -658,7 +658,8 @@ public final class LocalStore implements AutoCloseable {
     /** Queues the op and stores the record's new local view; returns the record as now seen. */
     private LocalRecord written(String collection, String id, OpType type, ObjectNode opData, ObjectNode after,
             Priority priority, Row row) throws SQLException {
-        OpQueue.Chain chain = queue.append(collection, id, type, opData, priority, row.serverVersion, hlc.now(), clock.millis());
+        OpQueue.Chain chain = queue.append(collection, id, type, opData, priority, row.serverVersion, !row.server.deleted(),
+                hlc.now(), clock.millis());
         if (chain.empty() && row.serverVersion == 0) {
             PreparedStatement delete = statements.get("DELETE FROM records WHERE collection = ? AND id = ?");
             delete.setString(1, collection);

@@ -78,9 +78,10 @@ final class OpQueue {
      * result on the server is the same.
      *
      * @param serverVersion the record's server version as the device knows it
+     * @param serverLive whether the record is live on the server as the device knows it
      */
     Chain append(String collection, String id, OpType type, ObjectNode data, Priority priority, long serverVersion,
-            String hlc, long now) throws SQLException {
+            boolean serverLive, String hlc, long now) throws SQLException {
         List<OpenOp> open = openChain(collection, id);
         OpenOp last = open.isEmpty() ? null : open.get(open.size() - 1);
         if (settings.coalescing() && last != null && last.status().equals("PENDING") && !last.sent()) {
@@ -105,11 +106,24 @@ final class OpQueue {
                 }
             }
             if (type == OpType.DELETE && last.type() == OpType.CREATE) {
-                // Before a CREATE the record is absent or deleted, which is what DELETE leaves.
-                PreparedStatement delete = statements.get("DELETE FROM ops WHERE seq = ?");
-                delete.setLong(1, last.seq());
-                delete.executeUpdate();
-                return new Chain(hasDead(open), open.size() == 1);
+                if (open.size() > 1 || !serverLive) {
+                    // Before the CREATE the record was absent or deleted, which is what DELETE leaves.
+                    PreparedStatement delete = statements.get("DELETE FROM ops WHERE seq = ?");
+                    delete.setLong(1, last.seq());
+                    delete.executeUpdate();
+                    return new Chain(hasDead(open), open.size() == 1);
+                }
+                // A pull has since put a live server record under the unsent CREATE: cancelling
+                // would leave that record standing. The CREATE becomes a DELETE of it.
+                PreparedStatement toDelete = statements.get(
+                    "UPDATE ops SET type = 'DELETE', data = NULL, codec = 0, size = 0, base_version = ?, hlc = ?, priority = ? "
+                            + "WHERE seq = ?");
+                toDelete.setLong(1, serverVersion);
+                toDelete.setString(2, hlc);
+                toDelete.setString(3, max(priority, last.priority()).name());
+                toDelete.setLong(4, last.seq());
+                toDelete.executeUpdate();
+                return new Chain(hasDead(open), false);
             }
         }
         Long base = type == OpType.CREATE || !open.isEmpty() ? null : serverVersion;
