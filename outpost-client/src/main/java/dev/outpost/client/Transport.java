@@ -28,13 +28,13 @@ public interface Transport {
      * Asks whether the server is up and answers, without a token, and returns how long the
      * answer took. The default network monitor calls it to tell online from offline.
      *
+     * @return the answer's latency; null if this transport cannot tell (the default), and the
+     *     network is then taken as up
      * @throws OutpostException NETWORK if the server cannot be reached, SERVER if it answers
      *     that it is not ready
-     * @throws UnsupportedOperationException if this transport cannot tell (the default); the
-     *     network is then taken as up
      */
     default Duration health() throws OutpostException {
-        throw new UnsupportedOperationException("this transport has no health check");
+        return null;
     }
 
     /**

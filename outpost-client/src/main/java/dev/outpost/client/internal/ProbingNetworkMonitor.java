@@ -74,10 +74,7 @@ public final class ProbingNetworkMonitor implements NetworkMonitor {
     /** Probes once now and updates the state. */
     public void probe() {
         try {
-            Duration latency = transport.health();
-            observe(true, latency);
-        } catch (UnsupportedOperationException e) {
-            observe(true, null);
+            observe(true, transport.health());
         } catch (OutpostException e) {
             observe(e.category() != OutpostException.Category.NETWORK, null);
         } catch (RuntimeException e) {
