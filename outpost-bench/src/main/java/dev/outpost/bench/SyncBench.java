@@ -18,10 +18,7 @@ import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -365,16 +362,12 @@ public final class SyncBench {
         return TestDatabases.freshPostgresUrl();
     }
 
+    /** Drops the schema a URL names, so the runs that follow do not share its files' cache. */
     private void dropSchema(String url) {
-        int at = url.indexOf("currentSchema=");
-        if (at < 0) {
-            return;
-        }
-        String schema = url.substring(at + "currentSchema=".length()).split("&", 2)[0];
-        try (Connection db = DriverManager.getConnection(url); Statement statement = db.createStatement()) {
-            statement.execute("DROP SCHEMA " + schema + " CASCADE");
-        } catch (SQLException e) {
-            say("  (could not drop schema " + schema + ": " + e.getMessage() + ")");
+        try {
+            TestDatabases.dropSchema(url);
+        } catch (SQLException | IllegalArgumentException e) {
+            say("  (could not drop the schema of " + url + ": " + e.getMessage() + ")");
         }
     }
 

@@ -59,6 +59,26 @@ public final class TestDatabases {
         return base + "&currentSchema=" + schema;
     }
 
+    /**
+     * Drops the schema a {@link #freshPostgresUrl()} URL names, with everything in it, so runs
+     * that follow do not share its files or cache.
+     *
+     * @throws SQLException if it cannot be dropped
+     */
+    public static void dropSchema(String url) throws SQLException {
+        int at = url.indexOf("currentSchema=");
+        if (at < 0) {
+            throw new IllegalArgumentException("the URL names no schema (currentSchema=): " + url);
+        }
+        String schema = url.substring(at + "currentSchema=".length()).split("&", 2)[0];
+        if (!schema.matches("test_[0-9_]+")) {
+            throw new IllegalArgumentException("schema '" + schema + "' was not made by TestDatabases");
+        }
+        try (Connection connection = DriverManager.getConnection(url); Statement statement = connection.createStatement()) {
+            statement.execute("DROP SCHEMA " + schema + " CASCADE");
+        }
+    }
+
     private static synchronized EmbeddedPostgres postgres() {
         if (postgres == null) {
             try {
