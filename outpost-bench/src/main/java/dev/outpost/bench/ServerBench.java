@@ -12,7 +12,6 @@ import dev.outpost.protocol.PushRequest;
 import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Wire;
 import dev.outpost.server.OutpostServer;
-import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -26,7 +25,6 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
@@ -106,7 +104,7 @@ public final class ServerBench {
     private final List<Integer> deviceCounts;
     private final List<Store> stores;
     private final PrintStream progress;
-    private boolean postgresStarted;
+    private final BenchDatabases databases = new BenchDatabases(this::say);
 
     /**
      * @param work an empty directory for the servers' data
@@ -147,7 +145,7 @@ public final class ServerBench {
     private List<BenchResult> databaseFloor(Store store) throws Exception {
         int single = Math.max(100, Math.min(2000, ops / 50));
         int batched = BATCH * Math.max(10, Math.min(500, ops / 2 / BATCH));
-        String url = store == Store.POSTGRESQL ? postgresUrl()
+        String url = store == Store.POSTGRESQL ? databases.freshPostgresUrl()
                 : "jdbc:sqlite:" + work.resolve("floor-sqlite.db");
         say(store.label() + ": " + single + " single-row durable commits, then " + batched + " rows in commits of " + BATCH
                 + ", over plain JDBC (" + (store == Store.POSTGRESQL ? "fsync=on, synchronous_commit=on" : "WAL, synchronous=FULL") + ")");
@@ -186,7 +184,7 @@ public final class ServerBench {
             }
         } finally {
             if (store == Store.POSTGRESQL) {
-                dropSchema(url);
+                databases.drop(url);
             }
         }
         return results;
@@ -196,7 +194,7 @@ public final class ServerBench {
         int batchesPerDevice = Math.max(1, (ops + devices * BATCH - 1) / (devices * BATCH));
         long total = (long) devices * batchesPerDevice * BATCH;
         String system = "outpost-" + store.label();
-        String url = store == Store.POSTGRESQL ? postgresUrl() : null;
+        String url = store == Store.POSTGRESQL ? databases.freshPostgresUrl() : null;
         Path dataDir = work.resolve("server-" + store.label() + "-" + devices);
         say(system + ": " + devices + " device(s) pushing " + total + " ops in batches of " + BATCH + " ("
                 + batchesPerDevice + " per device), then one reader pulling them");
@@ -239,7 +237,7 @@ public final class ServerBench {
         } finally {
             server.close();
             if (url != null) {
-                dropSchema(url);
+                databases.drop(url);
             }
         }
     }
@@ -460,24 +458,6 @@ public final class ServerBench {
                 more = page.hasMore();
             }
             return count;
-        }
-    }
-
-    /** A fresh schema in the embedded PostgreSQL, started on first use. */
-    private String postgresUrl() {
-        if (!postgresStarted) {
-            say("starting the embedded PostgreSQL 14 (fsync=on, synchronous_commit=on)");
-            postgresStarted = true;
-        }
-        return TestDatabases.freshPostgresUrl();
-    }
-
-    /** Drops the schema a URL names, so the runs that follow do not share its files' cache. */
-    private void dropSchema(String url) {
-        try {
-            TestDatabases.dropSchema(url);
-        } catch (SQLException | IllegalArgumentException e) {
-            say("  (could not drop the schema of " + url + ": " + e.getMessage() + ")");
         }
     }
 

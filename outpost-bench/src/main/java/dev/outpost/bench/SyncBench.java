@@ -12,13 +12,11 @@ import dev.outpost.client.WriteBatch;
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushRequest;
 import dev.outpost.protocol.PushResponse;
-import dev.outpost.testdb.TestDatabases;
 import dev.outpost.testing.TestServer;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,7 +79,7 @@ public final class SyncBench {
     private final List<Sizes> sizes;
     private final PrintStream progress;
     private int rounds;
-    private boolean postgresStarted;
+    private final BenchDatabases databases = new BenchDatabases(this::say);
 
     /**
      * @param work an empty directory for the devices' stores
@@ -113,7 +111,7 @@ public final class SyncBench {
 
     private List<BenchResult> round(ServerBench.Store store, Sizes size, boolean first) throws Exception {
         String system = "outpost-" + store.label();
-        String url = store == ServerBench.Store.POSTGRESQL ? postgresUrl() : null;
+        String url = store == ServerBench.Store.POSTGRESQL ? databases.freshPostgresUrl() : null;
         UnaryOperator<dev.outpost.server.OutpostServer.Builder> configure = url == null ? UnaryOperator.identity()
                 : builder -> builder.databaseUrl(url);
         Path dir = Files.createDirectories(work.resolve("sync-" + (++rounds) + "-" + store.label() + "-" + size.push()
@@ -200,7 +198,7 @@ public final class SyncBench {
             }
         } finally {
             if (url != null) {
-                dropSchema(url);
+                databases.drop(url);
             }
             QueueBench.deleteTree(dir);
         }
@@ -351,23 +349,6 @@ public final class SyncBench {
         if (busy >= 0) {
             say(String.format(Locale.ROOT, "  idle machine before the push: %.2f cores busy%s", busy,
                     busy > 0.25 ? " (other processes are running: the figures below are lower than on a quiet machine)" : ""));
-        }
-    }
-
-    private String postgresUrl() {
-        if (!postgresStarted) {
-            say("starting the embedded PostgreSQL 14 (fsync=on, synchronous_commit=on)");
-            postgresStarted = true;
-        }
-        return TestDatabases.freshPostgresUrl();
-    }
-
-    /** Drops the schema a URL names, so the runs that follow do not share its files' cache. */
-    private void dropSchema(String url) {
-        try {
-            TestDatabases.dropSchema(url);
-        } catch (SQLException | IllegalArgumentException e) {
-            say("  (could not drop the schema of " + url + ": " + e.getMessage() + ")");
         }
     }
 
