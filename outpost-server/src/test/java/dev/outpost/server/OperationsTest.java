@@ -89,12 +89,16 @@ class OperationsTest {
             statement.execute("BEGIN IMMEDIATE");
             inFlight = http.sendAsync(pushRequest(server, token, op("o1", "notes", "n1", "CREATE", null)),
                     HttpResponse.BodyHandlers.ofString());
-            Thread.sleep(500);
+            awaitRequestsInFlight(url, 1);
             closing = CompletableFuture.runAsync(server::close);
-            Thread.sleep(500);
+            HttpResponse<String> refused;
+            int tries = 0;
+            do {
+                // Until the stop has begun, a pull is answered as usual.
+                refused = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/pull"))
+                        .header("Authorization", "Bearer " + token).GET().build(), HttpResponse.BodyHandlers.ofString());
+            } while (refused.statusCode() == 200 && ++tries < 3000);
             assertThat(inFlight).as("the push waits for the database").isNotDone();
-            HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/pull"))
-                    .header("Authorization", "Bearer " + token).GET().build(), HttpResponse.BodyHandlers.ofString());
             assertThat(refused.statusCode()).as("a new request while stopping").isEqualTo(503);
             assertThat(refused.body()).contains("SHUTTING_DOWN");
             statement.execute("ROLLBACK");
@@ -168,6 +172,19 @@ class OperationsTest {
                 assertThat(rows.getInt(2)).isEqualTo(7 * 20 * 5);
             }
         }
+    }
+
+    /** Waits until the server's metrics say this many requests are being handled. */
+    private void awaitRequestsInFlight(String url, int requests) throws IOException, InterruptedException {
+        for (int i = 0; i < 3000; i++) {
+            String metrics = http.send(HttpRequest.newBuilder(URI.create(url + "/metrics")).GET().build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            if (metrics.contains("outpost_requests_in_flight " + requests + ".0")) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("the push never reached the server's handler");
     }
 
     @Test

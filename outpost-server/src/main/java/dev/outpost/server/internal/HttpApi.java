@@ -47,6 +47,7 @@ public final class HttpApi {
         this.parser = new PushParser(limits);
         this.metrics = metrics;
         this.policies = policies;
+        metrics.inFlight(inFlight);
     }
 
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();

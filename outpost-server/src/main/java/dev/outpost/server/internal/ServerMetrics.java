@@ -67,6 +67,12 @@ public final class ServerMetrics {
         pulledChanges.increment(changes);
     }
 
+    /** Publishes the number of requests being handled (what a stop waits for). */
+    void inFlight(java.util.concurrent.atomic.AtomicInteger requests) {
+        io.micrometer.core.instrument.Gauge.builder("outpost.requests.in.flight", requests, java.util.concurrent.atomic.AtomicInteger::get)
+                .description("API requests being handled now").register(registry);
+    }
+
     /** Every metric in the Prometheus text format. */
     String scrape() {
         return registry.scrape();
