@@ -5,6 +5,7 @@ import dev.outpost.protocol.Wire;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.Collection;
 import java.util.List;
 
 /**
@@ -24,8 +25,24 @@ enum Dialect {
         }
 
         @Override
+        void lockAll(Connection connection, Collection<Long> keys) {
+            // One writer at a time already.
+        }
+
+        @Override
         void lockChangeLog(Connection connection) {
             // One writer at a time already: seq order is commit order.
+        }
+
+        @Override
+        String selectEach(String columns, String table, String where, String key) {
+            // One statement text whatever the number of values, answered through the key's index.
+            return "SELECT " + columns + " FROM " + table + " WHERE " + key + " IN (SELECT value FROM json_each(?)) AND " + where;
+        }
+
+        @Override
+        void bindAll(PreparedStatement statement, int index, Collection<String> values) throws SQLException {
+            statement.setString(index, Wire.write(values));
         }
 
         @Override
@@ -56,6 +73,33 @@ enum Dialect {
                 lock.setLong(1, key);
                 lock.execute();
             }
+        }
+
+        @Override
+        void lockAll(Connection connection, Collection<Long> keys) throws SQLException {
+            if (keys.isEmpty()) {
+                return;
+            }
+            // A function scan yields the array's elements in order, so the locks are taken in the caller's order.
+            try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(k) FROM unnest(?) AS k")) {
+                lock.setArray(1, connection.createArrayOf("int8", keys.toArray()));
+                lock.execute();
+            }
+        }
+
+        @Override
+        String selectEach(String columns, String table, String where, String key) {
+            // One index lookup per value, whatever the statistics say. The plain form, key = ANY(?),
+            // is planned (and its plan kept) while the table is small as a scan of the index's
+            // prefix filtered by the list, and stays so after the table has grown: 6 ms for 100
+            // keys among 30,000 rows not yet analyzed, against 0.2 ms here.
+            return "SELECT t.* FROM unnest(?::text[]) AS k(key) CROSS JOIN LATERAL (SELECT " + columns + " FROM " + table
+                    + " WHERE " + where + " AND " + key + " = k.key OFFSET 0) AS t";
+        }
+
+        @Override
+        void bindAll(PreparedStatement statement, int index, Collection<String> values) throws SQLException {
+            statement.setArray(index, statement.getConnection().createArrayOf("text", values.toArray()));
         }
 
         @Override
@@ -113,6 +157,20 @@ enum Dialect {
 
     /** Locks {@code key} until the transaction ends. */
     abstract void lock(Connection connection, long key) throws SQLException;
+
+    /** Locks each of {@code keys}, in their iteration order, until the transaction ends; one round trip. */
+    abstract void lockAll(Connection connection, Collection<Long> keys) throws SQLException;
+
+    /**
+     * A query of {@code columns} from the rows of {@code table} that meet {@code where} and whose
+     * {@code key} is one of a list of strings. The list is parameter 1, bound by
+     * {@link #bindAll}; the condition's own parameters follow. The statement's text does not
+     * depend on the list's length, and each value is looked up through the key's index.
+     */
+    abstract String selectEach(String columns, String table, String where, String key);
+
+    /** Binds the list parameter of a {@link #selectEach} query to {@code values}. */
+    abstract void bindAll(PreparedStatement statement, int index, Collection<String> values) throws SQLException;
 
     /** Locks the change log until the transaction ends, so changes are numbered in commit order. */
     abstract void lockChangeLog(Connection connection) throws SQLException;

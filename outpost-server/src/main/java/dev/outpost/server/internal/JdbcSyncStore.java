@@ -29,6 +29,9 @@ import java.sql.Types;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -97,13 +100,14 @@ public final class JdbcSyncStore implements SyncStore {
         try {
             return connections.write(connection -> {
                 Tx tx = new Tx(connection);
-                dialect.lock(connection, LockKeys.device(deviceId));
-                for (long key : LockKeys.records(scopes, ops, policies)) {
-                    dialect.lock(connection, key);
-                }
+                List<Long> keys = new ArrayList<>();
+                keys.add(LockKeys.device(deviceId));
+                keys.addAll(LockKeys.records(scopes, ops, policies));
+                dialect.lockAll(connection, keys);
                 tx.claimDevice(user, deviceId, receivedAt);
                 List<OpResult> results = new ArrayList<>(ops.size());
                 Map<String, OpResult> seen = tx.firstOutcomes(deviceId, ops);
+                tx.preload(scopes, ops, seen.keySet());
                 for (PushParser.Parsed parsed : ops) {
                     OpResult first = seen.get(parsed.opId());
                     if (first != null) {
@@ -357,11 +361,25 @@ public final class JdbcSyncStore implements SyncStore {
             String hlc, String deviceId, String opId, long committedAt) {
     }
 
-    /** The work of one transaction on one connection. */
+    private record RecordKey(String scope, String collection, String id) {
+    }
+
+    private record PendingRecord(long version, boolean deleted, String json, String hlc, long updatedAt) {
+    }
+
+    /**
+     * The work of one transaction on one connection. Records are read once (a push reads all
+     * of its records in one statement) and kept with their latest state; their rows are written
+     * in one batch before the change log, or before a query that reads the table.
+     */
     private final class Tx {
         private final Connection connection;
         private final List<PendingChange> changes = new ArrayList<>();
         private final List<Outcome> outcomes = new ArrayList<>();
+        /** Each record read or written in this transaction, as it stands now; null for one that does not exist. */
+        private final Map<RecordKey, ServerRecord> known = new HashMap<>();
+        /** The records changed and not yet written to the table, latest state only. */
+        private final Map<RecordKey, PendingRecord> unwritten = new LinkedHashMap<>();
         /** The device and scope of the conflict last read by {@link #conflict}. */
         private String conflictDevice;
         private String conflictScope;
@@ -392,28 +410,61 @@ public final class JdbcSyncStore implements SyncStore {
 
         /** The stored first outcomes of those of {@code ops} this device sent before, by op id; a mutable map. */
         Map<String, OpResult> firstOutcomes(String deviceId, List<PushParser.Parsed> ops) throws SQLException {
-            Map<String, OpResult> found = new java.util.HashMap<>();
-            List<String> ids = ops.stream().map(PushParser.Parsed::opId).distinct().toList();
-            // SQLite: one statement for the lot. PostgreSQL plans an IN list over a table that
-            // grew since its last ANALYZE as a scan of it; a lookup per op always takes the key.
-            int chunkSize = dialect == Dialect.SQLITE ? 500 : 1;
-            for (int from = 0; from < ids.size(); from += chunkSize) {
-                List<String> chunk = ids.subList(from, Math.min(ids.size(), from + chunkSize));
-                try (PreparedStatement select = connection.prepareStatement(
-                        "SELECT op_id, result FROM operations WHERE device_id = ? AND "
-                                + (chunk.size() == 1 ? "op_id = ?" : "op_id IN (" + marks(chunk.size()) + ")"))) {
-                    select.setString(1, deviceId);
-                    for (int i = 0; i < chunk.size(); i++) {
-                        select.setString(i + 2, chunk.get(i));
-                    }
-                    try (ResultSet rows = select.executeQuery()) {
-                        while (rows.next()) {
-                            found.put(rows.getString(1), readResult(rows.getString(2)));
-                        }
+            Map<String, OpResult> found = new HashMap<>();
+            Set<String> ids = new LinkedHashSet<>();
+            for (PushParser.Parsed parsed : ops) {
+                ids.add(parsed.opId());
+            }
+            try (PreparedStatement select = connection.prepareStatement(
+                    dialect.selectEach("op_id, result", "operations", "device_id = ?", "op_id"))) {
+                dialect.bindAll(select, 1, ids);
+                select.setString(2, deviceId);
+                try (ResultSet rows = select.executeQuery()) {
+                    while (rows.next()) {
+                        found.put(rows.getString(1), readResult(rows.getString(2)));
                     }
                 }
             }
             return found;
+        }
+
+        /**
+         * Reads, in one statement per scope and collection, the current state of every record
+         * the push's new ops touch, so that applying them reads no more rows.
+         */
+        void preload(Scopes scopes, List<PushParser.Parsed> ops, Set<String> sentBefore) throws SQLException {
+            Map<List<String>, Set<String>> ids = new LinkedHashMap<>();
+            for (PushParser.Parsed parsed : ops) {
+                Operation op = parsed.op();
+                if (op == null || parsed.rejection() != null || sentBefore.contains(parsed.opId())) {
+                    continue;
+                }
+                String scope = scopes.stored(op.scope());
+                if (!known.containsKey(new RecordKey(scope, op.collection(), op.recordId()))) {
+                    ids.computeIfAbsent(List.of(scope, op.collection()), k -> new LinkedHashSet<>()).add(op.recordId());
+                }
+            }
+            for (Map.Entry<List<String>, Set<String>> group : ids.entrySet()) {
+                String scope = group.getKey().get(0);
+                String collection = group.getKey().get(1);
+                for (String id : group.getValue()) {
+                    known.put(new RecordKey(scope, collection, id), null);
+                }
+                try (PreparedStatement select = connection.prepareStatement(dialect.selectEach(
+                        "id, version, deleted, data, hlc", "records", "scope = ? AND collection = ?", "id"))) {
+                    dialect.bindAll(select, 1, group.getValue());
+                    select.setString(2, scope);
+                    select.setString(3, collection);
+                    try (ResultSet rows = select.executeQuery()) {
+                        while (rows.next()) {
+                            String id = rows.getString(1);
+                            String data = rows.getString(4);
+                            known.put(new RecordKey(scope, collection, id), new ServerRecord(collection, id, rows.getLong(2),
+                                    rows.getInt(3) != 0, data == null ? null : Wire.object(data), rows.getString(5)));
+                        }
+                    }
+                }
+            }
         }
 
         OpResult apply(String scope, String deviceId, Operation op, long now) throws SQLException {
@@ -544,6 +595,7 @@ public final class JdbcSyncStore implements SyncStore {
                 dialect.fieldWithin(sql, args, field.getKey(), value.doubleValue(), field.getValue());
             }
             sql.append(" ORDER BY version, id LIMIT 1");
+            writeRecords();
             try (PreparedStatement select = connection.prepareStatement(sql.toString())) {
                 for (int i = 0; i < args.size(); i++) {
                     select.setObject(i + 1, args.get(i));
@@ -599,20 +651,9 @@ public final class JdbcSyncStore implements SyncStore {
                         + op.recordId() + " would make the record " + json.getBytes(StandardCharsets.UTF_8).length
                         + " bytes; a record may be at most " + maxRecordBytes + " bytes");
             }
-            try (PreparedStatement upsert = connection.prepareStatement(
-                    "INSERT INTO records (scope, collection, id, version, deleted, data, hlc, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                            + "ON CONFLICT (scope, collection, id) DO UPDATE SET version = excluded.version, "
-                            + "deleted = excluded.deleted, data = excluded.data, hlc = excluded.hlc, updated_at = excluded.updated_at")) {
-                upsert.setString(1, scope);
-                upsert.setString(2, op.collection());
-                upsert.setString(3, op.recordId());
-                upsert.setLong(4, version);
-                upsert.setInt(5, deleted ? 1 : 0);
-                upsert.setString(6, json);
-                upsert.setString(7, recordHlc);
-                upsert.setLong(8, now);
-                upsert.executeUpdate();
-            }
+            RecordKey key = new RecordKey(scope, op.collection(), op.recordId());
+            known.put(key, new ServerRecord(op.collection(), op.recordId(), version, deleted, data, recordHlc));
+            unwritten.put(key, new PendingRecord(version, deleted, json, recordHlc, now));
             changes.add(new PendingChange(scope, op.collection(), op.recordId(), version, deleted, json, recordHlc, deviceId,
                     op.opId(), now));
             if (status == OpStatus.APPLIED) {
@@ -622,8 +663,39 @@ public final class JdbcSyncStore implements SyncStore {
                     new ServerRecord(op.collection(), op.recordId(), version, deleted, data, recordHlc), null);
         }
 
-        /** Writes the transaction's changes to the log under the change-log lock, in the order they were made. */
+        /** Writes the latest state of each record this transaction changed and not yet written, in one batch. */
+        private void writeRecords() throws SQLException {
+            if (unwritten.isEmpty()) {
+                return;
+            }
+            try (PreparedStatement upsert = connection.prepareStatement(
+                    "INSERT INTO records (scope, collection, id, version, deleted, data, hlc, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                            + "ON CONFLICT (scope, collection, id) DO UPDATE SET version = excluded.version, "
+                            + "deleted = excluded.deleted, data = excluded.data, hlc = excluded.hlc, updated_at = excluded.updated_at")) {
+                for (Map.Entry<RecordKey, PendingRecord> entry : unwritten.entrySet()) {
+                    RecordKey key = entry.getKey();
+                    PendingRecord record = entry.getValue();
+                    upsert.setString(1, key.scope());
+                    upsert.setString(2, key.collection());
+                    upsert.setString(3, key.id());
+                    upsert.setLong(4, record.version());
+                    upsert.setInt(5, record.deleted() ? 1 : 0);
+                    upsert.setString(6, record.json());
+                    upsert.setString(7, record.hlc());
+                    upsert.setLong(8, record.updatedAt());
+                    upsert.addBatch();
+                }
+                upsert.executeBatch();
+            }
+            unwritten.clear();
+        }
+
+        /**
+         * Writes the records this transaction changed, then its changes to the log under the
+         * change-log lock, in the order they were made.
+         */
         void writeChanges() throws SQLException {
+            writeRecords();
             if (changes.isEmpty()) {
                 return;
             }
@@ -650,6 +722,16 @@ public final class JdbcSyncStore implements SyncStore {
         }
 
         ServerRecord load(String scope, String collection, String id) throws SQLException {
+            RecordKey key = new RecordKey(scope, collection, id);
+            if (known.containsKey(key)) {
+                return known.get(key);
+            }
+            ServerRecord record = select(scope, collection, id);
+            known.put(key, record);
+            return record;
+        }
+
+        private ServerRecord select(String scope, String collection, String id) throws SQLException {
             try (PreparedStatement select = connection.prepareStatement(
                     "SELECT version, deleted, data, hlc FROM records WHERE scope = ? AND collection = ? AND id = ?")) {
                 select.setString(1, scope);

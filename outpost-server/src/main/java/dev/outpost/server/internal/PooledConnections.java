@@ -30,6 +30,11 @@ final class PooledConnections implements Connections {
         config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
         config.setConnectionTimeout(30_000);
         config.setPoolName("outpost-db");
+        // A push's batched inserts go as multi-row INSERTs: one statement per table per push
+        // rather than one per row (a URL that sets the property itself keeps its own value).
+        if (!url.contains("reWriteBatchedInserts")) {
+            config.addDataSourceProperty("reWriteBatchedInserts", "true");
+        }
         // Fail at start, with the driver's reason, if the database cannot be reached at all.
         config.setInitializationFailTimeout(1);
         return new PooledConnections(new HikariDataSource(config));
