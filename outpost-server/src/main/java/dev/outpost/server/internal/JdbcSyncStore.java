@@ -290,6 +290,7 @@ public final class JdbcSyncStore implements SyncStore {
         List<String> readable = scopes.readable();
         try {
             return connections.read(reader -> {
+                dialect.readInLogOrder(reader);
                 try (PreparedStatement select = reader.prepareStatement(
                         "SELECT seq, collection, record_id, version, deleted, data, hlc, origin_device, origin_op, scope "
                                 + "FROM changes WHERE " + (readable.size() == 1 ? "scope = ?" : "scope IN (" + marks(readable.size()) + ")")
