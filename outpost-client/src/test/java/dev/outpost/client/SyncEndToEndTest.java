@@ -324,4 +324,47 @@ class SyncEndToEndTest {
         }
         assertThat(seen).hasSize(10);
     }
+
+    @Test
+    void aPullCutOffMidwayKeepsThePagesItAppliedAndTheNextSyncGoesOnFromThere() throws Exception {
+        Outpost phone = device("phone", "ann");
+        for (int i = 0; i < 20; i++) {
+            phone.put("items", "i" + i, "{\"n\":" + i + "}");
+        }
+        phone.sync();
+        Transport http = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
+        AtomicInteger pulls = new AtomicInteger();
+        List<String> cursors = java.util.Collections.synchronizedList(new ArrayList<>());
+        Transport flaky = new Transport() {
+            @Override
+            public PushResponse push(PushRequest request, String token) throws OutpostException {
+                return http.push(request, token);
+            }
+
+            @Override
+            public dev.outpost.protocol.PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+                cursors.add(String.valueOf(cursor));
+                if (pulls.incrementAndGet() == 3) {
+                    throw new OutpostException(OutpostException.Category.NETWORK, "CONNECTION_LOST", "the network went away");
+                }
+                return http.pull(cursor, limit, token);
+            }
+        };
+        Outpost laptop = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("laptop.db"))
+                .transport(flaky).tokenProvider(TokenProvider.fixed(server.token("ann"))).pullPageSize(5).build());
+        open.add(laptop);
+
+        SyncResult cut = laptop.sync();
+
+        assertThat(cut.status()).isEqualTo(SyncResult.Status.OFFLINE);
+        assertThat(laptop.list("items")).as("the two pages fetched before the third failed").hasSize(10);
+        String resumeFrom = cursors.get(2);
+
+        SyncResult resumed = laptop.sync();
+
+        assertThat(resumed.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(resumed.pulled()).isEqualTo(10);
+        assertThat(cursors.get(3)).as("the next sync asks for the page that failed").isEqualTo(resumeFrom);
+        assertThat(laptop.list("items")).hasSize(20);
+    }
 }

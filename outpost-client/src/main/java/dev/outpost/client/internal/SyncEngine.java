@@ -14,6 +14,11 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +55,13 @@ public final class SyncEngine {
     private final int pushBatch;
     private final int pullPage;
     private final Object running = new Object();
+    /** Fetches the next page of a pull while the current one is applied; its thread ends when idle. */
+    private final ThreadPoolExecutor prefetcher = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+            task -> {
+                Thread thread = new Thread(task, "outpost-pull");
+                thread.setDaemon(true);
+                return thread;
+            });
 
     public SyncEngine(LocalStore store, Transport transport, TokenProvider tokens, int pushBatch, int pullPage) {
         this.store = store;
@@ -57,6 +69,7 @@ public final class SyncEngine {
         this.tokens = tokens;
         this.pushBatch = pushBatch;
         this.pullPage = pullPage;
+        prefetcher.allowCoreThreadTimeOut(true);
     }
 
     /** How far a sync's push has got: ops answered so far of those pending when it began. */
@@ -172,16 +185,53 @@ public final class SyncEngine {
         return e.code().equals("PAYLOAD_TOO_LARGE") || e.code().equals("TOO_MANY_OPS") || e.code().equals("HTTP_413");
     }
 
+    /**
+     * Pulls page after page. While a page is applied, the next one is already being fetched
+     * (its cursor comes with the page), so the server's work and the device's overlap; pages
+     * are still applied one at a time, in order, each with its cursor.
+     */
     private void pull(Session session, Counts counts) throws OutpostException {
-        String cursor = store.cursor();
+        PullResponse page = fetch(session, store.cursor());
         while (true) {
-            String after = cursor;
-            PullResponse page = session.call(token -> transport.pull(after, pullPage, token));
-            counts.pulled += store.applyChanges(page.changes(), page.cursor());
-            cursor = page.cursor();
-            if (!page.hasMore()) {
+            Future<PullResponse> next = null;
+            if (page.hasMore()) {
+                String after = page.cursor();
+                next = prefetcher.submit(() -> fetch(session, after));
+            }
+            try {
+                counts.pulled += store.applyChanges(page.changes(), page.cursor());
+            } catch (OutpostException | RuntimeException e) {
+                if (next != null) {
+                    next.cancel(true);
+                }
+                throw e;
+            }
+            if (next == null) {
                 return;
             }
+            page = await(next);
+        }
+    }
+
+    private PullResponse fetch(Session session, String after) throws OutpostException {
+        return session.call(token -> transport.pull(after, pullPage, token));
+    }
+
+    private static PullResponse await(Future<PullResponse> next) throws OutpostException {
+        try {
+            return next.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof OutpostException failure) {
+                throw failure;
+            }
+            if (e.getCause() instanceof RuntimeException failure) {
+                throw failure;
+            }
+            throw new IllegalStateException("fetching a page of changes failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            next.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new OutpostException(Category.NETWORK, "INTERRUPTED", "the pull was interrupted", e);
         }
     }
 
@@ -229,7 +279,7 @@ public final class SyncEngine {
             this.token = token;
         }
 
-        <T> T call(Call<T> call) throws OutpostException {
+        synchronized <T> T call(Call<T> call) throws OutpostException {
             try {
                 return accepted(call.run(token));
             } catch (OutpostException e) {
