@@ -621,10 +621,10 @@ public final class LocalStore implements AutoCloseable {
             case PUT -> {
                 ObjectNode fields = JsonMergePatch.withoutNulls(write.data());
                 Row row = ensureRow(collection, id);
-                if (row.local.deleted()) {
+                if (row.local().deleted()) {
                     return written(collection, id, OpType.CREATE, fields, fields, write.priority(), row);
                 }
-                ObjectNode patch = JsonMergePatch.diff(row.local.data(), fields);
+                ObjectNode patch = JsonMergePatch.diff(row.local().data(), fields);
                 if (patch.isEmpty()) {
                     return readRecord(collection, id).orElse(null);
                 }
@@ -632,12 +632,12 @@ public final class LocalStore implements AutoCloseable {
             }
             case UPDATE -> {
                 Row row = load(collection, id);
-                if (row == null || row.local.deleted()) {
+                if (row == null || row.local().deleted()) {
                     throw new OutpostException(Category.VALIDATION, "RECORD_NOT_FOUND",
                             "cannot update " + collection + "/" + id + ": no such record on this device");
                 }
-                ObjectNode after = JsonMergePatch.withoutNulls(JsonMergePatch.apply(row.local.data(), write.data()));
-                ObjectNode normalized = JsonMergePatch.diff(row.local.data(), after);
+                ObjectNode after = JsonMergePatch.withoutNulls(JsonMergePatch.apply(row.local().data(), write.data()));
+                ObjectNode normalized = JsonMergePatch.diff(row.local().data(), after);
                 if (normalized.isEmpty()) {
                     return readRecord(collection, id).orElse(null);
                 }
@@ -645,7 +645,7 @@ public final class LocalStore implements AutoCloseable {
             }
             case DELETE -> {
                 Row row = load(collection, id);
-                if (row == null || row.local.deleted()) {
+                if (row == null || row.local().deleted()) {
                     return Boolean.FALSE;
                 }
                 written(collection, id, OpType.DELETE, null, null, write.priority(), row);
@@ -658,9 +658,9 @@ public final class LocalStore implements AutoCloseable {
     /** Queues the op and stores the record's new local view; returns the record as now seen. */
     private LocalRecord written(String collection, String id, OpType type, ObjectNode opData, ObjectNode after,
             Priority priority, Row row) throws SQLException {
-        OpQueue.Chain chain = queue.append(collection, id, type, opData, priority, row.serverVersion, !row.server.deleted(),
+        OpQueue.Chain chain = queue.append(collection, id, type, opData, priority, row.serverVersion(), !row.server().deleted(),
                 hlc.now(), clock.millis());
-        if (chain.empty() && row.serverVersion == 0) {
+        if (chain.empty() && row.serverVersion() == 0) {
             PreparedStatement delete = statements.get("DELETE FROM records WHERE collection = ? AND id = ?");
             delete.setString(1, collection);
             delete.setString(2, id);
@@ -671,7 +671,7 @@ public final class LocalStore implements AutoCloseable {
         if (after == null) {
             return null;
         }
-        return new LocalRecord(collection, id, after, row.serverVersion, openConflictOn(collection, id) ? SyncState.CONFLICT
+        return new LocalRecord(collection, id, after, row.serverVersion(), openConflictOn(collection, id) ? SyncState.CONFLICT
                 : chain.hasDead() ? SyncState.FAILED : chain.empty() ? SyncState.SYNCED : SyncState.PENDING);
     }
 
@@ -686,7 +686,7 @@ public final class LocalStore implements AutoCloseable {
         insert.setString(1, collection);
         insert.setString(2, id);
         insert.executeUpdate();
-        return new Row(RecordState.ABSENT, RecordState.ABSENT, 0);
+        return new Row(collection, id, null, true, null, true, 0);
     }
 
     // ---- reads ----------------------------------------------------------------------------
@@ -1071,9 +1071,9 @@ public final class LocalStore implements AutoCloseable {
      */
     private void settleOnDevice(PendingOp op, Row before, ServerRecord server, long now, List<Settled> settled)
             throws SQLException {
-        RecordState beforeState = before == null ? null : before.server;
-        ObjectNode base = before != null && op.baseVersion() != null && op.baseVersion() == before.serverVersion
-                && !before.server.deleted() ? before.server.data() : null;
+        RecordState beforeState = before == null ? null : before.server();
+        ObjectNode base = before != null && op.baseVersion() != null && op.baseVersion() == before.serverVersion()
+                && !before.server().deleted() ? before.server().data() : null;
         DeviceConflicts.Stored conflict = new DeviceConflicts.Stored(Ids.uuidV7(), op.seq(), op.opId(), op.collection(),
                 op.recordId(), base, DeviceConflicts.intended(op.type(), op.data(), beforeState),
                 server.deleted() ? null : server.data(), server.version(), server.deleted(), op.hlc(), server.hlc(), now,
@@ -1097,8 +1097,8 @@ public final class LocalStore implements AutoCloseable {
     /** Whether the server's record already holds the device's change. */
     private boolean holdsChange(DeviceConflicts.Stored conflict, OpType type, ObjectNode opData) throws SQLException {
         Row row = load(conflict.collection(), conflict.recordId());
-        RecordState current = row == null ? RecordState.ABSENT : row.server;
-        return DeviceConflicts.change(current, row == null ? 0 : row.serverVersion,
+        RecordState current = row == null ? RecordState.ABSENT : row.server();
+        return DeviceConflicts.change(current, row == null ? 0 : row.serverVersion(),
                 DeviceConflicts.clientWins(type, opData, conflict.local(), current)) == null;
     }
 
@@ -1121,8 +1121,8 @@ public final class LocalStore implements AutoCloseable {
         String requeued = null;
         if (resolution.kind() != Resolution.Kind.LATER) {
             Row row = load(conflict.collection(), conflict.recordId());
-            RecordState current = row == null ? RecordState.ABSENT : row.server;
-            long version = row == null ? 0 : row.serverVersion;
+            RecordState current = row == null ? RecordState.ABSENT : row.server();
+            long version = row == null ? 0 : row.serverVersion();
             RecordState target = switch (resolution.kind()) {
                 case LOCAL -> DeviceConflicts.clientWins(kept.type(), kept.data(), conflict.local(), current);
                 case MERGED -> new RecordState(JsonMergePatch.withoutNulls(resolution.data()), false);
@@ -1181,10 +1181,10 @@ public final class LocalStore implements AutoCloseable {
 
     private Optional<LocalRecord> readRecord(String collection, String id) throws SQLException {
         Row row = load(collection, id);
-        if (row == null || row.local.deleted()) {
+        if (row == null || row.local().deleted()) {
             return Optional.empty();
         }
-        return Optional.of(new LocalRecord(collection, id, row.local.data().deepCopy(), row.serverVersion,
+        return Optional.of(new LocalRecord(collection, id, row.local().data().deepCopy(), row.serverVersion(),
                 syncState(collection, id), lastSyncedAt(collection, id)));
     }
 
@@ -1237,7 +1237,7 @@ public final class LocalStore implements AutoCloseable {
 
     private long serverVersion(String collection, String id) throws SQLException {
         Row row = load(collection, id);
-        return row == null ? 0 : row.serverVersion;
+        return row == null ? 0 : row.serverVersion();
     }
 
     /** The counts of one batch's outcomes. */
@@ -1294,7 +1294,7 @@ public final class LocalStore implements AutoCloseable {
                         conflicts++;
                     }
                     ServerRecord server = result.record();
-                    if (row == null || server.version() >= row.serverVersion) {
+                    if (row == null || server.version() >= row.serverVersion()) {
                         saveServer(op.collection(), op.recordId(), new RecordState(server.data(), server.deleted()),
                                 server.version(), server.hlc(), now, row);
                     }
@@ -1304,8 +1304,9 @@ public final class LocalStore implements AutoCloseable {
                     // The server state is derived from the op; should it differ from what the
                     // server holds (a DUPLICATE answering an op the store held in another form
                     // before it was restored from a backup), the pull of that version heals it.
-                    if (row == null || result.version() > row.serverVersion) {
-                        RecordState before = row == null ? RecordState.ABSENT : row.server;
+                    if (row == null || result.version() > row.serverVersion()) {
+                        // A CREATE's state does not depend on the one before it.
+                        RecordState before = row == null || op.type() == OpType.CREATE ? RecordState.ABSENT : row.server();
                         saveServer(op.collection(), op.recordId(), before.after(op.type(), op.data()),
                                 result.version(), op.hlc(), now, row);
                     }
@@ -1479,13 +1480,13 @@ public final class LocalStore implements AutoCloseable {
                 }
                 boolean ownOpLanded = change.origin() != null && deviceId.equals(change.origin().deviceId())
                         && queue.landed(change.collection(), change.recordId(), change.origin().opId(), change.version(), now);
-                if (row != null && change.version() < row.serverVersion) {
+                if (row != null && change.version() < row.serverVersion()) {
                     if (ownOpLanded) {
                         rebase(change.collection(), change.recordId());
                     }
                     continue;
                 }
-                if (row != null && change.version() == row.serverVersion && sameState(row.server, change)) {
+                if (row != null && change.version() == row.serverVersion() && sameState(row.server(), change)) {
                     if (ownOpLanded) {
                         rebase(change.collection(), change.recordId());
                     }
@@ -1494,8 +1495,8 @@ public final class LocalStore implements AutoCloseable {
                 saveServer(change.collection(), change.recordId(), new RecordState(change.data(), change.deleted()),
                         change.version(), change.hlc(), now, row);
                 if (row != null) {
-                    if (!row.server.deleted() && !change.deleted()) {
-                        queue.advanceDisjoint(change.collection(), change.recordId(), row.serverVersion, row.server.data(),
+                    if (!row.server().deleted() && !change.deleted()) {
+                        queue.advanceDisjoint(change.collection(), change.recordId(), row.serverVersion(), row.server().data(),
                                 change.version(), change.data());
                     }
                     rebase(change.collection(), change.recordId());
@@ -1524,7 +1525,55 @@ public final class LocalStore implements AutoCloseable {
 
     // ---- rows -----------------------------------------------------------------------------
 
-    private record Row(RecordState local, RecordState server, long serverVersion) {
+    /**
+     * A record's row: its local view and server state, each parsed (and opened, if sealed) only
+     * when asked for, since most callers need one of them or just the version.
+     */
+    private final class Row {
+        private final String collection;
+        private final String id;
+        private final long serverVersion;
+        private String localJson;
+        private final boolean localDeleted;
+        private String serverJson;
+        private final boolean serverDeleted;
+        private RecordState local;
+        private RecordState server;
+
+        Row(String collection, String id, String localJson, boolean localDeleted, String serverJson, boolean serverDeleted,
+                long serverVersion) {
+            this.collection = collection;
+            this.id = id;
+            this.localJson = localJson;
+            this.localDeleted = localDeleted;
+            this.serverJson = serverJson;
+            this.serverDeleted = serverDeleted;
+            this.serverVersion = serverVersion;
+        }
+
+        long serverVersion() {
+            return serverVersion;
+        }
+
+        RecordState local() throws SQLException {
+            if (local == null) {
+                local = state(localJson, localDeleted);
+                localJson = null;
+            }
+            return local;
+        }
+
+        RecordState server() throws SQLException {
+            if (server == null) {
+                server = state(serverJson, serverDeleted);
+                serverJson = null;
+            }
+            return server;
+        }
+
+        private RecordState state(String json, boolean deleted) throws SQLException {
+            return new RecordState(json == null ? null : cipher.open(collection, id, Wire.object(json)), deleted);
+        }
     }
 
     private Row load(String collection, String id) throws SQLException {
@@ -1536,12 +1585,7 @@ public final class LocalStore implements AutoCloseable {
             if (!rows.next()) {
                 return null;
             }
-            String data = rows.getString(1);
-            String serverData = rows.getString(3);
-            return new Row(
-                    new RecordState(data == null ? null : cipher.open(collection, id, Wire.object(data)), rows.getInt(2) != 0),
-                    new RecordState(serverData == null ? null : cipher.open(collection, id, Wire.object(serverData)),
-                            rows.getInt(5) != 0),
+            return new Row(collection, id, rows.getString(1), rows.getInt(2) != 0, rows.getString(3), rows.getInt(5) != 0,
                     rows.getLong(4));
         }
     }
@@ -1593,28 +1637,38 @@ public final class LocalStore implements AutoCloseable {
      * ones until they are discarded) applied in order.
      */
     private void rebase(String collection, String id) throws SQLException {
-        Row row = load(collection, id);
-        if (row == null) {
-            return;
-        }
-        RecordState state = row.server;
-        boolean anyPending = false;
+        List<Object[]> open = new ArrayList<>();
         PreparedStatement select = statements.get(
             "SELECT type, data, codec FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
         select.setString(1, collection);
         select.setString(2, id);
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                anyPending = true;
-                state = state.after(OpType.valueOf(rows.getString(1)), cipher.open(collection, id, Payloads.read(rows, 2, 3)));
+                open.add(new Object[] {OpType.valueOf(rows.getString(1)), Payloads.read(rows, 2, 3)});
             }
         }
-        if (!anyPending && row.serverVersion == 0) {
-            PreparedStatement delete = statements.get("DELETE FROM records WHERE collection = ? AND id = ?");
-            delete.setString(1, collection);
-            delete.setString(2, id);
-            delete.executeUpdate();
+        if (open.isEmpty()) {
+            // Nothing of the device's on top: the view is the server's state, stored the same way.
+            PreparedStatement copy = statements.get("UPDATE records SET data = server_data, deleted = server_deleted "
+                    + "WHERE collection = ? AND id = ? AND server_version > 0");
+            copy.setString(1, collection);
+            copy.setString(2, id);
+            if (copy.executeUpdate() == 0) {
+                // Never on the server and no op left to put it there.
+                PreparedStatement delete = statements.get("DELETE FROM records WHERE collection = ? AND id = ?");
+                delete.setString(1, collection);
+                delete.setString(2, id);
+                delete.executeUpdate();
+            }
             return;
+        }
+        Row row = load(collection, id);
+        if (row == null) {
+            return;
+        }
+        RecordState state = row.server();
+        for (Object[] op : open) {
+            state = state.after((OpType) op[0], cipher.open(collection, id, (ObjectNode) op[1]));
         }
         saveLocal(collection, id, state);
     }
