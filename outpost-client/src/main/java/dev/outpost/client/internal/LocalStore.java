@@ -29,9 +29,11 @@ import dev.outpost.protocol.ServerRecord;
 import dev.outpost.protocol.Wire;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -61,10 +63,11 @@ import org.sqlite.SQLiteException;
  * The device's database: one SQLite file holding the local record view, the op queue and the
  * sync metadata (schema in {@code V1__local_store.sql} beside this class).
  *
- * <p>The file is in WAL mode with {@code synchronous=FULL}: a commit returns after the WAL is
- * fsynced, so a write call that returned survives a killed process and a power loss. Every
- * write changes the local view and appends its op in one transaction. All methods are
- * serialized on this object.
+ * <p>The file is in WAL mode. In DURABLE mode a write returns after the WAL is forced to disk
+ * (see {@link #syncThrough}), so a write call that returned survives a killed process and a power
+ * loss; what the server can give again (its answers, pulled pages) is committed without that
+ * wait. Every write changes the local view and appends its op in one transaction. All methods
+ * are serialized on this object.
  */
 public final class LocalStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LocalStore.class);
@@ -82,6 +85,13 @@ public final class LocalStore implements AutoCloseable {
     private final OpQueue queue;
     private final QueueSettings settings;
     private final StorageSettings storage;
+    /** The store's write-ahead log, opened by the first {@link #syncThrough}; guarded by {@link #logLock}. */
+    private FileChannel log;
+    private final Object logLock = new Object();
+    /** How many transactions this store has committed; written under the store's lock. */
+    private volatile long committed;
+    /** How many of them are known to be on disk. */
+    private volatile long synced;
     private final FieldCipher cipher;
     private final RecordCache cache;
     private final boolean inMemory;
@@ -220,8 +230,9 @@ public final class LocalStore implements AutoCloseable {
             try (Statement statement = db.createStatement()) {
                 statement.execute("PRAGMA busy_timeout = 10000");
                 statement.execute("PRAGMA journal_mode = WAL");
-                statement.execute(storage.durability() == Durability.DURABLE
-                        ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+                // Commits append to the WAL without waiting for the disk; a durable commit then
+                // forces the WAL itself (see syncThrough), as synchronous=FULL would inside the commit.
+                statement.execute("PRAGMA synchronous = NORMAL");
             }
             migrate(db, file);
             checkIntegrity(db, file);
@@ -468,6 +479,8 @@ public final class LocalStore implements AutoCloseable {
         List<Object> results;
         Exception failure;
         boolean done;
+        /** The number of the commit that holds the task's writes. */
+        long commit;
 
         Task(List<LocalWrite> writes) {
             this.writes = writes;
@@ -476,10 +489,12 @@ public final class LocalStore implements AutoCloseable {
 
     /**
      * Group commit. The caller queues its writes, then takes the store's lock; whoever holds
-     * the lock commits every queued task in one transaction (one fsync), each task inside a
-     * savepoint so that a failing task fails alone. Callers that queued while a commit ran find
-     * their task done when they get the lock. Concurrent writers thus share fsyncs, and no
-     * write returns before the commit that holds it.
+     * the lock commits every queued task in one transaction, each task inside a savepoint so
+     * that a failing task fails alone. Callers that queued while a commit ran find their task
+     * done when they get the lock. Each caller then waits, outside the lock, for a force of
+     * the log that began after its commit ({@link #syncThrough}): while one force runs, the
+     * next group is applied and committed, and one force covers every group before it. No
+     * write returns before the commit that holds it is on disk.
      */
     private List<Object> submit(List<LocalWrite> writes) throws OutpostException {
         Task task = new Task(writes);
@@ -487,6 +502,15 @@ public final class LocalStore implements AutoCloseable {
         synchronized (this) {
             if (!task.done) {
                 commitWaiting();
+            }
+        }
+        if (task.failure == null) {
+            try {
+                syncThrough(task.commit);
+            } catch (SQLException e) {
+                task.failure = storage(task.writes.size() + " write(s), the first to " + task.writes.get(0).collection()
+                        + "/" + task.writes.get(0).id() + ", are in the store but may not survive a power loss: "
+                        + e.getMessage(), e);
             }
         }
         if (task.failure instanceof OutpostException e) {
@@ -525,7 +549,10 @@ public final class LocalStore implements AutoCloseable {
                     task.failure = e;
                 }
             }
-            commit();
+            long commit = commitUnsynced();
+            for (Task task : group) {
+                task.commit = commit;
+            }
         } catch (Error e) {
             rollback(new RuntimeException(e));
             for (Task task : group) {
@@ -606,7 +633,7 @@ public final class LocalStore implements AutoCloseable {
             for (String[] record : deadRecords) {
                 rebase(record[0], record[1]);
             }
-            commit();
+            commitRecoverable();
             return purged;
         } catch (SQLException | RuntimeException e) {
             rollback(e);
@@ -1202,9 +1229,60 @@ public final class LocalStore implements AutoCloseable {
     }
 
     /** Commits the open transaction; every commit may change what reads return, so the read cache starts over. */
+    /** Commits, and in DURABLE mode returns only once the commit is on disk. */
     private void commit() throws SQLException {
+        syncThrough(commitUnsynced());
+    }
+
+    /**
+     * Commits work the server can give again (its answers to a push, pulled pages, retry
+     * bookkeeping) without waiting for the disk. A killed process keeps it, as it keeps every
+     * commit in WAL mode; a power loss may take it, and then the next sync sends the ops again,
+     * which the server answers from their first outcomes, or pulls again from the cursor stored
+     * with the page. The next durable commit puts it on disk too, being earlier in the same log.
+     */
+    private void commitRecoverable() throws SQLException {
+        commitUnsynced();
+    }
+
+    /** Commits without forcing the log; returns the commit's number, for {@link #syncThrough}. */
+    private long commitUnsynced() throws SQLException {
         db.commit();
         cache.clear();
+        return ++committed;
+    }
+
+    /**
+     * In DURABLE mode, returns once commit number {@code commit} (and every one before it) is
+     * on disk, forcing the write-ahead log if no force that began after that commit has ended
+     * yet. One force covers every commit made before it began, so writers waiting here share
+     * it, and the next group of writes is applied and committed while it runs. SQLite
+     * (synchronous=NORMAL) syncs the log before each checkpoint and the database after it, so
+     * what a checkpoint moves stays on disk too. The log is opened at the first force and its
+     * directory synced then, as SQLite does for a new log.
+     */
+    private void syncThrough(long commit) throws SQLException {
+        if (inMemory || storage.durability() != Durability.DURABLE || synced >= commit) {
+            return;
+        }
+        synchronized (logLock) {
+            if (synced >= commit) {
+                return;
+            }
+            long upTo = committed;
+            Path walFile = file.resolveSibling(file.getFileName() + "-wal");
+            try {
+                if (log == null) {
+                    log = FileChannel.open(walFile, StandardOpenOption.WRITE);
+                    StoreFiles.syncDirectoryOf(walFile);
+                }
+                log.force(false);
+            } catch (IOException e) {
+                throw new SQLException("the change was committed but could not be forced to disk (" + walFile + "): "
+                        + e.getMessage(), e);
+            }
+            synced = upTo;
+        }
     }
 
     private SyncState syncState(String collection, String id) throws SQLException {
@@ -1328,7 +1406,7 @@ public final class LocalStore implements AutoCloseable {
                 int split = key.indexOf('\u0000');
                 rebase(key.substring(0, split), key.substring(split + 1));
             }
-            commit();
+            commitRecoverable();
             return new Outcomes(applied, merged, conflicts, rejected);
         } catch (SQLException e) {
             rollback(e);
@@ -1365,7 +1443,7 @@ public final class LocalStore implements AutoCloseable {
             for (PendingOp op : dead) {
                 rebase(op.collection(), op.recordId());
             }
-            commit();
+            commitRecoverable();
             return dead.size();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
@@ -1385,7 +1463,7 @@ public final class LocalStore implements AutoCloseable {
                 wait = retryAfter;
             }
             queue.postpone(batch, error, clock.millis() + wait.toMillis());
-            commit();
+            commitRecoverable();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot schedule the retry of " + batch.size() + " ops: " + e.getMessage(), e);
@@ -1405,7 +1483,7 @@ public final class LocalStore implements AutoCloseable {
     synchronized void serverFailures(int streak) throws OutpostException {
         try {
             putMeta(statements, "server_failures", String.valueOf(streak));
-            commit();
+            commitRecoverable();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot write the store's metadata: " + e.getMessage(), e);
@@ -1507,7 +1585,7 @@ public final class LocalStore implements AutoCloseable {
             }
             putMeta(statements, "cursor", cursor);
             putMeta(statements, "hlc", hlc.last());
-            commit();
+            commitRecoverable();
             return applied;
         } catch (SQLException e) {
             rollback(e);
@@ -1743,5 +1821,12 @@ public final class LocalStore implements AutoCloseable {
         }
         statements.close();
         closeQuietly(db);
+        if (log != null) {
+            try {
+                log.close();
+            } catch (IOException e) {
+                // Closing at the end; every durable commit forced it already.
+            }
+        }
     }
 }

@@ -111,12 +111,17 @@ final class StoreFiles {
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(from, to);
         }
-        Path parent = to.toAbsolutePath().getParent();
+        syncDirectoryOf(to);
+    }
+
+    /** Forces the directory holding {@code file} to disk, so that the file's name survives a power loss. */
+    static void syncDirectoryOf(Path file) {
+        Path parent = file.toAbsolutePath().getParent();
         if (parent != null) {
             try (FileChannel directory = FileChannel.open(parent, StandardOpenOption.READ)) {
                 directory.force(true);
             } catch (IOException e) {
-                // Not every file system lets a directory be opened for fsync; the rename stands.
+                // Not every file system lets a directory be opened for fsync; the name stands.
             }
         }
     }
