@@ -116,7 +116,7 @@ public final class JdbcSyncStore implements SyncStore {
                     }
                     OpResult result = parsed.rejection() != null
                             ? parsed.rejection()
-                            : tx.apply(scopes.stored(parsed.op().scope()), deviceId, parsed.op(), receivedAt);
+                            : tx.apply(scopes.stored(parsed.op().scope()), deviceId, parsed, receivedAt);
                     tx.recordOutcome(user, deviceId, parsed, result, receivedAt);
                     seen.put(parsed.opId(), result);
                     results.add(result);
@@ -252,8 +252,8 @@ public final class JdbcSyncStore implements SyncStore {
                     ConflictRules.Settlement settled = choice.equals("CLIENT")
                             ? ConflictRules.settle(ConflictPolicy.CLIENT_WINS, op, current, null, Set.of())
                             : new ConflictRules.Settlement(ConflictRules.Winner.MERGED, JsonMergePatch.withoutNulls(data), false);
-                    OpResult written = tx.write(scope, tx.conflictDevice, op, current, settled.data(), settled.deleted(), now,
-                            OpStatus.MERGED);
+                    OpResult written = tx.write(scope, tx.conflictDevice, op, current, settled.data(), null, settled.deleted(),
+                            now, OpStatus.MERGED);
                     if (written.status() == OpStatus.REJECTED) {
                         throw new ApiException(413, written.error().code(), written.error().message());
                     }
@@ -468,8 +468,10 @@ public final class JdbcSyncStore implements SyncStore {
             }
         }
 
-        OpResult apply(String scope, String deviceId, Operation op, long now) throws SQLException {
+        OpResult apply(String scope, String deviceId, PushParser.Parsed parsed, long now) throws SQLException {
+            Operation op = parsed.op();
             ServerRecord current = load(scope, op.collection(), op.recordId());
+            String json = null;
             ObjectNode data;
             boolean deleted;
             switch (op.type()) {
@@ -482,6 +484,7 @@ public final class JdbcSyncStore implements SyncStore {
                         return new OpResult(op.opId(), OpStatus.DUPLICATE, same.version(), same, null);
                     }
                     data = op.data();
+                    json = parsed.dataJson();
                     deleted = false;
                 }
                 case UPDATE -> {
@@ -506,7 +509,7 @@ public final class JdbcSyncStore implements SyncStore {
                 }
                 default -> throw new IllegalStateException("unhandled op type " + op.type());
             }
-            return write(scope, deviceId, op, current, data, deleted, now, OpStatus.APPLIED);
+            return write(scope, deviceId, op, current, data, json, deleted, now, OpStatus.APPLIED);
         }
 
         /**
@@ -527,7 +530,7 @@ public final class JdbcSyncStore implements SyncStore {
                 }
                 return OpResult.conflict(op.opId(), current);
             }
-            return write(scope, deviceId, op, current, settled.data(), settled.deleted(), now, OpStatus.MERGED);
+            return write(scope, deviceId, op, current, settled.data(), null, settled.deleted(), now, OpStatus.MERGED);
         }
 
         private void keepForReview(String scope, String deviceId, Operation op, ServerRecord base, ServerRecord current, long now)
@@ -640,13 +643,14 @@ public final class JdbcSyncStore implements SyncStore {
             }
         }
 
-        OpResult write(String scope, String deviceId, Operation op, ServerRecord current, ObjectNode data,
+        /** Writes the record's next version; {@code dataJson} is {@code data} as JSON if known, else null. */
+        OpResult write(String scope, String deviceId, Operation op, ServerRecord current, ObjectNode data, String dataJson,
                 boolean deleted, long now, OpStatus status) throws SQLException {
             // The record's timestamp never goes back: a late-clocked device's change keeps the later one.
             String recordHlc = current == null || current.hlc() == null || Hlc.compare(op.hlc(), current.hlc()) > 0
                     ? op.hlc() : current.hlc();
             long version = current == null ? 1 : current.version() + 1;
-            String json = data == null ? null : Wire.write(data);
+            String json = data == null ? null : dataJson != null ? dataJson : Wire.write(data);
             if (json != null && json.getBytes(StandardCharsets.UTF_8).length > maxRecordBytes) {
                 return OpResult.rejected(op.opId(), "RECORD_TOO_LARGE", op.type() + " of " + op.collection() + "/"
                         + op.recordId() + " would make the record " + json.getBytes(StandardCharsets.UTF_8).length

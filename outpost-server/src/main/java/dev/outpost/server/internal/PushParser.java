@@ -27,8 +27,15 @@ final class PushParser {
         this.limits = limits;
     }
 
-    /** A checked op: either {@code op} or {@code rejection} is set. */
-    record Parsed(String opId, Operation op, OpResult rejection) {
+    /**
+     * A checked op: either {@code op} or {@code rejection} is set. {@code dataJson} is the op's
+     * data as JSON text (null for a DELETE or a rejection), written once for the size check and
+     * stored as is when a CREATE makes it the record.
+     */
+    record Parsed(String opId, Operation op, OpResult rejection, String dataJson) {
+        Parsed(String opId, Operation op, OpResult rejection) {
+            this(opId, op, rejection, null);
+        }
     }
 
     record Push(String deviceId, List<Parsed> ops) {
@@ -107,6 +114,7 @@ final class PushParser {
         }
         JsonNode dataNode = op.get("data");
         ObjectNode data = null;
+        String dataJson = null;
         if (type == OpType.DELETE) {
             if (dataNode != null && !dataNode.isNull()) {
                 return reject(opId, "INVALID_OP", where + ".data must be absent for DELETE");
@@ -121,7 +129,8 @@ final class PushParser {
                         + " levels; a record may nest at most " + Wire.MAX_RECORD_DEPTH);
             }
             data = type == OpType.CREATE ? JsonMergePatch.withoutNulls(object) : object;
-            int size = Wire.write(data).getBytes(StandardCharsets.UTF_8).length;
+            dataJson = Wire.write(data);
+            int size = dataJson.getBytes(StandardCharsets.UTF_8).length;
             if (size > limits.maxRecordBytes()) {
                 return reject(opId, "RECORD_TOO_LARGE", where + ".data is " + size + " bytes; a record may be at most "
                         + limits.maxRecordBytes() + " bytes");
@@ -154,7 +163,8 @@ final class PushParser {
                         + Names.collectionRule() + ", or absent for the user's own records (got " + shown(scopeNode) + ")");
             }
         }
-        return new Parsed(opId, new Operation(opId, collection, recordId, type, baseVersion, data, hlc, priority, scope), null);
+        return new Parsed(opId, new Operation(opId, collection, recordId, type, baseVersion, data, hlc, priority, scope), null,
+                dataJson);
     }
 
     private static Parsed reject(String opId, String code, String message) {
