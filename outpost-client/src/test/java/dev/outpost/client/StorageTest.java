@@ -8,6 +8,7 @@ import dev.outpost.protocol.Wire;
 import dev.outpost.testing.FakeClock;
 import dev.outpost.testing.SampleRecords;
 import dev.outpost.testing.TestServer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -17,7 +18,10 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Compression of large payloads, the storage quota and the retention purge, over real files. */
+/**
+ * Compression of large payloads, the storage quota, the retention purge and the durable
+ * write path, over real files.
+ */
 class StorageTest {
     @TempDir
     Path dir;
@@ -115,6 +119,24 @@ class StorageTest {
                 assertThat(stats.pending()).as("pending ops are never purged").isEqualTo(1);
                 assertThat(outpost.get("notes", "synced")).as("the record itself stays").isPresent();
             }
+        }
+    }
+
+    @Test
+    void aDurableStoreReachedThroughASymbolicLinkForcesTheLogBesideTheRealFile() throws Exception {
+        Path real = Files.createDirectories(dir.resolve("real"));
+        Path link = Files.createSymbolicLink(dir.resolve("linked.db"), real.resolve("store.db"));
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(link)
+                .durability(Durability.DURABLE).build())) {
+            for (int i = 0; i < 20; i++) {
+                outpost.put("notes", "n" + i, "{\"i\":" + i + "}");
+            }
+            assertThat(Files.exists(real.resolve("store.db-wal"))).isTrue();
+            assertThat(Files.exists(dir.resolve("linked.db-wal"))).as("no log beside the link").isFalse();
+        }
+        try (Outpost reopened = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(link).build())) {
+            assertThat(reopened.list("notes")).hasSize(20);
+            assertThat(reopened.pendingCount()).isEqualTo(20);
         }
     }
 }

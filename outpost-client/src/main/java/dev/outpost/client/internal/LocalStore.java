@@ -66,8 +66,8 @@ import org.sqlite.SQLiteException;
  * <p>The file is in WAL mode. In DURABLE mode a write returns after the WAL is forced to disk
  * (see {@link #syncThrough}), so a write call that returned survives a killed process and a power
  * loss; what the server can give again (its answers, pulled pages) is committed without that
- * wait. Every write changes the local view and appends its op in one transaction. All methods
- * are serialized on this object.
+ * wait. Every write changes the local view and appends its op in one transaction. Reads and
+ * writes of the database are serialized on this object; waiting for the disk is not.
  */
 public final class LocalStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LocalStore.class);
@@ -92,6 +92,8 @@ public final class LocalStore implements AutoCloseable {
     private volatile long committed;
     /** How many of them are known to be on disk. */
     private volatile long synced;
+    /** The failure of a force of the log, after which no write counts as durable; guarded by {@link #logLock}. */
+    private IOException logFailure;
     private final FieldCipher cipher;
     private final RecordCache cache;
     private final boolean inMemory;
@@ -509,8 +511,8 @@ public final class LocalStore implements AutoCloseable {
                 syncThrough(task.commit);
             } catch (SQLException e) {
                 task.failure = storage(task.writes.size() + " write(s), the first to " + task.writes.get(0).collection()
-                        + "/" + task.writes.get(0).id() + ", are in the store but may not survive a power loss: "
-                        + e.getMessage(), e);
+                        + "/" + task.writes.get(0).id() + ", are in the store and will sync, but may not survive a power"
+                        + " loss: " + e.getMessage(), e);
             }
         }
         if (task.failure instanceof OutpostException e) {
@@ -1228,8 +1230,10 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** Commits the open transaction; every commit may change what reads return, so the read cache starts over. */
-    /** Commits, and in DURABLE mode returns only once the commit is on disk. */
+    /**
+     * Commits, and in DURABLE mode returns only once the commit is on disk. Every commit may
+     * change what reads return, so the read cache starts over.
+     */
     private void commit() throws SQLException {
         syncThrough(commitUnsynced());
     }
@@ -1269,17 +1273,25 @@ public final class LocalStore implements AutoCloseable {
             if (synced >= commit) {
                 return;
             }
+            if (logFailure != null) {
+                // A failed fsync may have dropped the pages it was to write, and a later one
+                // would not say so: nothing after it can be called durable until a reopen.
+                throw new SQLException("forcing the write-ahead log to disk failed earlier (" + logFailure.getMessage()
+                        + "); no write is acknowledged as durable until the store is reopened", logFailure);
+            }
             long upTo = committed;
-            Path walFile = file.resolveSibling(file.getFileName() + "-wal");
             try {
                 if (log == null) {
+                    // SQLite keeps the log beside the real file, through any symbolic link.
+                    Path real = file.toRealPath();
+                    Path walFile = real.resolveSibling(real.getFileName() + "-wal");
                     log = FileChannel.open(walFile, StandardOpenOption.WRITE);
                     StoreFiles.syncDirectoryOf(walFile);
                 }
                 log.force(false);
             } catch (IOException e) {
-                throw new SQLException("the change was committed but could not be forced to disk (" + walFile + "): "
-                        + e.getMessage(), e);
+                logFailure = e;
+                throw new SQLException("forcing the write-ahead log of " + file + " to disk failed: " + e.getMessage(), e);
             }
             synced = upTo;
         }
@@ -1345,6 +1357,7 @@ public final class LocalStore implements AutoCloseable {
         int rejected = 0;
         long now = clock.millis();
         Set<String> touched = new LinkedHashSet<>();
+        Map<String, Long> nextBase = new HashMap<>();
         try {
             for (int i = 0; i < sent.size(); i++) {
                 PendingOp op = sent.get(i);
@@ -1397,16 +1410,27 @@ public final class LocalStore implements AutoCloseable {
                 if (status.equals("CONFLICT") && result.effectiveStatus() == OpStatus.CONFLICT && sameRecord(op, result.record())) {
                     settleOnDevice(op, row, result.record(), now, settled);
                 }
+                String key = op.collection() + '\u0000' + op.recordId();
+                // Only a record's last op in the batch can give a later op its base: until it is
+                // answered, it is the record's first open op itself, and it was sent with one.
                 if (status.equals("APPLIED") && result.version() != null) {
-                    queue.baseForNext(op.collection(), op.recordId(), result.version());
+                    nextBase.put(key, result.version());
+                } else {
+                    nextBase.remove(key);
                 }
-                touched.add(op.collection() + '\u0000' + op.recordId());
+                touched.add(key);
             }
             for (String key : touched) {
                 int split = key.indexOf('\u0000');
-                rebase(key.substring(0, split), key.substring(split + 1));
+                rebase(key.substring(0, split), key.substring(split + 1), nextBase.get(key));
             }
-            commitRecoverable();
+            if (settled.isEmpty() && rejected == 0) {
+                commitRecoverable();
+            } else {
+                // The app is about to hear of conflicts or dead letters: they must not come back
+                // under new ids, or alive, after a power loss.
+                commit();
+            }
             return new Outcomes(applied, merged, conflicts, rejected);
         } catch (SQLException e) {
             rollback(e);
@@ -1443,7 +1467,11 @@ public final class LocalStore implements AutoCloseable {
             for (PendingOp op : dead) {
                 rebase(op.collection(), op.recordId());
             }
-            commitRecoverable();
+            if (dead.isEmpty()) {
+                commitRecoverable();
+            } else {
+                commit();
+            }
             return dead.size();
         } catch (SQLException | RuntimeException e) {
             rollback(e);
@@ -1715,6 +1743,14 @@ public final class LocalStore implements AutoCloseable {
      * ones until they are discarded) applied in order.
      */
     private void rebase(String collection, String id) throws SQLException {
+        rebase(collection, id, null);
+    }
+
+    /**
+     * As {@link #rebase(String, String)}; with {@code nextBase} (the version an op of the
+     * record just made), the record's first open op, if it has no base yet, gets that one.
+     */
+    private void rebase(String collection, String id, Long nextBase) throws SQLException {
         List<Object[]> open = new ArrayList<>();
         PreparedStatement select = statements.get(
             "SELECT type, data, codec FROM ops WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
@@ -1739,6 +1775,9 @@ public final class LocalStore implements AutoCloseable {
                 delete.executeUpdate();
             }
             return;
+        }
+        if (nextBase != null) {
+            queue.baseForNext(collection, id, nextBase);
         }
         Row row = load(collection, id);
         if (row == null) {
@@ -1819,14 +1858,17 @@ public final class LocalStore implements AutoCloseable {
         } catch (SQLException e) {
             LOG.warn("the store {} could not be marked as closed cleanly: {}", file, e.getMessage());
         }
-        statements.close();
-        closeQuietly(db);
-        if (log != null) {
-            try {
-                log.close();
-            } catch (IOException e) {
-                // Closing at the end; every durable commit forced it already.
+        synchronized (logLock) {
+            // Before the database: on some systems SQLite deletes the log at its close.
+            if (log != null) {
+                try {
+                    log.close();
+                } catch (IOException e) {
+                    // Closing at the end; every durable commit forced it already.
+                }
             }
         }
+        statements.close();
+        closeQuietly(db);
     }
 }
