@@ -13,7 +13,6 @@ import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
-import dev.outpost.protocol.Wire;
 import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -81,7 +80,7 @@ class AuthTest {
         HttpResponse<String> response = send(HttpRequest.newBuilder(uri("/health")).GET());
 
         assertThat(response.statusCode()).isEqualTo(200);
-        assertThat(parse(response.body()).get("status").asText()).isEqualTo("UP");
+        assertThat(TestJson.parse(response.body()).get("status").asText()).isEqualTo("UP");
     }
 
     @Test
@@ -464,7 +463,7 @@ class AuthTest {
 
     private static JsonNode result(HttpResponse<String> response) {
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        JsonNode results = parse(response.body()).get("results");
+        JsonNode results = TestJson.parse(response.body()).get("results");
         assertThat(results).hasSize(1);
         return results.get(0);
     }
@@ -472,7 +471,7 @@ class AuthTest {
     private List<JsonNode> changes(String authorization) {
         HttpResponse<String> response = send(withAuth(HttpRequest.newBuilder(uri("/v1/pull?limit=1000")).GET(), authorization));
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        JsonNode page = parse(response.body());
+        JsonNode page = TestJson.parse(response.body());
         assertThat(page.get("hasMore").asBoolean()).isFalse();
         List<JsonNode> changes = new ArrayList<>();
         page.get("changes").forEach(changes::add);
@@ -482,7 +481,7 @@ class AuthTest {
     private static JsonNode assertErrorBody(HttpResponse<String> response) {
         assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
                 type -> assertThat(type).startsWith("application/json"));
-        JsonNode body = parse(response.body());
+        JsonNode body = TestJson.parse(response.body());
         assertThat(body.get("code")).as(response.body()).isNotNull();
         assertThat(body.get("message")).as(response.body()).isNotNull();
         assertThat(body.get("message").asText()).isNotBlank().contains(" ")
@@ -509,11 +508,4 @@ class AuthTest {
         }
     }
 
-    private static JsonNode parse(String json) {
-        try {
-            return Wire.mapper().readTree(json);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 }

@@ -181,7 +181,7 @@ class BadInputTest {
         if (opId.equals("<absent>")) {
             second.remove("opId");
         } else {
-            second.set("opId", parse(opId));
+            second.set("opId", TestJson.parse(opId));
         }
         String body = pushBody("d1", createOp("o1", "n1"), second);
         assertThat(assertRefused(api, () -> api.push(body), 400, "INVALID_REQUEST")).contains("ops[1].opId");
@@ -565,28 +565,21 @@ class BadInputTest {
         return max;
     }
 
-    private static JsonNode parse(String json) {
-        try {
-            return Wire.mapper().readTree(json);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     private static JsonNode resultsOf(HttpResponse<String> response) {
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        return parse(response.body()).get("results");
+        return TestJson.parse(response.body()).get("results");
     }
 
     private static JsonNode errorOf(HttpResponse<String> response) {
-        return parse(response.body());
+        return TestJson.parse(response.body());
     }
 
     /** Checks the body is {"code","message"} JSON with a readable message, and returns it. */
     private static JsonNode assertErrorBody(HttpResponse<String> response) {
         assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
                 type -> assertThat(type).startsWith("application/json"));
-        JsonNode body = parse(response.body());
+        JsonNode body = TestJson.parse(response.body());
         assertThat(body.isObject()).as(response.body()).isTrue();
         assertThat(body.get("code")).as("code in %s", response.body()).isNotNull();
         assertThat(body.get("code").isTextual()).isTrue();
@@ -704,7 +697,7 @@ class BadInputTest {
         private JsonNode pull(String cursor) {
             HttpResponse<String> response = get("/v1/pull" + (cursor == null ? "" : "?cursor=" + cursor));
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-            return parse(response.body());
+            return TestJson.parse(response.body());
         }
 
         private HttpRequest.Builder request(String pathAndQuery) {

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.outpost.protocol.Wire;
 import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -155,7 +154,7 @@ class PushBatchTest {
         HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/push"))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())));
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        return parse(response.body()).get("results");
+        return TestJson.parse(response.body()).get("results");
     }
 
     /** Every change the user can pull, in log order. */
@@ -166,7 +165,7 @@ class PushBatchTest {
             HttpResponse<String> response = send(HttpRequest.newBuilder(
                     URI.create(server.url() + "/v1/pull?limit=1000" + cursor)).GET());
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-            JsonNode page = parse(response.body());
+            JsonNode page = TestJson.parse(response.body());
             page.get("changes").forEach(changes::add);
             if (!page.get("hasMore").asBoolean()) {
                 return changes;
@@ -186,11 +185,4 @@ class PushBatchTest {
         }
     }
 
-    private static JsonNode parse(String body) {
-        try {
-            return Wire.read(body, JsonNode.class);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 }

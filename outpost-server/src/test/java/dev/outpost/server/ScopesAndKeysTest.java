@@ -15,7 +15,6 @@ import com.nimbusds.jose.crypto.RSASSASigner;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.outpost.protocol.ConflictPolicy;
-import dev.outpost.protocol.Wire;
 import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -109,8 +108,8 @@ class ScopesAndKeysTest {
         JsonNode stale = push(server, dave, "dave-phone", updateOp("plan", "team", 1, "dave's")).get(0);
         assertThat(stale.get("status").asText()).isEqualTo("CONFLICT");
 
-        JsonNode forAlice = parse(send(server, get("/v1/conflicts"), alice).body()).get("conflicts");
-        JsonNode forBob = parse(send(server, get("/v1/conflicts"), bob).body()).get("conflicts");
+        JsonNode forAlice = TestJson.parse(send(server, get("/v1/conflicts"), alice).body()).get("conflicts");
+        JsonNode forBob = TestJson.parse(send(server, get("/v1/conflicts"), bob).body()).get("conflicts");
         assertThat(forAlice).hasSize(1);
         assertThat(forBob).isEmpty();
         String id = forAlice.get(0).get("id").asText();
@@ -120,7 +119,7 @@ class ScopesAndKeysTest {
 
         HttpResponse<String> aliceResolves = send(server, resolve(id, "CLIENT"), alice);
         assertThat(aliceResolves.statusCode()).isEqualTo(200);
-        assertThat(parse(aliceResolves.body()).get("record").get("data").get("text").asText()).isEqualTo("dave's");
+        assertThat(TestJson.parse(aliceResolves.body()).get("record").get("data").get("text").asText()).isEqualTo("dave's");
     }
 
     @Test
@@ -287,7 +286,7 @@ class ScopesAndKeysTest {
         HttpResponse<String> response = send(server, HttpRequest.newBuilder(URI.create(server.url() + "/v1/push"))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())), token);
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        return parse(response.body()).get("results");
+        return TestJson.parse(response.body()).get("results");
     }
 
     /** What a device of the token's user pulls, as "scope:collection/id" ("own" for the user's own records). */
@@ -295,7 +294,7 @@ class ScopesAndKeysTest {
         HttpResponse<String> response = send(server, get("/v1/pull?limit=1000"), token);
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         List<String> keys = new ArrayList<>();
-        for (JsonNode change : parse(response.body()).get("changes")) {
+        for (JsonNode change : TestJson.parse(response.body()).get("changes")) {
             String scope = change.has("scope") ? change.get("scope").asText() : "own";
             keys.add(scope + ":" + change.get("collection").asText() + "/" + change.get("recordId").asText());
         }
@@ -330,13 +329,6 @@ class ScopesAndKeysTest {
         }
     }
 
-    private static JsonNode parse(String body) {
-        try {
-            return Wire.tree(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     private byte[] secretOf(OutpostServer server) {
         Path file = tmp.resolve("server-" + servers.indexOf(server)).resolve(Tokens.SECRET_FILE);
