@@ -533,8 +533,10 @@ public final class LocalStore implements AutoCloseable {
             group.add(next);
         }
         try {
+            // A task alone in its group needs no savepoint: if it fails, the whole transaction goes.
+            boolean alone = group.size() == 1;
             for (Task task : group) {
-                Savepoint savepoint = db.setSavepoint();
+                Savepoint savepoint = alone ? null : db.setSavepoint();
                 try {
                     long pagesBefore = settings.quotaBytes() == Long.MAX_VALUE ? 0 : pages();
                     List<Object> results = new ArrayList<>(task.writes.size());
@@ -544,10 +546,16 @@ public final class LocalStore implements AutoCloseable {
                     if (settings.quotaBytes() != Long.MAX_VALUE) {
                         checkQuota(pagesBefore, task.writes);
                     }
-                    db.releaseSavepoint(savepoint);
+                    if (savepoint != null) {
+                        db.releaseSavepoint(savepoint);
+                    }
                     task.results = results;
                 } catch (OutpostException | SQLException | RuntimeException e) {
-                    db.rollback(savepoint);
+                    if (savepoint != null) {
+                        db.rollback(savepoint);
+                    } else {
+                        db.rollback();
+                    }
                     task.failure = e;
                 }
             }
@@ -649,7 +657,10 @@ public final class LocalStore implements AutoCloseable {
         switch (write.kind()) {
             case PUT -> {
                 ObjectNode fields = JsonMergePatch.withoutNulls(write.data());
-                Row row = ensureRow(collection, id);
+                Row row = load(collection, id);
+                if (row == null) {
+                    return created(collection, id, fields, write.priority());
+                }
                 if (row.local().deleted()) {
                     return written(collection, id, OpType.CREATE, fields, fields, write.priority(), row);
                 }
@@ -685,6 +696,18 @@ public final class LocalStore implements AutoCloseable {
     }
 
     /** Queues the op and stores the record's new local view; returns the record as now seen. */
+    /** A PUT of a record the device has no row for: its CREATE queued and its row written at once. */
+    private LocalRecord created(String collection, String id, ObjectNode fields, Priority priority) throws SQLException {
+        queue.appendCreate(collection, id, fields, priority, hlc.now(), clock.millis());
+        PreparedStatement insert = statements.get(
+            "INSERT INTO records (collection, id, data, deleted, server_version, server_deleted) VALUES (?, ?, ?, 0, 0, 1)");
+        insert.setString(1, collection);
+        insert.setString(2, id);
+        insert.setString(3, Wire.write(cipher.seal(collection, id, fields)));
+        insert.executeUpdate();
+        return new LocalRecord(collection, id, fields, 0, openConflictOn(collection, id) ? SyncState.CONFLICT : SyncState.PENDING);
+    }
+
     private LocalRecord written(String collection, String id, OpType type, ObjectNode opData, ObjectNode after,
             Priority priority, Row row) throws SQLException {
         OpQueue.Chain chain = queue.append(collection, id, type, opData, priority, row.serverVersion(), !row.server().deleted(),

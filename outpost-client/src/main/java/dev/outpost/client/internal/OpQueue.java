@@ -127,6 +127,22 @@ final class OpQueue {
             }
         }
         Long base = type == OpType.CREATE || !open.isEmpty() ? null : serverVersion;
+        insert(collection, id, type, base, data, priority, hlc, now);
+        inheritPriority(open, priority);
+        return chainAfter(open, true);
+    }
+
+    /**
+     * Queues the CREATE of a record the device holds no row for. A record keeps its row while
+     * any op of it is open, so there is no chain to fold into or raise.
+     */
+    void appendCreate(String collection, String id, ObjectNode data, Priority priority, String hlc, long now)
+            throws SQLException {
+        insert(collection, id, OpType.CREATE, null, data, priority, hlc, now);
+    }
+
+    private void insert(String collection, String id, OpType type, Long base, ObjectNode data, Priority priority, String hlc,
+            long now) throws SQLException {
         Payloads.Stored stored = Payloads.encode(cipher.seal(collection, id, data));
         PreparedStatement insert = statements.get(
             "INSERT INTO ops (op_id, collection, record_id, type, base_version, data, hlc, priority, created_at, status, size, codec) "
@@ -143,8 +159,6 @@ final class OpQueue {
         insert.setInt(10, stored.size());
         insert.setInt(11, stored.codec());
         insert.executeUpdate();
-        inheritPriority(open, priority);
-        return chainAfter(open, true);
     }
 
     private static Chain chainAfter(List<OpenOp> open, boolean appended) {
