@@ -3,7 +3,6 @@ package dev.outpost.server.internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.AuditEntry;
-import dev.outpost.protocol.Change;
 import dev.outpost.protocol.ConflictInfo;
 import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.ConflictPolicy;
@@ -301,7 +300,7 @@ public final class JdbcSyncStore implements SyncStore {
                     }
                     select.setLong(i++, afterSeq);
                     select.setInt(i, limit + 1);
-                    List<Change> changes = new ArrayList<>();
+                    List<StoredChange> changes = new ArrayList<>();
                     long lastSeq = afterSeq;
                     boolean hasMore = false;
                     try (ResultSet rows = select.executeQuery()) {
@@ -311,10 +310,9 @@ public final class JdbcSyncStore implements SyncStore {
                                 break;
                             }
                             lastSeq = rows.getLong(1);
-                            String data = rows.getString(6);
-                            changes.add(new Change(rows.getString(2), rows.getString(3), rows.getLong(4), rows.getInt(5) != 0,
-                                    data == null ? null : Wire.object(data), rows.getString(7),
-                                    new Change.Origin(rows.getString(8), rows.getString(9)), scopes.wire(rows.getString(10))));
+                            changes.add(new StoredChange(rows.getString(2), rows.getString(3), rows.getLong(4),
+                                    rows.getInt(5) != 0, rows.getString(6), rows.getString(7), rows.getString(8),
+                                    rows.getString(9), scopes.wire(rows.getString(10))));
                         }
                     }
                     return new Page(changes, lastSeq, hasMore);

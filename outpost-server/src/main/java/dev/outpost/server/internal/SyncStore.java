@@ -58,6 +58,14 @@ interface SyncStore extends AutoCloseable {
     void close();
 
     /** A page of changes and the sequence number of its last one. */
-    record Page(List<Change> changes, long lastSeq, boolean hasMore) {
+    record Page(List<StoredChange> changes, long lastSeq, boolean hasMore) {
+    }
+
+    /**
+     * A change as the log holds it: the fields of a {@link Change}, its record's data still the
+     * JSON text the server wrote (null for a delete), so a pull sends it without parsing it.
+     */
+    record StoredChange(String collection, String recordId, long version, boolean deleted, String dataJson, String hlc,
+            String originDevice, String originOp, String scope) {
     }
 }

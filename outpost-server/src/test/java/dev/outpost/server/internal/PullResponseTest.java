@@ -1,0 +1,35 @@
+package dev.outpost.server.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.outpost.protocol.Change;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.Wire;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** A pull's answer is written with the stored JSON copied in; it must read as the protocol's PullResponse. */
+class PullResponseTest {
+    @Test
+    void aPageWrittenFromStoredJsonReadsAsThePullResponseOfItsChanges() throws Exception {
+        String stored = "{\"title\":\"caf\\u00e9 \\\"quoted\\\"\",\"n\":3,\"nested\":{\"list\":[1,2.5,null,true]}}";
+        SyncStore.Page page = new SyncStore.Page(List.of(
+                new SyncStore.StoredChange("notes", "n1", 2, false, stored, "1700000000000-00000-dev", "phone", "op-1", null),
+                new SyncStore.StoredChange("notes", "n2", 3, true, null, null, "laptop", "op-2", "team")), 42, true);
+
+        PullResponse read = Wire.read(HttpApi.pullResponse(page), PullResponse.class);
+
+        assertThat(read).isEqualTo(new PullResponse(List.of(
+                new Change("notes", "n1", 2, false, Wire.object(stored), "1700000000000-00000-dev",
+                        new Change.Origin("phone", "op-1"), null),
+                new Change("notes", "n2", 3, true, null, null, new Change.Origin("laptop", "op-2"), "team")),
+                Cursor.encode(42), true));
+    }
+
+    @Test
+    void anEmptyPageKeepsItsCursor() throws Exception {
+        PullResponse read = Wire.read(HttpApi.pullResponse(new SyncStore.Page(List.of(), 7, false)), PullResponse.class);
+
+        assertThat(read).isEqualTo(new PullResponse(List.of(), Cursor.encode(7), false));
+    }
+}
