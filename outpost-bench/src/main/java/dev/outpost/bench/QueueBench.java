@@ -1,5 +1,9 @@
 package dev.outpost.bench;
 
+import static dev.outpost.bench.Measure.gc;
+import static dev.outpost.bench.Measure.rate;
+import static dev.outpost.bench.Measure.usedHeap;
+
 import com.squareup.tape2.QueueFile;
 import dev.outpost.client.Durability;
 import dev.outpost.client.Outpost;
@@ -280,20 +284,8 @@ public final class QueueBench {
         progress.flush();
     }
 
-    private static double rate(long count, long startNanos) {
-        return count / ((System.nanoTime() - startNanos) / 1e9);
-    }
 
-    private static void gc() {
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-        }
-    }
 
-    private static long usedHeap() {
-        Runtime runtime = Runtime.getRuntime();
-        return runtime.totalMemory() - runtime.freeMemory();
-    }
 
     /**
      * The most heap found in use right after a collection while it runs: what a workload keeps

@@ -1,5 +1,7 @@
 package dev.outpost.bench;
 
+import static dev.outpost.bench.Measure.rate;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Hlc;
 import dev.outpost.protocol.OpResult;
@@ -478,9 +480,6 @@ public final class ServerBench {
         return 0;
     }
 
-    private static double rate(long count, long startNanos) {
-        return count / ((System.nanoTime() - startNanos) / 1e9);
-    }
 
     private static void gc() {
         for (int i = 0; i < 2; i++) {

@@ -1,5 +1,9 @@
 package dev.outpost.bench;
 
+import static dev.outpost.bench.Measure.gc;
+import static dev.outpost.bench.Measure.rate;
+import static dev.outpost.bench.Measure.usedHeap;
+
 import dev.outpost.client.Outpost;
 import dev.outpost.client.OutpostConfig;
 import dev.outpost.client.OutpostException;
@@ -365,18 +369,6 @@ public final class SyncBench {
         return whole <= 0 ? 0 : 100.0 * part / whole;
     }
 
-    private static double rate(long count, long startNanos) {
-        return count / ((System.nanoTime() - startNanos) / 1e9);
-    }
 
-    private static void gc() {
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-        }
-    }
 
-    private static long usedHeap() {
-        Runtime runtime = Runtime.getRuntime();
-        return runtime.totalMemory() - runtime.freeMemory();
-    }
 }
