@@ -4,6 +4,7 @@ import static dev.outpost.bench.Measure.rate;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Hlc;
+import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.OpType;
@@ -34,7 +35,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -48,10 +48,11 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>For each store and each device count: a fresh server (a fresh data directory, and for
  * PostgreSQL a fresh schema in the embedded PostgreSQL 14 with {@code fsync} and
- * {@code synchronous_commit} on), a short warm-up push by another user, then {@code devices}
- * threads, one per device, each pushing its share of the ops in batches of {@value #BATCH}
- * CREATEs of small notes (about 250 bytes of JSON) and waiting for each answer before the
- * next. Request bodies are built before the clock starts, so the load generator's JSON
+ * {@code synchronous_commit} on), warm-up rounds of pushes and pulls by other users until the
+ * JIT compiler is quiet (see {@link Measure#warmUp}), then {@code devices} threads, one per
+ * device, each pushing its share of the ops in batches of {@value #BATCH} CREATEs of small
+ * notes (about 250 bytes of JSON, op ids as the client makes them) and waiting for each
+ * answer before the next. Request bodies are built before the clock starts, so the load generator's JSON
  * writing is not measured; the server and the load generator still share the machine's
  * cores. Then one reader pulls everything the user has in pages of {@value #PULL_PAGE}.
  *
@@ -252,16 +253,22 @@ public final class ServerBench {
         int warmDevices = Math.min(devices, 16);
         int warmOps = Math.max(BATCH, Math.min(5000, ops / 5));
         int batches = Math.max(1, warmOps / BATCH / warmDevices);
-        String token = server.tokens().issue(WARMUP_USER, Duration.ofHours(1));
-        byte[][][] bodies = new byte[warmDevices][batches][];
-        for (int d = 0; d < warmDevices; d++) {
-            bodies[d] = deviceBodies("warmup-" + d, d, batches);
-        }
-        PushRun run = push(api, token, bodies);
-        if (run.failed > 0) {
-            say("  warm-up: " + run.failed + " failed push(es) (first: " + run.firstFailure + ")");
-        }
-        api.pullAll(token);
+        long[] pushed = new long[1];
+        Measure.WarmUp warmUp = Measure.warmUp(round -> {
+            // A user per round, so each round pulls only its own changes.
+            String token = server.tokens().issue(WARMUP_USER + "-" + round, Duration.ofHours(1));
+            byte[][][] bodies = new byte[warmDevices][batches][];
+            for (int d = 0; d < warmDevices; d++) {
+                bodies[d] = deviceBodies("warmup-" + round + "-" + d, d, batches);
+            }
+            PushRun run = push(api, token, bodies);
+            if (run.failed > 0) {
+                say("  warm-up: " + run.failed + " failed push(es) (first: " + run.firstFailure + ")");
+            }
+            pushed[0] += run.applied;
+            api.pullAll(token);
+        });
+        say(String.format(Locale.ROOT, "  warm-up by other users: %,d ops pushed and pulled in %s", pushed[0], warmUp.describe()));
     }
 
     private static byte[][][] bodies(int devices, int batchesPerDevice) {
@@ -272,7 +279,10 @@ public final class ServerBench {
         return bodies;
     }
 
-    /** One device's push request bodies, each a batch of CREATEs of new notes. */
+    /**
+     * One device's push request bodies, each a batch of CREATEs of new notes, with op ids made
+     * as Outpost's client makes them (UUID version 7, so later ops sort later).
+     */
     private static byte[][] deviceBodies(String deviceId, int device, int batches) {
         Hlc hlc = Hlc.create(deviceId, System::currentTimeMillis, null);
         byte[][] bodies = new byte[batches][];
@@ -280,7 +290,7 @@ public final class ServerBench {
         for (int b = 0; b < batches; b++) {
             List<Operation> batch = new ArrayList<>(BATCH);
             for (int i = 0; i < BATCH; i++, n++) {
-                batch.add(new Operation(UUID.randomUUID().toString(), "notes", deviceId + "-n" + n, OpType.CREATE, null,
+                batch.add(new Operation(Ids.uuidV7(), "notes", deviceId + "-n" + n, OpType.CREATE, null,
                         note(device, n), hlc.now(), Priority.NORMAL));
             }
             bodies[b] = Wire.writeBytes(new PushRequest(deviceId, batch));
