@@ -1334,12 +1334,13 @@ public final class LocalStore implements AutoCloseable {
     // ---- sync -----------------------------------------------------------------------------
 
     /**
-     * The next ops to push (see {@link OpQueue#nextBatch}), marked as sent in a committed
-     * transaction before they go, so no later write is folded into an op the server may have.
+     * The next ops to push, other than those in {@code inFlight} (see {@link OpQueue#nextBatch}),
+     * marked as sent in a committed transaction before they go, so no later write is folded into
+     * an op the server may have.
      */
-    synchronized List<PendingOp> nextBatch(int max) throws OutpostException {
+    synchronized List<PendingOp> nextBatch(int max, Set<Long> inFlight) throws OutpostException {
         try {
-            List<PendingOp> batch = queue.nextBatch(max, clock.millis(), this::serverVersion);
+            List<PendingOp> batch = queue.nextBatch(max, clock.millis(), this::serverVersion, inFlight);
             commit();
             return batch;
         } catch (SQLException | RuntimeException e) {

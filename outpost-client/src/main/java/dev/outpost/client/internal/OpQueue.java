@@ -264,14 +264,16 @@ final class OpQueue {
 
     /**
      * Draws the next batch: the heads of record chains that are due by {@code now} (pending,
-     * no earlier pending or dead op of their record), shared across priorities by weight.
-     * Marks them sent. An UPDATE or DELETE goes with the version it was written against, or,
-     * if it followed other ops of its record, the record's server version as now known.
+     * no earlier pending or dead op of their record), shared across priorities by weight,
+     * leaving out the ops in {@code inFlight} (sent in a push not yet answered; the ops behind
+     * them on their records are not heads, so they wait too). Marks them sent. An UPDATE or
+     * DELETE goes with the version it was written against, or, if it followed other ops of its
+     * record, the record's server version as now known.
      */
-    List<PendingOp> nextBatch(int max, long now, RecordVersions versions) throws SQLException {
+    List<PendingOp> nextBatch(int max, long now, RecordVersions versions, Set<Long> inFlight) throws SQLException {
         Map<Priority, Deque<Candidate>> pools = new EnumMap<>(Priority.class);
         for (Priority priority : HIGHEST_FIRST) {
-            Deque<Candidate> pool = readyHeads(priority, now, max);
+            Deque<Candidate> pool = readyHeads(priority, now, max, inFlight);
             if (!pool.isEmpty()) {
                 pools.put(priority, pool);
             }
@@ -313,7 +315,7 @@ final class OpQueue {
         return best;
     }
 
-    private Deque<Candidate> readyHeads(Priority priority, long now, int max) throws SQLException {
+    private Deque<Candidate> readyHeads(Priority priority, long now, int max, Set<Long> inFlight) throws SQLException {
         PreparedStatement select = statements.get(
             "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc, codec FROM ops o "
                     + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? AND NOT EXISTS ("
@@ -323,10 +325,13 @@ final class OpQueue {
                     + "AND c.status = 'OPEN') ORDER BY seq LIMIT ?");
         select.setString(1, priority.name());
         select.setLong(2, now);
-        select.setInt(3, max);
+        select.setInt(3, max + inFlight.size());
         Deque<Candidate> pool = new ArrayDeque<>();
         try (ResultSet rows = select.executeQuery()) {
-            while (rows.next()) {
+            while (rows.next() && pool.size() < max) {
+                if (inFlight.contains(rows.getLong(1))) {
+                    continue;
+                }
                 long base = rows.getLong(6);
                 Long storedBase = rows.wasNull() ? null : base;
                 ObjectNode data = cipher.open(rows.getString(3), rows.getString(4), Payloads.read(rows, 7, 9));

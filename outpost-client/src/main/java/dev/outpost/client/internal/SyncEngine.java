@@ -11,9 +11,12 @@ import dev.outpost.protocol.PushResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -55,10 +58,13 @@ public final class SyncEngine {
     private final int pushBatch;
     private final int pullPage;
     private final Object running = new Object();
-    /** Fetches the next page of a pull while the current one is applied; its thread ends when idle. */
-    private final ThreadPoolExecutor prefetcher = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+    /**
+     * Makes a sync's requests while the sync's own thread records the last answer: sends the
+     * next push batch, fetches the next pull page. Its thread ends when idle.
+     */
+    private final ThreadPoolExecutor worker = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
             task -> {
-                Thread thread = new Thread(task, "outpost-pull");
+                Thread thread = new Thread(task, "outpost-sync");
                 thread.setDaemon(true);
                 return thread;
             });
@@ -69,7 +75,7 @@ public final class SyncEngine {
         this.tokens = tokens;
         this.pushBatch = pushBatch;
         this.pullPage = pullPage;
-        prefetcher.allowCoreThreadTimeOut(true);
+        worker.allowCoreThreadTimeOut(true);
     }
 
     /** How far a sync's push has got: ops answered so far of those pending when it began. */
@@ -125,21 +131,30 @@ public final class SyncEngine {
         return token;
     }
 
+    /**
+     * Pushes batch after batch, one request in flight at a time. While a batch is on its way,
+     * the next is drawn from other records' heads; it is sent as soon as the answer comes, and
+     * the answer is recorded while it travels, so the device's bookkeeping and the server's
+     * work overlap. The server still gets the device's batches one after another, and a
+     * record's next op waits until its previous one is answered.
+     */
     private void push(Session session, Counts counts) throws OutpostException {
         int streak = store.serverFailures();
         int size = Math.max(1, pushBatch >> Math.min(streak, 20));
-        while (true) {
-            List<PendingOp> batch = store.nextBatch(size);
-            if (batch.isEmpty()) {
-                return;
-            }
-            PushRequest request = new PushRequest(store.deviceId(), batch.stream().map(PendingOp::toWire).toList());
-            PushResponse response;
+        List<PendingOp> batch = store.nextBatch(size, Set.of());
+        Future<PushResponse> answer = send(session, batch);
+        while (!batch.isEmpty()) {
+            List<PendingOp> next = store.nextBatch(size, seqs(batch));
+            Future<PushResponse> nextAnswer = null;
             LocalStore.Outcomes outcomes;
             try {
-                response = session.call(token -> transport.push(request, token));
+                PushResponse response = await(answer, "push");
+                nextAnswer = send(session, next);
                 outcomes = store.recordResults(batch, response.results());
             } catch (OutpostException e) {
+                // The drawn batch is dropped (its ops stay queued, and are drawn again); one
+                // already sent is let finish, and its ops, answered or not, are sent again later.
+                settle(nextAnswer);
                 switch (e.category()) {
                     case VALIDATION -> {
                         if (!tooLarge(e)) {
@@ -152,6 +167,8 @@ public final class SyncEngine {
                             store.kill(batch.get(0), "the server refused this op: " + e.code() + ": " + e.getMessage());
                             counts.dead++;
                         }
+                        batch = store.nextBatch(size, Set.of());
+                        answer = send(session, batch);
                         continue;
                     }
                     case SERVER -> {
@@ -166,6 +183,9 @@ public final class SyncEngine {
                     }
                     default -> throw e;
                 }
+            } catch (RuntimeException e) {
+                settle(nextAnswer);
+                throw e;
             }
             if (streak > 0) {
                 streak = 0;
@@ -177,6 +197,46 @@ public final class SyncEngine {
             counts.merged += outcomes.merged();
             counts.conflicts += outcomes.conflicts();
             counts.dead += outcomes.rejected();
+            if (next.isEmpty()) {
+                // The answers just recorded may have freed ops (a record's next op, a change
+                // settled on the device): the push ends only when nothing is left to draw.
+                next = store.nextBatch(size, Set.of());
+                nextAnswer = send(session, next);
+            }
+            batch = next;
+            answer = nextAnswer;
+        }
+    }
+
+    /** Sends a batch from the sync's own thread; null for an empty batch. */
+    private Future<PushResponse> send(Session session, List<PendingOp> batch) {
+        if (batch.isEmpty()) {
+            return null;
+        }
+        PushRequest request = new PushRequest(store.deviceId(), batch.stream().map(PendingOp::toWire).toList());
+        return worker.submit(() -> session.call(token -> transport.push(request, token)));
+    }
+
+    private static Set<Long> seqs(List<PendingOp> batch) {
+        Set<Long> seqs = new HashSet<>();
+        for (PendingOp op : batch) {
+            seqs.add(op.seq());
+        }
+        return seqs;
+    }
+
+    /** Waits for a request already sent to end, whatever its outcome: a sync leaves none running. */
+    private static void settle(Future<?> request) {
+        if (request == null) {
+            return;
+        }
+        try {
+            request.get();
+        } catch (ExecutionException | CancellationException e) {
+            LOG.debug("a push sent while an earlier one failed ended too: {}", String.valueOf(e.getCause()));
+        } catch (InterruptedException e) {
+            request.cancel(true);
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -196,7 +256,7 @@ public final class SyncEngine {
             Future<PullResponse> next = null;
             if (page.hasMore()) {
                 String after = page.cursor();
-                next = prefetcher.submit(() -> fetch(session, after));
+                next = worker.submit(() -> fetch(session, after));
             }
             try {
                 counts.pulled += store.applyChanges(page.changes(), page.cursor());
@@ -209,7 +269,7 @@ public final class SyncEngine {
             if (next == null) {
                 return;
             }
-            page = await(next);
+            page = await(next, "pull");
         }
     }
 
@@ -217,9 +277,10 @@ public final class SyncEngine {
         return session.call(token -> transport.pull(after, pullPage, token));
     }
 
-    private static PullResponse await(Future<PullResponse> next) throws OutpostException {
+    /** The outcome of a request made on the sync's own thread, as if it had been made here. */
+    private static <T> T await(Future<T> request, String what) throws OutpostException {
         try {
-            return next.get();
+            return request.get();
         } catch (ExecutionException e) {
             if (e.getCause() instanceof OutpostException failure) {
                 throw failure;
@@ -227,11 +288,11 @@ public final class SyncEngine {
             if (e.getCause() instanceof RuntimeException failure) {
                 throw failure;
             }
-            throw new IllegalStateException("fetching a page of changes failed: " + e.getCause(), e.getCause());
+            throw new IllegalStateException("a " + what + " request failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
-            next.cancel(true);
+            request.cancel(true);
             Thread.currentThread().interrupt();
-            throw new OutpostException(Category.NETWORK, "INTERRUPTED", "the pull was interrupted", e);
+            throw new OutpostException(Category.NETWORK, "INTERRUPTED", "the " + what + " was interrupted", e);
         }
     }
 
