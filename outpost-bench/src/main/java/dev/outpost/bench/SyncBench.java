@@ -34,7 +34,7 @@ import java.util.function.UnaryOperator;
  * <p>For each store (SQLite, or PostgreSQL 14 with {@code fsync} and {@code synchronous_commit}
  * on) and each pair of client sizes (the defaults, pushes of 100 ops and pull pages of 500; and
  * the largest the client and the server's defaults allow, 1000 and 1000): a fresh server on a
- * loopback port, a warm-up round by another user, then
+ * loopback port, warm-up rounds by other users until the JIT compiler is quiet, then
  * <ol>
  *   <li>device A queues {@code ops} new notes of about 250 bytes of JSON in durable write
  *       batches of {@value #WRITE_BATCH} (one fsync each), and is closed;
@@ -210,23 +210,29 @@ public final class SyncBench {
     }
 
     /**
-     * A small round of the same steps as another user, so the measured round does not include
-     * the JIT compiling the client's and the server's paths.
+     * Rounds of the same steps by other users (each round its own user and store files) until
+     * the JIT compiler is quiet (see {@link Measure#warmUp}), so the measured round does not
+     * include it compiling the client's and the server's paths.
      */
     private void warmUp(TestServer server, Path dir, Sizes size) throws Exception {
         int warmOps = Math.max(100, Math.min(5000, ops / 20));
-        Device a = new Device(server, dir.resolve("warmup-a.db"), size, WARMUP_USER);
-        a.queue(warmOps);
-        SyncResult pushed;
-        try (Outpost outpost = a.open()) {
-            pushed = outpost.sync();
-        }
-        Device b = new Device(server, dir.resolve("warmup-b.db"), size, WARMUP_USER);
-        SyncResult pulled;
-        try (Outpost outpost = b.open()) {
-            pulled = outpost.sync();
-        }
-        say("  warm-up: " + warmOps + " ops pushed (" + describe(pushed) + "), then pulled (" + describe(pulled) + ")");
+        SyncResult[] last = new SyncResult[2];
+        Measure.WarmUp warmUp = Measure.warmUp(round -> {
+            String user = WARMUP_USER + "-" + round;
+            Path roundDir = Files.createDirectories(dir.resolve("warmup-" + round));
+            Device a = new Device(server, roundDir.resolve("a.db"), size, user);
+            a.queue(warmOps);
+            try (Outpost outpost = a.open()) {
+                last[0] = outpost.sync();
+            }
+            Device b = new Device(server, roundDir.resolve("b.db"), size, user);
+            try (Outpost outpost = b.open()) {
+                last[1] = outpost.sync();
+            }
+            QueueBench.deleteTree(roundDir);
+        });
+        say("  warm-up: " + warmOps + " ops pushed and pulled per round, " + warmUp.describe() + "; the last round pushed ("
+                + describe(last[0]) + "), then pulled (" + describe(last[1]) + ")");
     }
 
     /** One device: its store file and the timed transport to the server. */
