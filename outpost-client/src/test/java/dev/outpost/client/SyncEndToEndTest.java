@@ -326,6 +326,69 @@ class SyncEndToEndTest {
     }
 
     @Test
+    void aDevicesPushesGoOneAtATimeAndEachRecordsOpsInTheOrderTheyWereWritten() throws Exception {
+        Transport http = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
+        AtomicInteger inFlight = new AtomicInteger();
+        AtomicInteger mostAtOnce = new AtomicInteger();
+        List<List<Operation>> requests = java.util.Collections.synchronizedList(new ArrayList<>());
+        Transport watched = new Transport() {
+            @Override
+            public PushResponse push(PushRequest request, String token) throws OutpostException {
+                mostAtOnce.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+                try {
+                    requests.add(request.ops());
+                    Thread.sleep(5);
+                    return http.push(request, token);
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    inFlight.decrementAndGet();
+                }
+            }
+
+            @Override
+            public dev.outpost.protocol.PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+                return http.pull(cursor, limit, token);
+            }
+        };
+        Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("phone.db"))
+                .transport(watched).tokenProvider(TokenProvider.fixed(server.token("ann"))).coalescing(false).pushBatchSize(7).build());
+        open.add(phone);
+        for (int i = 0; i < 40; i++) {
+            phone.put("items", "i" + (i % 10), "{\"n\":" + i + "}");
+        }
+        for (int i = 0; i < 20; i++) {
+            phone.put("items", "single" + i, "{\"n\":" + i + "}");
+        }
+
+        SyncResult result = phone.sync();
+
+        assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(result.pushed()).isEqualTo(60);
+        assertThat(result.pending()).isZero();
+        assertThat(mostAtOnce.get()).as("requests in flight at once").isEqualTo(1);
+        Map<String, Integer> lastSent = new HashMap<>();
+        Set<String> opIds = new HashSet<>();
+        for (List<Operation> request : requests) {
+            Set<String> recordsInRequest = new HashSet<>();
+            for (Operation op : request) {
+                assertThat(opIds.add(op.opId())).as("op %s sent once", op.opId()).isTrue();
+                assertThat(recordsInRequest.add(op.recordId())).as("one op of %s per request", op.recordId()).isTrue();
+                int n = op.data().get("n").asInt();
+                assertThat(n).as("ops of %s in the order written", op.recordId())
+                        .isGreaterThan(lastSent.getOrDefault(op.recordId(), -1));
+                lastSent.put(op.recordId(), n);
+            }
+        }
+        Outpost laptop = device("laptop", "ann");
+        laptop.sync();
+        for (int i = 0; i < 10; i++) {
+            assertThat(laptop.get("items", "i" + i).orElseThrow().data().get("n").asInt()).isEqualTo(30 + i);
+        }
+        assertThat(laptop.list("items")).hasSize(30);
+    }
+
+    @Test
     void aPullCutOffMidwayKeepsThePagesItAppliedAndTheNextSyncGoesOnFromThere() throws Exception {
         Outpost phone = device("phone", "ann");
         for (int i = 0; i < 20; i++) {
