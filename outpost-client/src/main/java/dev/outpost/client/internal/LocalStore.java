@@ -1335,17 +1335,33 @@ public final class LocalStore implements AutoCloseable {
 
     /**
      * The next ops to push, other than those in {@code inFlight} (see {@link OpQueue#nextBatch}),
-     * marked as sent in a committed transaction before they go, so no later write is folded into
-     * an op the server may have.
+     * marked as sent in a committed transaction, so no later write is folded into an op the
+     * server may have. The mark must be on disk before the ops go ({@link #markedSent}); the
+     * caller waits for that on the thread that sends them, not here.
      */
-    synchronized List<PendingOp> nextBatch(int max, Set<Long> inFlight) throws OutpostException {
+    synchronized Drawn nextBatch(int max, Set<Long> inFlight) throws OutpostException {
         try {
             List<PendingOp> batch = queue.nextBatch(max, clock.millis(), this::serverVersion, inFlight);
-            commit();
-            return batch;
+            return new Drawn(batch, commitUnsynced());
         } catch (SQLException | RuntimeException e) {
             rollback(e);
             throw storage("cannot read the op queue: " + e.getMessage(), e);
+        }
+    }
+
+    /** Ops drawn to push, and the number of the commit that marked them sent. */
+    record Drawn(List<PendingOp> ops, long commit) {
+        boolean isEmpty() {
+            return ops.isEmpty();
+        }
+    }
+
+    /** Returns once the mark that {@code drawn} was sent is on disk (DURABLE mode); it may go then. */
+    void markedSent(Drawn drawn) throws OutpostException {
+        try {
+            syncThrough(drawn.commit());
+        } catch (SQLException e) {
+            throw storage("cannot mark ops as sent: " + e.getMessage(), e);
         }
     }
 

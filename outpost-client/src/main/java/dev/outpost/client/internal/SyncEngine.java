@@ -141,10 +141,11 @@ public final class SyncEngine {
     private void push(Session session, Counts counts) throws OutpostException {
         int streak = store.serverFailures();
         int size = Math.max(1, pushBatch >> Math.min(streak, 20));
-        List<PendingOp> batch = store.nextBatch(size, Set.of());
-        Future<PushResponse> answer = send(session, batch);
-        while (!batch.isEmpty()) {
-            List<PendingOp> next = store.nextBatch(size, seqs(batch));
+        LocalStore.Drawn drawn = store.nextBatch(size, Set.of());
+        Future<PushResponse> answer = send(session, drawn);
+        while (!drawn.isEmpty()) {
+            List<PendingOp> batch = drawn.ops();
+            LocalStore.Drawn next = store.nextBatch(size, seqs(batch));
             Future<PushResponse> nextAnswer = null;
             LocalStore.Outcomes outcomes;
             try {
@@ -167,8 +168,8 @@ public final class SyncEngine {
                             store.kill(batch.get(0), "the server refused this op: " + e.code() + ": " + e.getMessage());
                             counts.dead++;
                         }
-                        batch = store.nextBatch(size, Set.of());
-                        answer = send(session, batch);
+                        drawn = store.nextBatch(size, Set.of());
+                        answer = send(session, drawn);
                         continue;
                     }
                     case SERVER -> {
@@ -203,18 +204,24 @@ public final class SyncEngine {
                 next = store.nextBatch(size, Set.of());
                 nextAnswer = send(session, next);
             }
-            batch = next;
+            drawn = next;
             answer = nextAnswer;
         }
     }
 
-    /** Sends a batch from the sync's own thread; null for an empty batch. */
-    private Future<PushResponse> send(Session session, List<PendingOp> batch) {
-        if (batch.isEmpty()) {
+    /**
+     * Sends a batch from the sync's worker thread, once the mark that it was sent is on disk;
+     * null for an empty batch.
+     */
+    private Future<PushResponse> send(Session session, LocalStore.Drawn drawn) {
+        if (drawn.isEmpty()) {
             return null;
         }
-        PushRequest request = new PushRequest(store.deviceId(), batch.stream().map(PendingOp::toWire).toList());
-        return worker.submit(() -> session.call(token -> transport.push(request, token)));
+        PushRequest request = new PushRequest(store.deviceId(), drawn.ops().stream().map(PendingOp::toWire).toList());
+        return worker.submit(() -> {
+            store.markedSent(drawn);
+            return session.call(token -> transport.push(request, token));
+        });
     }
 
     private static Set<Long> seqs(List<PendingOp> batch) {
