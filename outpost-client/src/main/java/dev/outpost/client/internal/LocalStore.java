@@ -46,6 +46,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -1616,11 +1618,16 @@ public final class LocalStore implements AutoCloseable {
         long now = clock.millis();
         int applied = 0;
         try {
+            Map<String, Row> before = loadAll(changes);
+            Set<String> firstSeen = new HashSet<>();
             for (Change change : changes) {
                 if (change.scope() != null) {
                     continue;
                 }
-                Row row = load(change.collection(), change.recordId());
+                String key = change.collection() + '\u0000' + change.recordId();
+                // A record's first change in the page finds its row among those read for the
+                // page; a later one reads it again, as the earlier one may have changed it.
+                Row row = firstSeen.add(key) ? before.get(key) : load(change.collection(), change.recordId());
                 if (change.hlc() != null && Hlc.isValid(change.hlc())) {
                     hlc.observe(change.hlc());
                 }
@@ -1734,6 +1741,37 @@ public final class LocalStore implements AutoCloseable {
             return new Row(collection, id, rows.getString(1), rows.getInt(2) != 0, rows.getString(3), rows.getInt(5) != 0,
                     rows.getLong(4));
         }
+    }
+
+    /**
+     * The rows of the records that {@code changes} name (outside shared scopes), read with one
+     * statement per collection, keyed by collection and id joined with a NUL; records this
+     * device does not hold have no entry.
+     */
+    private Map<String, Row> loadAll(List<Change> changes) throws SQLException {
+        Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
+        for (Change change : changes) {
+            if (change.scope() == null) {
+                idsByCollection.computeIfAbsent(change.collection(), c -> new ArrayList<>()).add(change.recordId());
+            }
+        }
+        Map<String, Row> rows = new HashMap<>();
+        PreparedStatement select = statements.get(
+            "SELECT id, data, deleted, server_data, server_version, server_deleted FROM records "
+                    + "WHERE collection = ? AND id IN (SELECT value FROM json_each(?))");
+        for (Map.Entry<String, List<String>> entry : idsByCollection.entrySet()) {
+            String collection = entry.getKey();
+            select.setString(1, collection);
+            select.setString(2, Wire.write(entry.getValue()));
+            try (ResultSet found = select.executeQuery()) {
+                while (found.next()) {
+                    String id = found.getString(1);
+                    rows.put(collection + '\u0000' + id, new Row(collection, id, found.getString(2), found.getInt(3) != 0,
+                            found.getString(4), found.getInt(6) != 0, found.getLong(5)));
+                }
+            }
+        }
+        return rows;
     }
 
     private void saveLocal(String collection, String id, RecordState local) throws SQLException {
