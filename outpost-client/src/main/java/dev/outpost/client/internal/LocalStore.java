@@ -1401,10 +1401,18 @@ public final class LocalStore implements AutoCloseable {
         Set<String> touched = new LinkedHashSet<>();
         Map<String, Long> nextBase = new HashMap<>();
         try {
+            Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
+            for (PendingOp op : sent) {
+                idsByCollection.computeIfAbsent(op.collection(), c -> new ArrayList<>()).add(op.recordId());
+            }
+            Map<String, Row> rows = loadAll(idsByCollection);
             for (int i = 0; i < sent.size(); i++) {
                 PendingOp op = sent.get(i);
                 OpResult result = results.get(i);
-                Row row = load(op.collection(), op.recordId());
+                String key = op.collection() + '\u0000' + op.recordId();
+                // A batch holds one op per record; should one hold more, the later ones read
+                // the row again, as the earlier one may have changed it.
+                Row row = touched.contains(key) ? load(op.collection(), op.recordId()) : rows.get(key);
                 String status;
                 if (result.error() != null) {
                     status = "DEAD";
@@ -1452,7 +1460,6 @@ public final class LocalStore implements AutoCloseable {
                 if (status.equals("CONFLICT") && result.effectiveStatus() == OpStatus.CONFLICT && sameRecord(op, result.record())) {
                     settleOnDevice(op, row, result.record(), now, settled);
                 }
-                String key = op.collection() + '\u0000' + op.recordId();
                 // Only a record's last op in the batch can give a later op its base: until it is
                 // answered, it is the record's first open op itself, and it was sent with one.
                 if (status.equals("APPLIED") && result.version() != null) {
@@ -1462,10 +1469,7 @@ public final class LocalStore implements AutoCloseable {
                 }
                 touched.add(key);
             }
-            for (String key : touched) {
-                int split = key.indexOf('\u0000');
-                rebase(key.substring(0, split), key.substring(split + 1), nextBase.get(key));
-            }
+            rebaseAll(touched, nextBase);
             if (settled.isEmpty() && rejected == 0) {
                 commitRecoverable();
             } else {
@@ -1618,7 +1622,13 @@ public final class LocalStore implements AutoCloseable {
         long now = clock.millis();
         int applied = 0;
         try {
-            Map<String, Row> before = loadAll(changes);
+            Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
+            for (Change change : changes) {
+                if (change.scope() == null) {
+                    idsByCollection.computeIfAbsent(change.collection(), c -> new ArrayList<>()).add(change.recordId());
+                }
+            }
+            Map<String, Row> before = loadAll(idsByCollection);
             Set<String> firstSeen = new HashSet<>();
             for (Change change : changes) {
                 if (change.scope() != null) {
@@ -1744,17 +1754,11 @@ public final class LocalStore implements AutoCloseable {
     }
 
     /**
-     * The rows of the records that {@code changes} name (outside shared scopes), read with one
-     * statement per collection, keyed by collection and id joined with a NUL; records this
-     * device does not hold have no entry.
+     * The rows of the records named, ids by collection, read with one statement per
+     * collection, keyed by collection and id joined with a NUL; records this device does not
+     * hold have no entry.
      */
-    private Map<String, Row> loadAll(List<Change> changes) throws SQLException {
-        Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
-        for (Change change : changes) {
-            if (change.scope() == null) {
-                idsByCollection.computeIfAbsent(change.collection(), c -> new ArrayList<>()).add(change.recordId());
-            }
-        }
+    private Map<String, Row> loadAll(Map<String, List<String>> idsByCollection) throws SQLException {
         Map<String, Row> rows = new HashMap<>();
         PreparedStatement select = statements.get(
             "SELECT id, data, deleted, server_data, server_version, server_deleted FROM records "
@@ -1822,6 +1826,53 @@ public final class LocalStore implements AutoCloseable {
      */
     private void rebase(String collection, String id) throws SQLException {
         rebase(collection, id, null);
+    }
+
+    /**
+     * {@link #rebase(String, String, Long)} for each of {@code keys} (collection and id joined
+     * with a NUL), with the base each may give its next op. The records left with no open op,
+     * most of them after a push, take the server's state as their view in one statement per
+     * collection, and those never on the server go, as {@code rebase} does one at a time.
+     */
+    private void rebaseAll(Set<String> keys, Map<String, Long> nextBase) throws SQLException {
+        Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
+        for (String key : keys) {
+            int split = key.indexOf('\u0000');
+            idsByCollection.computeIfAbsent(key.substring(0, split), c -> new ArrayList<>()).add(key.substring(split + 1));
+        }
+        PreparedStatement openOps = statements.get("SELECT DISTINCT record_id FROM ops WHERE collection = ? "
+                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
+        PreparedStatement copy = statements.get("UPDATE records SET data = server_data, deleted = server_deleted "
+                + "WHERE collection = ? AND id IN (SELECT value FROM json_each(?)) AND server_version > 0");
+        PreparedStatement delete = statements.get("DELETE FROM records "
+                + "WHERE collection = ? AND id IN (SELECT value FROM json_each(?)) AND server_version <= 0");
+        for (Map.Entry<String, List<String>> entry : idsByCollection.entrySet()) {
+            String collection = entry.getKey();
+            Set<String> open = new HashSet<>();
+            openOps.setString(1, collection);
+            openOps.setString(2, Wire.write(entry.getValue()));
+            try (ResultSet rows = openOps.executeQuery()) {
+                while (rows.next()) {
+                    open.add(rows.getString(1));
+                }
+            }
+            List<String> settled = new ArrayList<>();
+            for (String id : entry.getValue()) {
+                if (open.contains(id)) {
+                    rebase(collection, id, nextBase.get(collection + '\u0000' + id));
+                } else {
+                    settled.add(id);
+                }
+            }
+            if (!settled.isEmpty()) {
+                String ids = Wire.write(settled);
+                for (PreparedStatement statement : List.of(copy, delete)) {
+                    statement.setString(1, collection);
+                    statement.setString(2, ids);
+                    statement.executeUpdate();
+                }
+            }
+        }
     }
 
     /**
