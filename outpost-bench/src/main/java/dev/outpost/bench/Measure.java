@@ -37,16 +37,17 @@ final class Measure {
             long compiledMillis = timed ? jit.getTotalCompilationTime() - compiledBefore : 0;
             boolean settled = !timed || compiledMillis < SETTLED_COMPILE_SHARE * roundMillis;
             if (round >= 2 && (settled || System.nanoTime() > deadline)) {
-                return new WarmUp(round, timed && settled);
+                return new WarmUp(round, !timed ? "the JVM gives no compilation time, so two rounds"
+                        : settled ? "until the JIT compiler was quiet" : "stopped at the time limit with the JIT compiler still busy");
             }
         }
     }
 
-    /** How a warm-up ended: the rounds run, and whether the JIT was seen to be quiet. */
-    record WarmUp(int rounds, boolean settled) {
+    /** How a warm-up ended: the rounds run, and why it stopped, in words. */
+    record WarmUp(int rounds, String ending) {
         /** Says so in words, for a report line. */
         String describe() {
-            return rounds + " rounds, " + (settled ? "until the JIT compiler was quiet" : "stopped at the time limit with the JIT compiler still busy");
+            return rounds + " rounds, " + ending;
         }
     }
 
