@@ -56,6 +56,8 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sqlite.SQLiteErrorCode;
@@ -476,46 +478,75 @@ public final class LocalStore implements AutoCloseable {
 
     /** Writes waiting for a commit; see {@link #submit}. */
     private final ConcurrentLinkedQueue<Task> waiting = new ConcurrentLinkedQueue<>();
+    /** Whether a writer is committing the waiting writes (the leader); see {@link #submit}. */
+    private final AtomicBoolean leading = new AtomicBoolean();
 
     /** A caller's writes and, once its group has committed, their results or its failure. */
     private static final class Task {
+        static final int WAITING = 0;
+        static final int LEAD = 1;
+        static final int DONE = 2;
+
         final List<LocalWrite> writes;
+        final Thread caller = Thread.currentThread();
+        /** {@link #WAITING}, {@link #LEAD} (the caller is to commit the waiting writes) or {@link #DONE}. */
+        volatile int state;
         List<Object> results;
         Exception failure;
-        boolean done;
         /** The number of the commit that holds the task's writes. */
         long commit;
 
         Task(List<LocalWrite> writes) {
             this.writes = writes;
         }
+
+        void signal(int newState) {
+            state = newState;
+            if (caller != Thread.currentThread()) {
+                LockSupport.unpark(caller);
+            }
+        }
+
+        /** Waits until the task is done or its caller is asked to lead; returns which. */
+        int await() {
+            boolean interrupted = false;
+            int now;
+            while ((now = state) == WAITING) {
+                LockSupport.park(this);
+                interrupted |= Thread.interrupted();
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return now;
+        }
     }
 
     /**
-     * Group commit. The caller queues its writes, then takes the store's lock; whoever holds
-     * the lock commits every queued task in one transaction, each task inside a savepoint so
-     * that a failing task fails alone. Callers that queued while a commit ran find their task
-     * done when they get the lock. Each caller then waits, outside the lock, for a force of
-     * the log that began after its commit ({@link #syncThrough}): while one force runs, the
-     * next group is applied and committed, and one force covers every group before it. No
-     * write returns before the commit that holds it is on disk.
+     * Group commit. The caller queues its writes. If no writer is committing, the caller
+     * becomes the leader: it commits every queued task in one transaction, each task inside a
+     * savepoint so that a failing task fails alone, passes the lead to a writer that queued
+     * meanwhile, forces the log ({@link #syncThrough}) and then wakes the writers of its
+     * group. Every other caller sleeps until its group is done or it is asked to lead. So
+     * while one group's force runs, the next group is applied and committed, one force covers
+     * every group before it, and no writer waits for another to pass through a lock. No write
+     * returns before the commit that holds it is on disk.
      */
     private List<Object> submit(List<LocalWrite> writes) throws OutpostException {
         Task task = new Task(writes);
         waiting.add(task);
-        synchronized (this) {
-            if (!task.done) {
-                commitWaiting();
+        // A caller that takes the lead always commits once, which passes the lead on, even
+        // if an earlier leader has done its task meanwhile. No caller holds the store's lock
+        // here (listeners and resolvers are called outside it), so a leader can always get it.
+        boolean lead = leading.compareAndSet(false, true);
+        while (true) {
+            if (lead) {
+                commitGroup();
             }
-        }
-        if (task.failure == null) {
-            try {
-                syncThrough(task.commit);
-            } catch (SQLException e) {
-                task.failure = storage(task.writes.size() + " write(s), the first to " + task.writes.get(0).collection()
-                        + "/" + task.writes.get(0).id() + ", are in the store and will sync, but may not survive a power"
-                        + " loss: " + e.getMessage(), e);
+            if (task.state == Task.DONE) {
+                break;
             }
+            lead = task.await() == Task.LEAD;
         }
         if (task.failure instanceof OutpostException e) {
             throw e;
@@ -529,10 +560,72 @@ public final class LocalStore implements AutoCloseable {
         return task.results;
     }
 
-    private void commitWaiting() {
+    /**
+     * Run by the leader: commits the waiting tasks as one group, passes the lead on, forces the
+     * log for the group and marks its tasks done.
+     */
+    private void commitGroup() {
         List<Task> group = new ArrayList<>();
+        try {
+            synchronized (this) {
+                commitWaiting(group);
+            }
+        } finally {
+            passLead();
+            try {
+                force(group);
+            } finally {
+                for (Task task : group) {
+                    task.signal(Task.DONE);
+                }
+            }
+        }
+    }
+
+    /** Gives up the lead, handing it to the first waiting writer if there is one. */
+    private void passLead() {
+        leading.set(false);
+        while (!waiting.isEmpty() && leading.compareAndSet(false, true)) {
+            Task next = waiting.peek();
+            if (next != null) {
+                next.signal(Task.LEAD);
+                return;
+            }
+            leading.set(false);
+        }
+    }
+
+    /** Waits until the group's commit is on disk; a task whose force fails gets that failure. */
+    private void force(List<Task> group) {
+        long commit = 0;
+        for (Task task : group) {
+            if (task.failure == null) {
+                commit = Math.max(commit, task.commit);
+            }
+        }
+        if (commit == 0) {
+            return;
+        }
+        try {
+            syncThrough(commit);
+        } catch (SQLException e) {
+            for (Task task : group) {
+                if (task.failure == null) {
+                    task.failure = storage(task.writes.size() + " write(s), the first to " + task.writes.get(0).collection()
+                            + "/" + task.writes.get(0).id() + ", are in the store and will sync, but may not survive a"
+                            + " power loss: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** Commits every waiting task, adding each to {@code group}, and records each one's outcome. */
+    private void commitWaiting(List<Task> group) {
         for (Task next; (next = waiting.poll()) != null; ) {
             group.add(next);
+        }
+        if (group.isEmpty()) {
+            return;
         }
         try {
             // A task alone in its group needs no savepoint: if it fails, the whole transaction goes.
@@ -582,10 +675,6 @@ public final class LocalStore implements AutoCloseable {
                             + task.writes.get(0).collection() + "/" + task.writes.get(0).id()
                             + ", were not saved: " + e.getMessage(), e);
                 }
-            }
-        } finally {
-            for (Task task : group) {
-                task.done = true;
             }
         }
     }
