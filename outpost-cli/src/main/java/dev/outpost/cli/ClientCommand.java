@@ -20,7 +20,9 @@ import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.Wire;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -51,6 +53,10 @@ final class ClientCommand implements Runnable {
     @Option(names = "--token", description = "the bearer token (default: $OUTPOST_TOKEN)")
     String token;
 
+    @Option(names = "--shared", paramLabel = "COLLECTION=SCOPE",
+            description = "keep COLLECTION in the shared scope SCOPE that the token grants; repeatable")
+    Map<String, String> shared = new LinkedHashMap<>();
+
     @Override
     public void run() {
         throw new CommandLine.ParameterException(spec.commandLine(),
@@ -62,6 +68,7 @@ final class ClientCommand implements Runnable {
         if (server != null) {
             config.serverUrl(server);
         }
+        shared.forEach(config::sharedScope);
         String bearer = token != null ? token : System.getenv("OUTPOST_TOKEN");
         if (bearer != null) {
             config.tokenProvider(TokenProvider.fixed(bearer));

@@ -230,12 +230,26 @@ class CommandLineTest {
             int code = Main.run("client", "--store", store, "--server", server.url(), "--token", server.token("ann"), "sync");
             assertThat(code).as(out() + err()).isZero();
             assertThat(server.records("ann")).containsKey("notes/n1");
+
+            String teamToken = server.token("ann", java.util.Map.of("team", dev.outpost.server.ScopeAccess.READ_WRITE));
+            assertThat(Main.run("client", "--store", store, "--shared", "projects=team", "put", "projects", "p1", "{}")).isZero();
+            code = Main.run("client", "--store", store, "--shared", "projects=team", "--server", server.url(), "--token",
+                    teamToken, "sync");
+            assertThat(code).as(out() + err()).isZero();
+            String other = dir.resolve("teammate.db").toString();
+            code = Main.run("client", "--store", other, "--shared", "projects=team", "--server", server.url(), "--token",
+                    server.token("bob", java.util.Map.of("team", dev.outpost.server.ScopeAccess.READ)), "sync");
+            assertThat(code).as(out() + err()).isZero();
+            assertThat(Main.run("client", "--store", other, "--shared", "projects=team", "list", "projects")).isZero();
+            assertThat(out()).contains("p1");
         }
-        assertThat(Main.run("client", "--store", store, "status")).isZero();
+        assertThat(Main.run("client", "--store", store, "status")).as("projects holds team records").isEqualTo(1);
+        assertThat(err()).contains("projects").contains("shared scope team").contains("cannot move");
+        assertThat(Main.run("client", "--store", store, "--shared", "projects=team", "status")).isZero();
         assertThat(out()).contains("All changes synced");
-        assertThat(Main.run("client", "--store", store, "dead", "--json")).isZero();
-        assertThat(Main.run("client", "--store", store, "conflicts")).isZero();
-        assertThat(Main.run("client", "--store", store, "delete", "notes", "n1")).isZero();
+        assertThat(Main.run("client", "--store", store, "--shared", "projects=team", "dead", "--json")).isZero();
+        assertThat(Main.run("client", "--store", store, "--shared", "projects=team", "conflicts")).isZero();
+        assertThat(Main.run("client", "--store", store, "--shared", "projects=team", "delete", "notes", "n1")).isZero();
     }
 
     @Test
@@ -254,6 +268,9 @@ class CommandLineTest {
         assertThat(err()).contains("http");
         assertThat(Main.run("client", "--store", store, "dead", "--replay", "no-such-op")).isEqualTo(1);
         assertThat(err()).contains("no dead op has id no-such-op");
+        assertThat(Main.run("client", "--store", store, "--shared", "projects=team acme", "status")).isEqualTo(1);
+        assertThat(err()).contains("scope 'team acme'");
+        assertThat(Main.run("client", "--store", store, "--shared", "projects", "status")).isEqualTo(2);
         assertThat(Main.run("client", "--store", store)).isEqualTo(2);
     }
 

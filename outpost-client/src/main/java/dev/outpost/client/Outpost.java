@@ -67,7 +67,9 @@ public final class Outpost implements AutoCloseable {
     /**
      * Opens the local store, creating it and this device's id on first use.
      *
-     * @throws OutpostException STORAGE if the file cannot be opened or was written by a newer Outpost
+     * @throws OutpostException STORAGE if the file cannot be opened or was written by a newer
+     *     Outpost; VALIDATION {@code SCOPE_CHANGED} if a collection holding records on this device
+     *     was moved to another scope ({@link OutpostConfig.Builder#sharedScope})
      */
     public static Outpost open(OutpostConfig config) throws OutpostException {
         Objects.requireNonNull(config, "config");
@@ -78,6 +80,7 @@ public final class Outpost implements AutoCloseable {
                         config.backupsKept(), config.recoverCorruptStore(), config.memoryOnlyFallback(),
                         config.sensitiveFields(), config.keyProvider(), config.recordCacheSize()));
         try {
+            store.useSharedScopes(config.sharedScopes());
             store.purge();
         } catch (OutpostException e) {
             store.close();

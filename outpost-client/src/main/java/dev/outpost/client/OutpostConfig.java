@@ -51,6 +51,7 @@ public final class OutpostConfig {
     private final Map<String, Set<String>> sensitiveFields;
     private final Map<String, ClientConflictPolicy> conflictPolicies;
     private final Map<String, ConflictResolver> conflictResolvers;
+    private final Map<String, String> sharedScopes;
     private final ClientConflictPolicy defaultConflictPolicy;
     private final KeyProvider keyProvider;
     private final List<OutpostListener> listeners;
@@ -86,6 +87,7 @@ public final class OutpostConfig {
         this.sensitiveFields = Map.copyOf(fields);
         this.conflictPolicies = Map.copyOf(builder.conflictPolicies);
         this.conflictResolvers = Map.copyOf(builder.conflictResolvers);
+        this.sharedScopes = Map.copyOf(builder.sharedScopes);
         this.defaultConflictPolicy = builder.defaultConflictPolicy;
         this.listeners = List.copyOf(builder.listeners);
         this.syncPolicy = builder.syncPolicy;
@@ -243,6 +245,14 @@ public final class OutpostConfig {
         return conflictResolvers;
     }
 
+    /**
+     * The collections that live in a shared scope, each with its scope; every other
+     * collection holds the user's own records. See {@link Builder#sharedScope}.
+     */
+    public Map<String, String> sharedScopes() {
+        return sharedScopes;
+    }
+
     /** Builds an {@link OutpostConfig}. */
     public static final class Builder {
         private Path storeFile;
@@ -272,6 +282,7 @@ public final class OutpostConfig {
                 "messages", ClientConflictPolicy.CLIENT_WINS,
                 "profiles", ClientConflictPolicy.MERGE));
         private final Map<String, ConflictResolver> conflictResolvers = new HashMap<>();
+        private final Map<String, String> sharedScopes = new HashMap<>();
         private ClientConflictPolicy defaultConflictPolicy = ClientConflictPolicy.SERVER_WINS;
         private KeyProvider keyProvider;
         private final List<OutpostListener> listeners = new ArrayList<>();
@@ -359,6 +370,32 @@ public final class OutpostConfig {
          */
         public Builder defaultConflictPolicy(ClientConflictPolicy policy) {
             this.defaultConflictPolicy = Objects.requireNonNull(policy, "defaultConflictPolicy");
+            return this;
+        }
+
+        /**
+         * Keeps {@code collection} in the shared scope {@code scope}, one the user's token grants
+         * in its {@code scopes} claim (see the protocol): the device's writes to the collection
+         * go to that scope, and pulls bring the scope's records of it, written by anyone who
+         * shares it. Every other collection holds the user's own records. The seeds settle
+         * shared resources server-wins, which is what a collection without a policy of its own
+         * gets ({@link #defaultConflictPolicy}). A write to a scope the token grants only for
+         * reading, or not at all, is refused by the server and becomes a dead letter that says so.
+         *
+         * <p>The store remembers each collection's scope; opening it with a collection moved to
+         * another scope fails ({@code SCOPE_CHANGED}) while the device holds records or open
+         * ops of that collection.
+         *
+         * @throws IllegalArgumentException if the collection or scope name is not valid (both
+         *     follow the collection-name rule)
+         */
+        public Builder sharedScope(String collection, String scope) {
+            checkCollection(collection);
+            if (!Names.isValidCollection(scope)) {
+                throw new IllegalArgumentException("scope '" + scope + "' of collection " + collection + " is not valid: "
+                        + Names.collectionRule());
+            }
+            sharedScopes.put(collection, scope);
             return this;
         }
 

@@ -51,9 +51,12 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -104,6 +107,8 @@ public final class LocalStore implements AutoCloseable {
     private volatile OpenReport report;
     private final DeviceConflicts conflicts;
     private volatile ConflictHandling handling = ConflictHandling.SERVER_WINS;
+    /** The shared scope of each collection that lives in one; see {@link #useSharedScopes}. */
+    private volatile Map<String, String> sharedScopes = Map.of();
     /** False only when no conflict is open, so writes need not look for one. */
     private volatile boolean mayHaveOpenConflicts = true;
     /** False only when no conflict waits for a resolver. */
@@ -1072,6 +1077,76 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Which collections live in a shared scope the token grants, by collection; every other
+     * collection holds the user's own records. Writes to such a collection are pushed to its
+     * scope, and pulls keep that scope's changes to it (and no own-scope changes to it).
+     *
+     * <p>The store remembers the scopes. A collection may change scope only while the device
+     * holds no record and no open op of it; then the pull cursor starts over, so the changes
+     * passed over under the old scopes come down.
+     *
+     * @throws OutpostException VALIDATION {@code SCOPE_CHANGED} if a collection with records or
+     *     open ops on this device would change scope; nothing is changed then
+     */
+    public synchronized void useSharedScopes(Map<String, String> scopes) throws OutpostException {
+        Map<String, String> wanted = new TreeMap<>(scopes);
+        try {
+            String stored = meta(statements, "shared_scopes");
+            Map<String, String> before = new TreeMap<>();
+            if (stored != null) {
+                Wire.object(stored).fields().forEachRemaining(field -> before.put(field.getKey(), field.getValue().asText()));
+            }
+            if (before.equals(wanted)) {
+                sharedScopes = Map.copyOf(wanted);
+                return;
+            }
+            Set<String> changed = new TreeSet<>(before.keySet());
+            changed.addAll(wanted.keySet());
+            changed.removeIf(collection -> Objects.equals(before.get(collection), wanted.get(collection)));
+            for (String collection : changed) {
+                if (holdsAny(collection)) {
+                    throw new OutpostException(Category.VALIDATION, "SCOPE_CHANGED", "collection " + collection
+                            + " holds records or open ops of " + describeScope(before.get(collection))
+                            + " on this device, so it cannot move to " + describeScope(wanted.get(collection))
+                            + " in this store; keep its scope or start a new store");
+                }
+            }
+            PreparedStatement forget = statements.get("DELETE FROM meta WHERE key = 'cursor'");
+            forget.executeUpdate();
+            putMeta(statements, "shared_scopes", Wire.write(wanted));
+            commitRecoverable();
+            sharedScopes = Map.copyOf(wanted);
+        } catch (SQLException | RuntimeException e) {
+            rollback(e);
+            throw storage("cannot record the shared scopes of the collections: " + e.getMessage(), e);
+        }
+    }
+
+    /** The shared scope {@code collection} lives in, or null for the user's own scope. */
+    String sharedScopeOf(String collection) {
+        return sharedScopes.get(collection);
+    }
+
+    private static String describeScope(String scope) {
+        return scope == null ? "the user's own scope" : "shared scope " + scope;
+    }
+
+    /** Whether the device holds a record or an open op of {@code collection}. */
+    private boolean holdsAny(String collection) throws SQLException {
+        for (String sql : new String[] {"SELECT 1 FROM records WHERE collection = ? LIMIT 1",
+                "SELECT 1 FROM ops WHERE collection = ? AND finished_at IS NULL LIMIT 1"}) {
+            PreparedStatement select = statements.get(sql);
+            select.setString(1, collection);
+            try (ResultSet rows = select.executeQuery()) {
+                if (rows.next()) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** The conflicts that wait for the app, oldest first. */
     public synchronized List<Conflict> conflicts() throws OutpostException {
         try {
@@ -1702,10 +1777,15 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
+    /** Whether a pulled change is in the scope its collection lives in on this device. */
+    private boolean kept(Change change) {
+        return Objects.equals(change.scope(), sharedScopes.get(change.collection()));
+    }
+
     /**
      * Applies a page of pulled changes and stores the cursor after it, in one transaction, so
-     * a crash between pages resumes after the last page fully applied. The local view holds
-     * the user's own records; changes in shared scopes a token grants are passed over.
+     * a crash between pages resumes after the last page fully applied. A change is kept if it
+     * is in the scope its collection lives in ({@link #useSharedScopes}); others are passed over.
      */
     synchronized int applyChanges(List<Change> changes, String cursor) throws OutpostException {
         long now = clock.millis();
@@ -1713,14 +1793,14 @@ public final class LocalStore implements AutoCloseable {
         try {
             Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
             for (Change change : changes) {
-                if (change.scope() == null) {
+                if (kept(change)) {
                     idsByCollection.computeIfAbsent(change.collection(), c -> new ArrayList<>()).add(change.recordId());
                 }
             }
             Map<String, Row> before = loadAll(idsByCollection);
             Set<String> firstSeen = new HashSet<>();
             for (Change change : changes) {
-                if (change.scope() != null) {
+                if (!kept(change)) {
                     continue;
                 }
                 String key = change.collection() + '\u0000' + change.recordId();

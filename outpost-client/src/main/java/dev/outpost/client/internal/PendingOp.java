@@ -9,7 +9,8 @@ import dev.outpost.protocol.Priority;
 record PendingOp(long seq, String opId, String collection, String recordId, OpType type, Long baseVersion,
         ObjectNode data, String hlc, Priority priority) {
 
-    Operation toWire() {
-        return new Operation(opId, collection, recordId, type, baseVersion, data, hlc, priority);
+    /** The op as sent, to {@code scope} (null: the user's own). */
+    Operation toWire(String scope) {
+        return new Operation(opId, collection, recordId, type, baseVersion, data, hlc, priority, scope);
     }
 }

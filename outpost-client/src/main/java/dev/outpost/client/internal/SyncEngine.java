@@ -217,7 +217,8 @@ public final class SyncEngine {
         if (drawn.isEmpty()) {
             return null;
         }
-        PushRequest request = new PushRequest(store.deviceId(), drawn.ops().stream().map(PendingOp::toWire).toList());
+        PushRequest request = new PushRequest(store.deviceId(), drawn.ops().stream()
+                .map(op -> op.toWire(store.sharedScopeOf(op.collection()))).toList());
         return worker.submit(() -> {
             store.markedSent(drawn);
             return session.call(token -> transport.push(request, token));
