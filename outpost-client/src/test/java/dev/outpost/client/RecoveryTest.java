@@ -6,11 +6,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.outpost.testing.FakeClock;
 import dev.outpost.testing.TestServer;
 import java.io.RandomAccessFile;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,6 +83,68 @@ class RecoveryTest {
             }
         }
         assertThat(backups(dir.resolve("b.db.backups"))).hasSize(2);
+    }
+
+    @Test
+    void aBackupTakenWhileAnotherThreadWritesHoldsAWholePrefixOfThoseWrites() throws Exception {
+        Path file = dir.resolve("busy.db");
+        List<BackupInfo> taken = new ArrayList<>();
+        AtomicReference<Exception> failed = new AtomicReference<>();
+        try (Outpost outpost = Outpost.open(config(file).durability(Durability.PROCESS_SAFE).backupsKept(3).build())) {
+            for (int i = 0; i < 500; i++) {
+                outpost.put("notes", "seed-" + i, "{\"text\":\"" + "x".repeat(500) + "\"}");
+            }
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger written = new AtomicInteger();
+            Thread writer = new Thread(() -> {
+                try {
+                    while (!stop.get()) {
+                        int n = written.get();
+                        outpost.put("log", String.format("w%06d", n), "{\"n\":" + n + "}");
+                        written.incrementAndGet();
+                    }
+                } catch (OutpostException | RuntimeException e) {
+                    failed.set(e);
+                }
+            });
+            writer.start();
+            for (int i = 0; i < 3; i++) {
+                // Each backup starts once the writer has written since the last one.
+                for (int seen = written.get(); written.get() == seen && failed.get() == null; ) {
+                    Thread.onSpinWait();
+                }
+                taken.add(outpost.backup());
+                clock.advance(Duration.ofSeconds(1));
+            }
+            stop.set(true);
+            writer.join();
+        }
+        assertThat(failed.get()).isNull();
+        for (BackupInfo info : taken) {
+            try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + info.file());
+                    Statement statement = db.createStatement()) {
+                try (ResultSet check = statement.executeQuery("PRAGMA integrity_check")) {
+                    check.next();
+                    assertThat(check.getString(1)).isEqualTo("ok");
+                }
+                List<String> ids = new ArrayList<>();
+                try (ResultSet rows = statement.executeQuery("SELECT id FROM records WHERE collection = 'log' ORDER BY id")) {
+                    while (rows.next()) {
+                        ids.add(rows.getString(1));
+                    }
+                }
+                assertThat(ids).as("the writes in " + info.file().getFileName())
+                        .isEqualTo(IntStream.range(0, ids.size()).mapToObj(n -> String.format("w%06d", n)).toList());
+                try (ResultSet rows = statement.executeQuery("SELECT count(*) FROM ops WHERE collection = 'log'")) {
+                    rows.next();
+                    assertThat(rows.getInt(1)).as("an op for each record").isEqualTo(ids.size());
+                }
+                try (ResultSet rows = statement.executeQuery("SELECT count(*) FROM records WHERE collection = 'notes'")) {
+                    rows.next();
+                    assertThat(rows.getInt(1)).isEqualTo(500);
+                }
+            }
+        }
     }
 
     @Test

@@ -95,6 +95,8 @@ public final class LocalStore implements AutoCloseable {
     /** The store's write-ahead log, opened by the first {@link #syncThrough}; guarded by {@link #logLock}. */
     private FileChannel log;
     private final Object logLock = new Object();
+    /** Held while a backup is taken, so one is taken at a time. */
+    private final Object backupLock = new Object();
     /** How many transactions this store has committed; written under the store's lock. */
     private volatile long committed;
     /** How many of them are known to be on disk. */
@@ -357,41 +359,63 @@ public final class LocalStore implements AutoCloseable {
 
     /**
      * Writes a backup now through SQLite's online backup; keeps the newest
-     * {@code backupsKept}.
+     * {@code backupsKept}. The copy is read through a connection of its own, as one snapshot
+     * of what was committed, so the store's reads and writes go on while it is taken.
      *
      * @throws OutpostException STORAGE if it cannot be written, or the store lives in memory
      */
-    public synchronized BackupInfo backup() throws OutpostException {
-        if (inMemory) {
-            throw new OutpostException(Category.STORAGE, "MEMORY_ONLY", "the store lives in memory only, so there is nothing"
-                    + " on disk to back up; " + report.message());
-        }
-        try {
-            commit();
-            BackupInfo info = StoreFiles.backup(db, storage.backupDirectory(), clock.instant(), storage.backupsKept());
-            putMeta(statements, "last_backup_at", String.valueOf(info.takenAt().toEpochMilli()));
-            commit();
-            return info;
-        } catch (SQLException | IOException | RuntimeException e) {
-            rollback(e);
-            throw storage("the backup of " + file + " to " + storage.backupDirectory() + " failed: " + e.getMessage(), e);
+    public BackupInfo backup() throws OutpostException {
+        synchronized (backupLock) {
+            return takeBackup();
         }
     }
 
     /** Takes a backup if the last one is older than the backup interval; returns it, or null. */
-    public synchronized BackupInfo backupIfDue() throws OutpostException {
+    public BackupInfo backupIfDue() throws OutpostException {
         if (inMemory) {
             return null;
         }
-        try {
-            String last = meta(statements, "last_backup_at");
+        synchronized (backupLock) {
+            String last;
+            synchronized (this) {
+                try {
+                    last = meta(statements, "last_backup_at");
+                } catch (SQLException e) {
+                    throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+                }
+            }
             if (last != null && clock.millis() - Long.parseLong(last) < storage.backupInterval().toMillis()) {
                 return null;
             }
-        } catch (SQLException e) {
-            throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+            return takeBackup();
         }
-        return backup();
+    }
+
+    private BackupInfo takeBackup() throws OutpostException {
+        if (inMemory) {
+            throw new OutpostException(Category.STORAGE, "MEMORY_ONLY", "the store lives in memory only, so there is nothing"
+                    + " on disk to back up; " + report.message());
+        }
+        BackupInfo info;
+        try (Connection source = DriverManager.getConnection("jdbc:sqlite:" + file, connectionProperties())) {
+            try (Statement statement = source.createStatement()) {
+                statement.execute("PRAGMA busy_timeout = 10000");
+            }
+            info = StoreFiles.backup(source, storage.backupDirectory(), clock.instant(), storage.backupsKept());
+        } catch (SQLException | IOException | RuntimeException e) {
+            throw storage("the backup of " + file + " to " + storage.backupDirectory() + " failed: " + e.getMessage(), e);
+        }
+        synchronized (this) {
+            try {
+                putMeta(statements, "last_backup_at", String.valueOf(info.takenAt().toEpochMilli()));
+                commitRecoverable();
+            } catch (SQLException | RuntimeException e) {
+                rollback(e);
+                throw storage("the backup " + info.file() + " was written, but the store could not record it: "
+                        + e.getMessage(), e);
+            }
+        }
+        return info;
     }
 
     private static void migrate(Connection db, Path file) throws SQLException, OutpostException {

@@ -11,12 +11,13 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import org.sqlite.SQLiteConnection;
+import org.sqlite.SQLiteErrorCode;
 
 /**
  * The store's files: backups (named {@code backup-<epoch millis>.db} in the backup directory,
@@ -36,8 +37,12 @@ final class StoreFiles {
         Path target = directory.resolve(PREFIX + now.toEpochMilli() + SUFFIX);
         Path partial = directory.resolve(target.getFileName() + ".partial");
         Files.deleteIfExists(partial);
-        try (Statement statement = db.createStatement()) {
-            statement.executeUpdate("backup to '" + partial.toAbsolutePath().toString().replace("'", "''") + "'");
+        // All pages in one step, under one read transaction: a consistent snapshot that writes
+        // through other connections neither block nor restart.
+        int rc = db.unwrap(SQLiteConnection.class).getDatabase()
+                .backup("main", partial.toAbsolutePath().toString(), null, 100, 3, -1);
+        if (rc != SQLiteErrorCode.SQLITE_OK.code) {
+            throw new SQLException("SQLite's online backup failed with result code " + rc, null, rc);
         }
         try (FileChannel channel = FileChannel.open(partial, StandardOpenOption.WRITE)) {
             channel.force(true);
