@@ -52,9 +52,19 @@ enum Dialect {
         }
 
         @Override
+        String field(String name) {
+            return "json_extract(data, '$." + name + "')";
+        }
+
+        @Override
+        String naturalKeyIndexNames() {
+            return "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name LIKE '"
+                    + NaturalKeyIndexes.PREFIX + "%'";
+        }
+
+        @Override
         void exactField(StringBuilder sql, List<Object> args, String field, JsonNode value) {
-            sql.append(" AND json_extract(data, ?) = ?");
-            args.add("$." + field);
+            sql.append(" AND ").append(field(field)).append(" = ?");
             args.add(value.isNumber() ? value.numberValue() : value.isBoolean() ? (value.asBoolean() ? 1 : 0) : value.asText());
         }
 
@@ -130,9 +140,19 @@ enum Dialect {
         }
 
         @Override
+        String field(String name) {
+            return "(data::jsonb -> '" + name + "')";
+        }
+
+        @Override
+        String naturalKeyIndexNames() {
+            return "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records'"
+                    + " AND indexname LIKE '" + NaturalKeyIndexes.PREFIX + "%'";
+        }
+
+        @Override
         void exactField(StringBuilder sql, List<Object> args, String field, JsonNode value) {
-            sql.append(" AND (data::jsonb -> ?) = ?::jsonb");
-            args.add(field);
+            sql.append(" AND ").append(field(field)).append(" = ?::jsonb");
             args.add(Wire.write(value));
         }
 
@@ -195,7 +215,20 @@ enum Dialect {
     /** Locks the change log until the transaction ends, so changes are numbered in commit order. */
     abstract void lockChangeLog(Connection connection) throws SQLException;
 
-    /** Appends a condition that the record's top-level {@code field} equals {@code value} (a scalar). */
+    /**
+     * The expression for a record's top-level JSON field {@code name} (letters, digits and
+     * '_' only: it is written into the SQL), as {@link #exactField} compares it and a natural-key
+     * index holds it.
+     */
+    abstract String field(String name);
+
+    /** A query of the names of the natural-key indexes on records ({@link NaturalKeyIndexes}). */
+    abstract String naturalKeyIndexNames();
+
+    /**
+     * Appends a condition that the record's top-level {@code field} equals {@code value} (a
+     * scalar), over the expression {@link #field} gives, so a natural-key index answers it.
+     */
     abstract void exactField(StringBuilder sql, List<Object> args, String field, JsonNode value);
 
     /** Appends a condition that the record's numeric {@code field} is within {@code tolerance} of {@code value}. */

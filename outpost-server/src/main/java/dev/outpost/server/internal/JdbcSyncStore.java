@@ -74,6 +74,9 @@ public final class JdbcSyncStore implements SyncStore {
             org.sqlite.SQLiteDataSource source = new org.sqlite.SQLiteDataSource();
             source.setUrl(url);
             SchemaMigrations.migrate(source, dialect);
+            try (Connection connection = source.getConnection()) {
+                NaturalKeyIndexes.sync(connection, dialect, policies);
+            }
             return new JdbcSyncStore(SqliteConnections.open(url), dialect, clock, maxRecordBytes, policies);
         }
         PooledConnections pool;
@@ -84,6 +87,9 @@ public final class JdbcSyncStore implements SyncStore {
         }
         try {
             SchemaMigrations.migrate(pool.dataSource(), dialect);
+            try (Connection connection = pool.dataSource().getConnection()) {
+                NaturalKeyIndexes.sync(connection, dialect, policies);
+            }
             return new JdbcSyncStore(pool, dialect, clock, maxRecordBytes, policies);
         } catch (SQLException | RuntimeException e) {
             pool.close();
@@ -579,26 +585,13 @@ public final class JdbcSyncStore implements SyncStore {
             if (key == null) {
                 return null;
             }
-            StringBuilder sql = new StringBuilder(
-                    "SELECT id, version, data, hlc FROM records WHERE scope = ? AND collection = ? AND deleted = 0");
-            List<Object> args = new ArrayList<>(List.of(scope, op.collection()));
-            for (String field : key.exact()) {
-                JsonNode value = op.data().get(field);
-                if (value == null || value.isNull() || value.isContainerNode()) {
-                    return null;
-                }
-                dialect.exactField(sql, args, field, value);
+            List<Object> args = new ArrayList<>();
+            String sql = NaturalKeyIndexes.lookup(dialect, scope, op.collection(), key, op.data(), args);
+            if (sql == null) {
+                return null;
             }
-            for (Map.Entry<String, Double> field : key.within().entrySet()) {
-                JsonNode value = op.data().get(field.getKey());
-                if (value == null || !value.isNumber()) {
-                    return null;
-                }
-                dialect.fieldWithin(sql, args, field.getKey(), value.doubleValue(), field.getValue());
-            }
-            sql.append(" ORDER BY version, id LIMIT 1");
             writeRecords();
-            try (PreparedStatement select = connection.prepareStatement(sql.toString())) {
+            try (PreparedStatement select = connection.prepareStatement(sql)) {
                 for (int i = 0; i < args.size(); i++) {
                     select.setObject(i + 1, args.get(i));
                 }
