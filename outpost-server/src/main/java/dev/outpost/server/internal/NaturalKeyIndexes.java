@@ -16,7 +16,6 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -78,12 +77,11 @@ final class NaturalKeyIndexes {
      * lacks a key field or has a value of the wrong kind, as then nothing can match.
      */
     static String lookup(Dialect dialect, String scope, String collection, NaturalKey key, ObjectNode data, List<Object> args) {
-        checkCollection(collection);
-        // The collection is written into the statement so that the partial index applies.
-        StringBuilder sql = new StringBuilder("SELECT id, version, data, hlc FROM records WHERE scope = ? AND collection = '")
-                .append(collection).append("' AND deleted = 0");
+        // The index's own condition, written the same, so that the partial index applies.
+        StringBuilder sql = new StringBuilder("SELECT id, version, data, hlc FROM records WHERE scope = ? AND ")
+                .append(liveRecordsOf(collection));
         args.add(scope);
-        for (String field : new TreeSet<>(key.exact())) {
+        for (String field : key.exact()) {
             JsonNode value = data.get(field);
             if (value == null || value.isNull() || value.isContainerNode()) {
                 return null;
@@ -100,11 +98,15 @@ final class NaturalKeyIndexes {
         return sql.append(" ORDER BY version, id LIMIT 1").toString();
     }
 
-    /** Refuses a collection name that may not be written into SQL (see {@link Names}). */
-    private static void checkCollection(String collection) {
+    /**
+     * The condition of a natural-key index, and of the lookups it answers: the live records of
+     * {@code collection}, whose name is written into the SQL (so it must follow {@link Names}).
+     */
+    private static String liveRecordsOf(String collection) {
         if (!Names.isValidCollection(collection)) {
             throw new IllegalArgumentException("collection '" + collection + "' is not valid: " + Names.collectionRule());
         }
+        return "collection = '" + collection + "' AND deleted = 0";
     }
 
     /** The index's name: the prefix and a digest of the collection and its exact fields. */
@@ -121,12 +123,10 @@ final class NaturalKeyIndexes {
 
     /** The index's columns and condition: scope and each exact field, over the collection's live records. */
     private static String definition(Dialect dialect, String collection, NaturalKey key) {
-        checkCollection(collection);
         StringBuilder columns = new StringBuilder("(scope");
-        Set<String> fields = new TreeSet<>(key.exact());
-        for (String field : fields) {
+        for (String field : new TreeSet<>(key.exact())) {
             columns.append(", ").append(dialect.field(field));
         }
-        return columns.append(") WHERE collection = '").append(collection).append("' AND deleted = 0").toString();
+        return columns.append(") WHERE ").append(liveRecordsOf(collection)).toString();
     }
 }
