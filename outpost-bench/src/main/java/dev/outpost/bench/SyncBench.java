@@ -276,7 +276,10 @@ public final class SyncBench {
         }
     }
 
-    /** The HTTP transport, with the time spent in its calls and when the first pull began. */
+    /**
+     * The HTTP transport, with the time during which at least one of its calls was open (pushes
+     * overlap when several are in flight) and when the first pull began.
+     */
     private static final class TimedTransport implements Transport {
         private final Transport http;
         long pushNanos;
@@ -285,6 +288,8 @@ public final class SyncBench {
         int pulls;
         long pulledChanges;
         long firstPullStart;
+        private int openPushes;
+        private long pushesOpenedAt;
 
         TimedTransport(Transport http) {
             this.http = http;
@@ -292,28 +297,42 @@ public final class SyncBench {
 
         @Override
         public PushResponse push(PushRequest request, String token) throws OutpostException {
-            long start = System.nanoTime();
+            synchronized (this) {
+                if (openPushes++ == 0) {
+                    pushesOpenedAt = System.nanoTime();
+                }
+            }
             try {
                 return http.push(request, token);
             } finally {
-                pushNanos += System.nanoTime() - start;
-                pushes++;
+                synchronized (this) {
+                    if (--openPushes == 0) {
+                        pushNanos += System.nanoTime() - pushesOpenedAt;
+                    }
+                    pushes++;
+                }
             }
         }
 
         @Override
         public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
             long start = System.nanoTime();
-            if (firstPullStart == 0) {
-                firstPullStart = start;
+            synchronized (this) {
+                if (firstPullStart == 0) {
+                    firstPullStart = start;
+                }
             }
             try {
                 PullResponse page = http.pull(cursor, limit, token);
-                pulledChanges += page.changes().size();
+                synchronized (this) {
+                    pulledChanges += page.changes().size();
+                }
                 return page;
             } finally {
-                pullNanos += System.nanoTime() - start;
-                pulls++;
+                synchronized (this) {
+                    pullNanos += System.nanoTime() - start;
+                    pulls++;
+                }
             }
         }
 

@@ -88,7 +88,8 @@ public final class Outpost implements AutoCloseable {
         }
         SyncEngine engine = config.transport() == null
                 ? null
-                : new SyncEngine(store, config.transport(), config.tokenProvider(), config.pushBatchSize(), config.pullPageSize());
+                : new SyncEngine(store, config.transport(), config.tokenProvider(), config.pushBatchSize(), config.pullPageSize(),
+                        config.pushesInFlight());
         Outpost outpost = new Outpost(store, engine, config.listeners());
         if (store.report().mode() != OpenReport.Mode.OPENED) {
             outpost.tell(listener -> listener.storageDegraded(store.report()));

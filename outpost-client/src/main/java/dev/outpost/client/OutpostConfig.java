@@ -36,6 +36,7 @@ public final class OutpostConfig {
     private final Clock clock;
     private final int pushBatchSize;
     private final int pullPageSize;
+    private final int pushesInFlight;
     private final RetryPolicy retryPolicy;
     private final int[] priorityWeights;
     private final boolean coalescing;
@@ -68,6 +69,7 @@ public final class OutpostConfig {
         this.clock = builder.clock;
         this.pushBatchSize = builder.pushBatchSize;
         this.pullPageSize = builder.pullPageSize;
+        this.pushesInFlight = builder.pushesInFlight;
         this.retryPolicy = builder.retryPolicy;
         this.priorityWeights = builder.priorityWeights.clone();
         this.coalescing = builder.coalescing;
@@ -149,6 +151,11 @@ public final class OutpostConfig {
     /** Changes per pull request. */
     public int pullPageSize() {
         return pullPageSize;
+    }
+
+    /** How many push requests a sync keeps on their way at once. */
+    public int pushesInFlight() {
+        return pushesInFlight;
     }
 
     /** How failed attempts are retried. */
@@ -263,6 +270,7 @@ public final class OutpostConfig {
         private Duration requestTimeout = Duration.ofSeconds(30);
         private int pushBatchSize = 100;
         private int pullPageSize = 500;
+        private int pushesInFlight = 4;
         private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
         private int[] priorityWeights = {1, 2, 4, 8};
         private boolean coalescing = true;
@@ -625,6 +633,21 @@ public final class OutpostConfig {
                 throw new IllegalArgumentException("pullPageSize must be from 1 to 1000, got " + changes);
             }
             this.pullPageSize = changes;
+            return this;
+        }
+
+        /**
+         * How many push requests a sync keeps on their way at once, 1 to 16; default 4. While
+         * one answer travels back, the device sends the next batches, so the server works on
+         * several at once (on SQLite they share its disk flushes). A record's next op still
+         * waits until its previous one is answered, so a record's ops reach the server in the
+         * order they were written. 1 sends a batch only after the previous one is answered.
+         */
+        public Builder pushesInFlight(int requests) {
+            if (requests < 1 || requests > 16) {
+                throw new IllegalArgumentException("pushesInFlight must be from 1 to 16, got " + requests);
+            }
+            this.pushesInFlight = requests;
             return this;
         }
 

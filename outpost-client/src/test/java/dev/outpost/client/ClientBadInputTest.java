@@ -106,6 +106,10 @@ class ClientBadInputTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1001");
         assertThatThrownBy(() -> builder.pullPageSize(-5))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-5");
+        assertThatThrownBy(() -> builder.pushesInFlight(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("pushesInFlight").hasMessageContaining("got 0");
+        assertThatThrownBy(() -> builder.pushesInFlight(17))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("17");
         assertThatThrownBy(() -> builder.requestTimeout(Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> builder.tokenProvider(null)).isInstanceOf(NullPointerException.class);

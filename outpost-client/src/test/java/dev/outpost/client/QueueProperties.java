@@ -172,7 +172,9 @@ class QueueProperties {
         counts.put(Priority.NORMAL, normal);
         counts.put(Priority.HIGH, high);
         counts.put(Priority.CRITICAL, critical);
-        try (Device device = new Device(true, batchSize, List.of(), RETRY)) {
+        // The order the queue gives its ops out in is seen here one request at a time: requests on
+        // their way together may reach the server in any order among themselves.
+        try (Device device = new Device(true, batchSize, List.of(), RETRY, 1)) {
             writeDistinctRecords(device, counts);
             assertThat(device.outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
 
@@ -232,7 +234,8 @@ class QueueProperties {
         Map<Priority, Integer> counts = new EnumMap<>(Priority.class);
         counts.put(Priority.CRITICAL, critical);
         counts.put(Priority.LOW, low);
-        try (Device device = new Device(true, 1, List.of(), RETRY)) {
+        // One request at a time, as in noPriorityStarves.
+        try (Device device = new Device(true, 1, List.of(), RETRY, 1)) {
             writeDistinctRecords(device, counts);
             assertThat(device.outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
 
@@ -775,13 +778,23 @@ class QueueProperties {
         private final Path dir;
 
         Device(boolean coalescing, int batchSize, List<Fault> faults, RetryPolicy retry) throws OutpostException {
+            this(coalescing, batchSize, faults, retry, null);
+        }
+
+        /** A device sending {@code pushesInFlight} requests at once; null for the client's default. */
+        Device(boolean coalescing, int batchSize, List<Fault> faults, RetryPolicy retry, Integer pushesInFlight)
+                throws OutpostException {
             try {
                 dir = Files.createTempDirectory("outpost-queue-");
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
             transport = new RecordingTransport(Transport.http(URI.create(server.url()), Duration.ofSeconds(5)), faults);
-            outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL)
+            OutpostConfig.Builder config = OutpostConfig.builder();
+            if (pushesInFlight != null) {
+                config.pushesInFlight(pushesInFlight);
+            }
+            outpost = Outpost.open(config.syncPolicy(SyncPolicy.MANUAL)
                     .storeFile(dir.resolve("device.db"))
                     .transport(transport)
                     .tokenProvider(TokenProvider.fixed(server.token(user)))

@@ -374,6 +374,27 @@ class RetryAndDeadLetterTest {
         assertThat(serverView()).containsKey("notes/n1");
     }
 
+    @Test
+    void requestsOnTheirWayTogetherWhenTheTokenIsRefusedAskTheProviderOnceAndAllGetThrough() throws Exception {
+        String good = server.token(USER);
+        List<String> asked = new CopyOnWriteArrayList<>();
+        Outpost phone = open(config("phone").pushBatchSize(2).pushesInFlight(4).tokenProvider(rejected -> {
+            asked.add(String.valueOf(rejected));
+            return rejected == null ? "bad" : good;
+        }));
+        for (int i = 0; i < 8; i++) {
+            phone.put("items", "i" + i, "{\"n\":" + i + "}");
+        }
+
+        SyncResult result = phone.sync();
+
+        assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(result.applied()).isEqualTo(8);
+        assertThat(asked).as("the provider, asked for a token and then for one in place of the refused one")
+                .containsExactly("null", "bad");
+        assertThat(serverView()).hasSize(8);
+    }
+
     // ---- 7. whole-batch refusal -----------------------------------------------------------------
 
     @Test

@@ -26,6 +26,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -326,22 +328,37 @@ class SyncEndToEndTest {
     }
 
     @Test
-    void aDevicesPushesGoOneAtATimeAndEachRecordsOpsInTheOrderTheyWereWritten() throws Exception {
+    void aDeviceKeepsSeveralPushesOnTheirWayButNeverTwoOfOneRecordAndEachRecordsOpsGoInTheOrderWritten() throws Exception {
         Transport http = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
         AtomicInteger inFlight = new AtomicInteger();
         AtomicInteger mostAtOnce = new AtomicInteger();
+        CountDownLatch overlap = new CountDownLatch(2);
+        Set<String> recordsInFlight = new HashSet<>();
+        List<String> sharedRecords = java.util.Collections.synchronizedList(new ArrayList<>());
         List<List<Operation>> requests = java.util.Collections.synchronizedList(new ArrayList<>());
         Transport watched = new Transport() {
             @Override
             public PushResponse push(PushRequest request, String token) throws OutpostException {
                 mostAtOnce.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+                synchronized (recordsInFlight) {
+                    for (Operation op : request.ops()) {
+                        if (!recordsInFlight.add(op.recordId())) {
+                            sharedRecords.add(op.recordId());
+                        }
+                    }
+                }
                 try {
                     requests.add(request.ops());
-                    Thread.sleep(5);
+                    // The first request waits (a while at most) for a second to set out.
+                    overlap.countDown();
+                    overlap.await(5, TimeUnit.SECONDS);
                     return http.push(request, token);
                 } catch (InterruptedException e) {
                     throw new IllegalStateException(e);
                 } finally {
+                    synchronized (recordsInFlight) {
+                        request.ops().forEach(op -> recordsInFlight.remove(op.recordId()));
+                    }
                     inFlight.decrementAndGet();
                 }
             }
@@ -352,7 +369,8 @@ class SyncEndToEndTest {
             }
         };
         Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("phone.db"))
-                .transport(watched).tokenProvider(TokenProvider.fixed(server.token("ann"))).coalescing(false).pushBatchSize(7).build());
+                .transport(watched).tokenProvider(TokenProvider.fixed(server.token("ann"))).coalescing(false).pushBatchSize(7)
+                .pushesInFlight(3).build());
         open.add(phone);
         for (int i = 0; i < 40; i++) {
             phone.put("items", "i" + (i % 10), "{\"n\":" + i + "}");
@@ -366,7 +384,8 @@ class SyncEndToEndTest {
         assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
         assertThat(result.pushed()).isEqualTo(60);
         assertThat(result.pending()).isZero();
-        assertThat(mostAtOnce.get()).as("requests in flight at once").isEqualTo(1);
+        assertThat(mostAtOnce.get()).as("requests in flight at once").isBetween(2, 3);
+        assertThat(sharedRecords).as("records in two requests on their way at once").isEmpty();
         Map<String, Integer> lastSent = new HashMap<>();
         Set<String> opIds = new HashSet<>();
         for (List<Operation> request : requests) {

@@ -272,8 +272,9 @@ final class OpQueue {
      */
     List<PendingOp> nextBatch(int max, long now, RecordVersions versions, Set<Long> inFlight) throws SQLException {
         Map<Priority, Deque<Candidate>> pools = new EnumMap<>(Priority.class);
+        String excluded = jsonArray(inFlight);
         for (Priority priority : HIGHEST_FIRST) {
-            Deque<Candidate> pool = readyHeads(priority, now, max, inFlight);
+            Deque<Candidate> pool = readyHeads(priority, now, max, excluded);
             if (!pool.isEmpty()) {
                 pools.put(priority, pool);
             }
@@ -293,6 +294,18 @@ final class OpQueue {
         }
         markSent(batch, now);
         return batch;
+    }
+
+    /** The seqs as a JSON array, the form SQLite's {@code json_each} reads. */
+    private static String jsonArray(Set<Long> seqs) {
+        StringBuilder json = new StringBuilder(seqs.size() * 8 + 2).append('[');
+        for (long seq : seqs) {
+            if (json.length() > 1) {
+                json.append(',');
+            }
+            json.append(seq);
+        }
+        return json.append(']').toString();
     }
 
     /** Smooth weighted round robin over the priorities that still have ready ops. */
@@ -315,23 +328,24 @@ final class OpQueue {
         return best;
     }
 
-    private Deque<Candidate> readyHeads(Priority priority, long now, int max, Set<Long> inFlight) throws SQLException {
+    private Deque<Candidate> readyHeads(Priority priority, long now, int max, String inFlight) throws SQLException {
+        // The ops in flight are left out before a row's other conditions are checked, so they
+        // cost the walk little however many requests are on their way.
         PreparedStatement select = statements.get(
             "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc, codec FROM ops o "
-                    + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? AND NOT EXISTS ("
+                    + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? "
+                    + "AND seq NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS ("
                     + "SELECT 1 FROM ops e WHERE e.collection = o.collection AND e.record_id = o.record_id "
                     + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq) AND NOT EXISTS ("
                     + "SELECT 1 FROM conflicts c WHERE c.collection = o.collection AND c.record_id = o.record_id "
                     + "AND c.status = 'OPEN') ORDER BY seq LIMIT ?");
         select.setString(1, priority.name());
         select.setLong(2, now);
-        select.setInt(3, max + inFlight.size());
+        select.setString(3, inFlight);
+        select.setInt(4, max);
         Deque<Candidate> pool = new ArrayDeque<>();
         try (ResultSet rows = select.executeQuery()) {
-            while (rows.next() && pool.size() < max) {
-                if (inFlight.contains(rows.getLong(1))) {
-                    continue;
-                }
+            while (rows.next()) {
                 long base = rows.getLong(6);
                 Long storedBase = rows.wasNull() ? null : base;
                 ObjectNode data = cipher.open(rows.getString(3), rows.getString(4), Payloads.read(rows, 7, 9));

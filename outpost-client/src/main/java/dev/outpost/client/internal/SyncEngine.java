@@ -11,6 +11,8 @@ import dev.outpost.protocol.PushResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -57,24 +59,28 @@ public final class SyncEngine {
     private final TokenProvider tokens;
     private final int pushBatch;
     private final int pullPage;
+    private final int pushesInFlight;
     private final Object running = new Object();
     /**
-     * Makes a sync's requests while the sync's own thread records the last answer: sends the
-     * next push batch, fetches the next pull page. Its thread ends when idle.
+     * Makes a sync's requests while the sync's own thread records the last answers: sends the
+     * next push batches, fetches the next pull page. Its threads end when idle.
      */
-    private final ThreadPoolExecutor worker = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-            task -> {
-                Thread thread = new Thread(task, "outpost-sync");
-                thread.setDaemon(true);
-                return thread;
-            });
+    private final ThreadPoolExecutor worker;
 
-    public SyncEngine(LocalStore store, Transport transport, TokenProvider tokens, int pushBatch, int pullPage) {
+    public SyncEngine(LocalStore store, Transport transport, TokenProvider tokens, int pushBatch, int pullPage,
+            int pushesInFlight) {
         this.store = store;
         this.transport = Objects.requireNonNull(transport, "transport");
         this.tokens = tokens;
         this.pushBatch = pushBatch;
         this.pullPage = pullPage;
+        this.pushesInFlight = pushesInFlight;
+        this.worker = new ThreadPoolExecutor(pushesInFlight, pushesInFlight, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                task -> {
+                    Thread thread = new Thread(task, "outpost-sync");
+                    thread.setDaemon(true);
+                    return thread;
+                });
         worker.allowCoreThreadTimeOut(true);
     }
 
@@ -132,30 +138,33 @@ public final class SyncEngine {
     }
 
     /**
-     * Pushes batch after batch, one request in flight at a time. While a batch is on its way,
-     * the next is drawn from other records' heads; it is sent as soon as the answer comes, and
-     * the answer is recorded while it travels, so the device's bookkeeping and the server's
-     * work overlap. The server still gets the device's batches one after another, and a
-     * record's next op waits until its previous one is answered.
+     * Pushes batch after batch with up to {@code pushesInFlight} requests on their way. While
+     * they travel, the next batches are drawn from other records' heads (ops already sent are
+     * left out, and so are the ops behind them on their records); each answer, taken in the
+     * order the batches went, frees room for another batch, which is sent before the answer is
+     * recorded, so the device's bookkeeping and the server's work overlap. A record's next op
+     * waits until its previous one is answered and recorded. While the server is failing,
+     * one request goes at a time.
      */
     private void push(Session session, Counts counts) throws OutpostException {
         int streak = store.serverFailures();
         int size = Math.max(1, pushBatch >> Math.min(streak, 20));
-        LocalStore.Drawn drawn = store.nextBatch(size, Set.of());
-        Future<PushResponse> answer = send(session, drawn);
-        while (!drawn.isEmpty()) {
-            List<PendingOp> batch = drawn.ops();
-            LocalStore.Drawn next = store.nextBatch(size, seqs(batch));
-            Future<PushResponse> nextAnswer = null;
+        Deque<Sent> flying = new ArrayDeque<>();
+        Set<Long> unrecorded = new HashSet<>();
+        send(session, flying, unrecorded, size, streak > 0 ? 1 : pushesInFlight);
+        while (!flying.isEmpty()) {
+            Sent oldest = flying.poll();
+            List<PendingOp> batch = oldest.drawn().ops();
             LocalStore.Outcomes outcomes;
             try {
-                PushResponse response = await(answer, "push");
-                nextAnswer = send(session, next);
+                PushResponse response = await(oldest.answer(), "push");
+                send(session, flying, unrecorded, size, pushesInFlight);
                 outcomes = store.recordResults(batch, response.results());
             } catch (OutpostException e) {
-                // The drawn batch is dropped (its ops stay queued, and are drawn again); one
-                // already sent is let finish, and its ops, answered or not, are sent again later.
-                settle(nextAnswer);
+                // Batches already sent are let finish; their ops, answered or not, stay queued
+                // and are sent again later (the server answers a repeated op DUPLICATE).
+                settle(flying);
+                unrecorded.clear();
                 switch (e.category()) {
                     case VALIDATION -> {
                         if (!tooLarge(e)) {
@@ -168,8 +177,7 @@ public final class SyncEngine {
                             store.kill(batch.get(0), "the server refused this op: " + e.code() + ": " + e.getMessage());
                             counts.dead++;
                         }
-                        drawn = store.nextBatch(size, Set.of());
-                        answer = send(session, drawn);
+                        send(session, flying, unrecorded, size, 1);
                         continue;
                     }
                     case SERVER -> {
@@ -185,8 +193,11 @@ public final class SyncEngine {
                     default -> throw e;
                 }
             } catch (RuntimeException e) {
-                settle(nextAnswer);
+                settle(flying);
                 throw e;
+            }
+            for (PendingOp op : batch) {
+                unrecorded.remove(op.seq());
             }
             if (streak > 0) {
                 streak = 0;
@@ -198,25 +209,36 @@ public final class SyncEngine {
             counts.merged += outcomes.merged();
             counts.conflicts += outcomes.conflicts();
             counts.dead += outcomes.rejected();
-            if (next.isEmpty()) {
-                // The answers just recorded may have freed ops (a record's next op, a change
-                // settled on the device): the push ends only when nothing is left to draw.
-                next = store.nextBatch(size, Set.of());
-                nextAnswer = send(session, next);
-            }
-            drawn = next;
-            answer = nextAnswer;
+            // The answers just recorded may have freed ops (a record's next op, a change
+            // settled on the device): the push ends only when nothing is left to draw.
+            send(session, flying, unrecorded, size, pushesInFlight);
         }
     }
 
+    /** A batch on its way, and its answer to come. */
+    private record Sent(LocalStore.Drawn drawn, Future<PushResponse> answer) {
+    }
+
     /**
-     * Sends a batch from the sync's worker thread, once the mark that it was sent is on disk;
-     * null for an empty batch.
+     * Draws and sends batches of up to {@code size} ops, leaving out the ops sent but not yet
+     * recorded, until {@code depth} requests are on their way or nothing is ready.
      */
-    private Future<PushResponse> send(Session session, LocalStore.Drawn drawn) {
-        if (drawn.isEmpty()) {
-            return null;
+    private void send(Session session, Deque<Sent> flying, Set<Long> unrecorded, int size, int depth)
+            throws OutpostException {
+        while (flying.size() < depth) {
+            LocalStore.Drawn drawn = store.nextBatch(size, unrecorded);
+            if (drawn.isEmpty()) {
+                return;
+            }
+            for (PendingOp op : drawn.ops()) {
+                unrecorded.add(op.seq());
+            }
+            flying.add(new Sent(drawn, send(session, drawn)));
         }
+    }
+
+    /** Sends a batch from one of the sync's worker threads, once the mark that it was sent is on disk. */
+    private Future<PushResponse> send(Session session, LocalStore.Drawn drawn) {
         PushRequest request = new PushRequest(store.deviceId(), drawn.ops().stream()
                 .map(op -> op.toWire(store.sharedScopeOf(op.collection()))).toList());
         return worker.submit(() -> {
@@ -225,26 +247,17 @@ public final class SyncEngine {
         });
     }
 
-    private static Set<Long> seqs(List<PendingOp> batch) {
-        Set<Long> seqs = new HashSet<>();
-        for (PendingOp op : batch) {
-            seqs.add(op.seq());
-        }
-        return seqs;
-    }
-
-    /** Waits for a request already sent to end, whatever its outcome: a sync leaves none running. */
-    private static void settle(Future<?> request) {
-        if (request == null) {
-            return;
-        }
-        try {
-            request.get();
-        } catch (ExecutionException | CancellationException e) {
-            LOG.debug("a push sent while an earlier one failed ended too: {}", String.valueOf(e.getCause()));
-        } catch (InterruptedException e) {
-            request.cancel(true);
-            Thread.currentThread().interrupt();
+    /** Waits for the requests already sent to end, whatever their outcome: a sync leaves none running. */
+    private static void settle(Deque<Sent> flying) {
+        for (Sent sent = flying.poll(); sent != null; sent = flying.poll()) {
+            try {
+                sent.answer().get();
+            } catch (ExecutionException | CancellationException e) {
+                LOG.debug("a push sent while an earlier one failed ended too: {}", String.valueOf(e.getCause()));
+            } catch (InterruptedException e) {
+                sent.answer().cancel(true);
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -348,34 +361,63 @@ public final class SyncEngine {
             this.token = token;
         }
 
-        synchronized <T> T call(Call<T> call) throws OutpostException {
+        /** Runs a request with the session's token; several may run at once. */
+        <T> T call(Call<T> call) throws OutpostException {
+            String used = current();
             try {
-                return accepted(call.run(token));
+                return accepted(call.run(used));
             } catch (OutpostException e) {
                 if (e.category() != Category.AUTH) {
                     throw e;
                 }
-                String fresh = refreshed ? null : token(token);
-                refreshed = true;
-                if (fresh == null || fresh.equals(token)) {
-                    store.refusedToken(digest(token));
+                String fresh = renewed(used);
+                if (fresh == null) {
+                    store.refusedToken(digest(used));
                     throw e;
                 }
-                token = fresh;
                 try {
-                    return accepted(call.run(token));
+                    return accepted(call.run(fresh));
                 } catch (OutpostException again) {
                     if (again.category() == Category.AUTH) {
-                        store.refusedToken(digest(token));
+                        store.refusedToken(digest(fresh));
                     }
                     throw again;
                 }
             }
         }
 
+        private synchronized String current() {
+            return token;
+        }
+
+        /**
+         * The token to try after {@code refused} was refused: the one another request already
+         * got in its place, or a new one from the provider if it was not asked yet this sync;
+         * null if there is none.
+         */
+        private synchronized String renewed(String refused) throws OutpostException {
+            if (!Objects.equals(token, refused)) {
+                return token;
+            }
+            if (refreshed) {
+                return null;
+            }
+            refreshed = true;
+            String fresh = token(token);
+            if (fresh == null || fresh.equals(token)) {
+                return null;
+            }
+            token = fresh;
+            return fresh;
+        }
+
         private <T> T accepted(T answer) throws OutpostException {
-            if (!accepted) {
+            boolean first;
+            synchronized (this) {
+                first = !accepted;
                 accepted = true;
+            }
+            if (first) {
                 store.refusedToken(null);
             }
             return answer;
