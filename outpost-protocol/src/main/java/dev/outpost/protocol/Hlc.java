@@ -2,8 +2,6 @@ package dev.outpost.protocol;
 
 import java.util.Objects;
 import java.util.function.LongSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A hybrid logical clock: timestamps that follow wall time, never go backwards on one node,
@@ -17,8 +15,9 @@ import java.util.regex.Pattern;
  * <p>Instances are thread-safe.
  */
 public final class Hlc {
-    private static final Pattern FORMAT = Pattern.compile("\\d{13}-\\d{5}-(.+)", Pattern.DOTALL);
     private static final int MAX_COUNTER = 99_999;
+    /** Where the node id begins: after 13 digits, '-', 5 digits and '-'. */
+    private static final int NODE_AT = 20;
 
     private final String node;
     private final LongSupplier wallMillis;
@@ -87,11 +86,15 @@ public final class Hlc {
 
     /** Whether {@code value} is a timestamp in this class's format, with a valid node id. */
     public static boolean isValid(String value) {
-        if (value == null) {
+        if (value == null || value.length() < NODE_AT + 1 || value.charAt(13) != '-' || value.charAt(19) != '-') {
             return false;
         }
-        Matcher matcher = FORMAT.matcher(value);
-        return matcher.matches() && Names.isValidId(matcher.group(1));
+        for (int i = 0; i < NODE_AT - 1; i++) {
+            if (i != 13 && (value.charAt(i) < '0' || value.charAt(i) > '9')) {
+                return false;
+            }
+        }
+        return Names.isValidId(value.substring(NODE_AT));
     }
 
     /** Orders two timestamps: negative if {@code a} is earlier. Nulls come first. */
@@ -127,6 +130,16 @@ public final class Hlc {
     }
 
     private static String format(long millis, int counter, String node) {
-        return String.format("%013d-%05d-%s", millis, counter, node);
+        StringBuilder text = new StringBuilder(NODE_AT + node.length());
+        padded(text, Long.toString(millis), 13).append('-');
+        padded(text, Integer.toString(counter), 5).append('-');
+        return text.append(node).toString();
+    }
+
+    private static StringBuilder padded(StringBuilder text, String digits, int width) {
+        for (int i = digits.length(); i < width; i++) {
+            text.append('0');
+        }
+        return text.append(digits);
     }
 }

@@ -1,20 +1,29 @@
 package dev.outpost.protocol;
 
-import java.util.regex.Pattern;
-
 /** What collection names and ids may look like; client and server check the same rules. */
 public final class Names {
     /** The longest record id, device id or op id, in characters. */
     public static final int MAX_ID_LENGTH = 200;
 
-    private static final Pattern COLLECTION = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}");
+    private static final int MAX_COLLECTION_LENGTH = 64;
 
     private Names() {
     }
 
     /** Whether {@code name} is 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'. */
     public static boolean isValidCollection(String name) {
-        return name != null && COLLECTION.matcher(name).matches();
+        if (name == null || name.isEmpty() || name.length() > MAX_COLLECTION_LENGTH) {
+            return false;
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            boolean allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
+                    || (i > 0 && (c == '.' || c == '-'));
+            if (!allowed) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
