@@ -702,13 +702,16 @@ public final class Outpost implements AutoCloseable {
     }
 
     /**
-     * Stops syncing (waiting for a running sync to end) and closes the local store. Writes
-     * already returned are on disk.
+     * Stops syncing (waiting for a running sync, and the scheduled backup a sync may have
+     * started, to end) and closes the local store. Writes already returned are on disk.
      */
     @Override
     public void close() {
         scheduler.close();
         monitor.stop();
+        if (engine != null) {
+            engine.awaitBackup();
+        }
         store.close();
     }
 

@@ -66,6 +66,8 @@ public final class SyncEngine {
      * next push batches, fetches the next pull page. Its threads end when idle.
      */
     private final ThreadPoolExecutor worker;
+    /** The scheduled backup the last sync started after it ended; null if none. */
+    private Future<?> backup;
 
     public SyncEngine(LocalStore store, Transport transport, TokenProvider tokens, int pushBatch, int pullPage,
             int pushesInFlight) {
@@ -98,6 +100,7 @@ public final class SyncEngine {
     /** As {@link #sync()}, telling {@code progress} after each pushed batch. */
     public SyncResult sync(Progress progress) throws OutpostException {
         synchronized (running) {
+            awaitBackup();
             Counts counts = new Counts();
             try {
                 Session session = new Session(initialToken());
@@ -106,7 +109,7 @@ public final class SyncEngine {
                 push(session, counts);
                 pull(session, counts);
                 store.purge();
-                backupIfDue();
+                backup = worker.submit(this::backupIfDue);
                 return counts.result(SyncResult.Status.COMPLETED, null, "synced: " + counts.summary());
             } catch (OutpostException e) {
                 if (e.category() == Category.STORAGE) {
@@ -317,11 +320,37 @@ public final class SyncEngine {
         }
     }
 
+    /**
+     * Takes the scheduled backup if it is due. It runs on a worker thread once its sync has
+     * returned: the backup reads through a connection of its own, so the app's reads and
+     * writes, and the sync's result, need not wait for it.
+     */
     private void backupIfDue() {
         try {
             store.backupIfDue();
         } catch (OutpostException e) {
             LOG.warn("the scheduled backup failed; the next sync tries again: {}", e.getMessage());
+        }
+    }
+
+    /**
+     * Waits for the scheduled backup the last sync started, if it still runs: a sync begins,
+     * and the store closes, only after it.
+     */
+    public void awaitBackup() {
+        synchronized (running) {
+            if (backup == null) {
+                return;
+            }
+            try {
+                backup.get();
+            } catch (ExecutionException | CancellationException e) {
+                LOG.warn("the scheduled backup ended abnormally: {}", String.valueOf(e.getCause()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                backup = null;
+            }
         }
     }
 
