@@ -146,8 +146,8 @@ public final class SyncEngine {
      * left out, and so are the ops behind them on their records); each answer, taken in the
      * order the batches went, frees room for another batch, which is sent before the answer is
      * recorded, so the device's bookkeeping and the server's work overlap. A record's next op
-     * waits until its previous one is answered and recorded. While the server is failing,
-     * one request goes at a time.
+     * waits until its previous one is answered and recorded. After failures of the server,
+     * the first request goes alone.
      */
     private void push(Session session, Counts counts) throws OutpostException {
         int streak = store.serverFailures();
