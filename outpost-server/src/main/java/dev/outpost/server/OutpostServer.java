@@ -47,6 +47,8 @@ public final class OutpostServer implements AutoCloseable {
     private HttpApi api;
     private JdbcSyncStore store;
     private Javalin app;
+    /** Jetty's count of requests, which ends a request only once Javalin has written its answer. */
+    private volatile org.eclipse.jetty.server.handler.StatisticsHandler requests;
 
     private OutpostServer(Config config) {
         this.config = config;
@@ -85,6 +87,8 @@ public final class OutpostServer implements AutoCloseable {
             javalin.http.gzipOnlyCompression(4);
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
+            javalin.jetty.modifyServer(server -> requests = server.getChildHandlerByClass(
+                    org.eclipse.jetty.server.handler.StatisticsHandler.class));
         });
         api = new HttpApi(store, tokens, limits, metrics, config.policies);
         api.install(created);
@@ -124,7 +128,7 @@ public final class OutpostServer implements AutoCloseable {
         if (app != null) {
             // Refuse new requests (503), let those in flight finish, then stop listening.
             api.shutDown();
-            if (!api.awaitIdle(config.shutdownTimeout)) {
+            if (!api.awaitIdle(config.shutdownTimeout) || !answersWritten(config.shutdownTimeout)) {
                 LOG.warn("requests still running after {}; stopping anyway (an unanswered push is sent again by its device)",
                         config.shutdownTimeout);
             }
@@ -135,6 +139,30 @@ public final class OutpostServer implements AutoCloseable {
             store.close();
             store = null;
         }
+    }
+
+    /**
+     * Waits until Jetty has seen every request through, up to {@code timeout}: a handler that
+     * has returned may not have had its answer written yet, and stopping then would cut it off.
+     */
+    private boolean answersWritten(Duration timeout) {
+        org.eclipse.jetty.server.handler.StatisticsHandler counted = requests;
+        if (counted == null) {
+            return true;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (counted.getRequestsActive() > 0) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
     }
 
     private void requireStarted() {
