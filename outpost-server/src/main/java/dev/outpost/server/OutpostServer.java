@@ -128,7 +128,9 @@ public final class OutpostServer implements AutoCloseable {
         if (app != null) {
             // Refuse new requests (503), let those in flight finish, then stop listening.
             api.shutDown();
-            if (!api.awaitIdle(config.shutdownTimeout) || !answersWritten(config.shutdownTimeout)) {
+            org.eclipse.jetty.server.handler.StatisticsHandler counted = requests;
+            // Jetty's count ends a request once its answer is written, after the handler returned.
+            if (!api.awaitIdle(config.shutdownTimeout, counted == null ? () -> 0 : counted::getRequestsActive)) {
                 LOG.warn("requests still running after {}; stopping anyway (an unanswered push is sent again by its device)",
                         config.shutdownTimeout);
             }
@@ -139,30 +141,6 @@ public final class OutpostServer implements AutoCloseable {
             store.close();
             store = null;
         }
-    }
-
-    /**
-     * Waits until Jetty has seen every request through, up to {@code timeout}: a handler that
-     * has returned may not have had its answer written yet, and stopping then would cut it off.
-     */
-    private boolean answersWritten(Duration timeout) {
-        org.eclipse.jetty.server.handler.StatisticsHandler counted = requests;
-        if (counted == null) {
-            return true;
-        }
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (counted.getRequestsActive() > 0) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            try {
-                Thread.sleep(2);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
-        return true;
     }
 
     private void requireStarted() {

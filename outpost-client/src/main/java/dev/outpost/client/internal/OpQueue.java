@@ -9,6 +9,7 @@ import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.JsonMergePatch;
 import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Priority;
+import dev.outpost.protocol.Wire;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -272,7 +273,8 @@ final class OpQueue {
      */
     List<PendingOp> nextBatch(int max, long now, RecordVersions versions, Set<Long> inFlight) throws SQLException {
         Map<Priority, Deque<Candidate>> pools = new EnumMap<>(Priority.class);
-        String excluded = jsonArray(inFlight);
+        // A JSON array, the form SQLite's json_each reads.
+        String excluded = Wire.write(inFlight);
         for (Priority priority : HIGHEST_FIRST) {
             Deque<Candidate> pool = readyHeads(priority, now, max, excluded);
             if (!pool.isEmpty()) {
@@ -294,18 +296,6 @@ final class OpQueue {
         }
         markSent(batch, now);
         return batch;
-    }
-
-    /** The seqs as a JSON array, the form SQLite's {@code json_each} reads. */
-    private static String jsonArray(Set<Long> seqs) {
-        StringBuilder json = new StringBuilder(seqs.size() * 8 + 2).append('[');
-        for (long seq : seqs) {
-            if (json.length() > 1) {
-                json.append(',');
-            }
-            json.append(seq);
-        }
-        return json.append(']').toString();
     }
 
     /** Smooth weighted round robin over the priorities that still have ready ops. */

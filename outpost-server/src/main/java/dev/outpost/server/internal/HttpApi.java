@@ -113,10 +113,13 @@ public final class HttpApi {
         shuttingDown = true;
     }
 
-    /** Waits until no request is being handled, up to {@code timeout}; whether none is. */
-    public boolean awaitIdle(java.time.Duration timeout) {
+    /**
+     * Waits until no request is being handled and {@code alsoActive} counts none either, up to
+     * {@code timeout}; whether that came.
+     */
+    public boolean awaitIdle(java.time.Duration timeout, java.util.function.IntSupplier alsoActive) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (inFlight.get() > 0) {
+        while (inFlight.get() > 0 || alsoActive.getAsInt() > 0) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
