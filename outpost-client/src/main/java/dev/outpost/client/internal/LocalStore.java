@@ -1816,12 +1816,22 @@ public final class LocalStore implements AutoCloseable {
         int applied = 0;
         try {
             Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
+            Map<String, List<String>> ownIdsByCollection = new LinkedHashMap<>();
             for (Change change : changes) {
                 if (kept(change)) {
                     idsByCollection.computeIfAbsent(change.collection(), c -> new ArrayList<>()).add(change.recordId());
+                    if (ownChange(change)) {
+                        ownIdsByCollection.computeIfAbsent(change.collection(), c -> new ArrayList<>()).add(change.recordId());
+                    }
                 }
             }
             Map<String, Row> before = loadAll(idsByCollection);
+            // This device's ops still open on the page's records: an own change pulled back
+            // usually finds its op answered already, and then no statement is run for it.
+            Map<String, Long> openOps = new HashMap<>();
+            for (Map.Entry<String, List<String>> own : ownIdsByCollection.entrySet()) {
+                openOps.putAll(queue.openOpIds(own.getKey(), own.getValue()));
+            }
             Set<String> firstSeen = new HashSet<>();
             for (Change change : changes) {
                 if (!kept(change)) {
@@ -1834,8 +1844,11 @@ public final class LocalStore implements AutoCloseable {
                 if (change.hlc() != null && Hlc.isValid(change.hlc())) {
                     hlc.observe(change.hlc());
                 }
-                boolean ownOpLanded = change.origin() != null && deviceId.equals(change.origin().deviceId())
-                        && queue.landed(change.collection(), change.recordId(), change.origin().opId(), change.version(), now);
+                Long openOp = ownChange(change) ? openOps.remove(change.origin().opId()) : null;
+                boolean ownOpLanded = openOp != null;
+                if (ownOpLanded) {
+                    queue.landed(openOp, change.collection(), change.recordId(), change.version(), now);
+                }
                 if (row != null && change.version() < row.serverVersion()) {
                     if (ownOpLanded) {
                         rebase(change.collection(), change.recordId());
@@ -1872,6 +1885,11 @@ public final class LocalStore implements AutoCloseable {
             rollback(e);
             throw e;
         }
+    }
+
+    /** Whether a pulled change was made by one of this device's ops. */
+    private boolean ownChange(Change change) {
+        return change.origin() != null && deviceId.equals(change.origin().deviceId());
     }
 
     private static boolean sameState(RecordState server, Change change) {

@@ -378,24 +378,35 @@ final class OpQueue {
     }
 
     /**
-     * A pulled change that this device's op {@code opId} made: if that op is still open (its
-     * answer was lost, perhaps until it was dead-lettered), it is marked APPLIED now.
-     *
-     * @return whether an open op was found and marked
+     * The open ops (PENDING or DEAD) of the records named, op id to seq: what
+     * {@link #landed} needs for a page of pulled changes, read with one statement.
      */
-    boolean landed(String collection, String id, String opId, long version, long now) throws SQLException {
-        for (OpenOp op : openChain(collection, id)) {
-            if (op.opId().equals(opId)) {
-                PreparedStatement update = statements.get(
-                        "UPDATE ops SET status = 'APPLIED', finished_at = ?, last_error = NULL WHERE seq = ?");
-                update.setLong(1, now);
-                update.setLong(2, op.seq());
-                update.executeUpdate();
-                baseForNext(collection, id, version);
-                return true;
+    Map<String, Long> openOpIds(String collection, List<String> ids) throws SQLException {
+        PreparedStatement select = statements.get("SELECT op_id, seq FROM ops WHERE collection = ? "
+                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
+        select.setString(1, collection);
+        select.setString(2, Wire.write(ids));
+        Map<String, Long> open = new HashMap<>();
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                open.put(rows.getString(1), rows.getLong(2));
             }
         }
-        return false;
+        return open;
+    }
+
+    /**
+     * A pulled change that this device's op made, while that op is still open (its answer was
+     * lost, perhaps until it was dead-lettered): the op, {@code seq}, is marked APPLIED now,
+     * and the record's next op takes the change's version as its base.
+     */
+    void landed(long seq, String collection, String id, long version, long now) throws SQLException {
+        PreparedStatement update = statements.get(
+                "UPDATE ops SET status = 'APPLIED', finished_at = ?, last_error = NULL WHERE seq = ?");
+        update.setLong(1, now);
+        update.setLong(2, seq);
+        update.executeUpdate();
+        baseForNext(collection, id, version);
     }
 
     /** Puts off a batch until {@code dueAt} without counting an attempt on its ops. */
