@@ -10,10 +10,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -23,37 +20,22 @@ import java.util.concurrent.locks.ReentrantLock;
  * sees the last committed state.
  *
  * <p>Checkpoints, which copy the write-ahead log into the database file, run on a thread and
- * connection of their own, a few times a second while writes come in, so the writer, which
- * every push waits for, does not stop to do them. They are passive: they never wait for or
- * hold up a reader or the writer. Should they fall behind, the writer checkpoints itself once
- * the log passes {@link #WRITER_CHECKPOINT_PAGES}.
+ * connection of their own ({@link WalCheckpoints}), so the writer, which every push waits for,
+ * does not stop to do them.
  */
 final class SqliteConnections implements Connections {
     private static final int READERS = 4;
-    /** How often, at most, the checkpointer folds the log into the database. */
-    private static final long CHECKPOINT_INTERVAL_MS = 100;
-    /** The log size, in pages, past which the writer checkpoints at its commit. */
-    static final int WRITER_CHECKPOINT_PAGES = 16_384;
 
     private final String url;
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Connection writer;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
-    private final AtomicBoolean uncheckpointed = new AtomicBoolean();
-    private final Connection checkpointConnection;
-    private final ScheduledExecutorService checkpointer;
+    private final WalCheckpoints checkpoints;
 
-    private SqliteConnections(String url, Connection writer, Connection checkpointConnection) {
+    private SqliteConnections(String url, Connection writer, WalCheckpoints checkpoints) {
         this.url = url;
         this.writer = writer;
-        this.checkpointConnection = checkpointConnection;
-        this.checkpointer = Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "outpost-sqlite-checkpoint");
-            thread.setDaemon(true);
-            return thread;
-        });
-        checkpointer.scheduleWithFixedDelay(this::checkpointIfWritten, CHECKPOINT_INTERVAL_MS,
-                CHECKPOINT_INTERVAL_MS, TimeUnit.MILLISECONDS);
+        this.checkpoints = checkpoints;
     }
 
     static SqliteConnections open(String url) throws SQLException {
@@ -62,9 +44,6 @@ final class SqliteConnections implements Connections {
             Connection writer = connect(url);
             opened.add(writer);
             writer.setAutoCommit(false);
-            try (Statement statement = writer.createStatement()) {
-                statement.execute("PRAGMA wal_autocheckpoint = " + WRITER_CHECKPOINT_PAGES);
-            }
             Connection checkpointConnection = connect(url);
             opened.add(checkpointConnection);
             List<Connection> readers = new ArrayList<>();
@@ -73,7 +52,8 @@ final class SqliteConnections implements Connections {
                 opened.add(reader);
                 readers.add(reader);
             }
-            SqliteConnections connections = new SqliteConnections(url, writer, checkpointConnection);
+            SqliteConnections connections = new SqliteConnections(url, writer,
+                    WalCheckpoints.start(writer, checkpointConnection, "outpost-sqlite-checkpoint"));
             connections.readers.addAll(readers);
             return connections;
         } catch (SQLException | RuntimeException e) {
@@ -81,21 +61,6 @@ final class SqliteConnections implements Connections {
                 closeQuietly(connection);
             }
             throw e;
-        }
-    }
-
-    /**
-     * Folds the committed log into the database file if anything was committed since the
-     * last time. A checkpoint that fails is left for the next one, or for the writer's own.
-     */
-    private void checkpointIfWritten() {
-        if (!uncheckpointed.getAndSet(false)) {
-            return;
-        }
-        try (Statement statement = checkpointConnection.createStatement()) {
-            statement.execute("PRAGMA wal_checkpoint(PASSIVE)");
-        } catch (SQLException e) {
-            uncheckpointed.set(true);
         }
     }
 
@@ -174,7 +139,7 @@ final class SqliteConnections implements Connections {
                 }
             }
             writer.commit();
-            uncheckpointed.set(true);
+            checkpoints.committed();
         } catch (SQLException | RuntimeException e) {
             try {
                 writer.rollback();
@@ -215,13 +180,7 @@ final class SqliteConnections implements Connections {
 
     @Override
     public void close() {
-        checkpointer.shutdownNow();
-        try {
-            checkpointer.awaitTermination(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        closeQuietly(checkpointConnection);
+        checkpoints.close();
         writeLock.lock();
         try {
             closeQuietly(writer);
