@@ -50,7 +50,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * PostgreSQL a fresh schema in the embedded PostgreSQL 14 with {@code fsync} and
  * {@code synchronous_commit} on), warm-up rounds of pushes and pulls by other users until the
  * JIT compiler is quiet (see {@link Measure#warmUp}), then {@code devices} threads, one per
- * device, each pushing its share of the ops in batches of {@value #BATCH} CREATEs of small
+ * device, each pushing its share of the ops in batches (by default {@value #BATCH}) of CREATEs of small
  * notes (about 250 bytes of JSON, op ids as the client makes them) and waiting for each
  * answer before the next. Request bodies are built before the clock starts, so the load generator's JSON
  * writing is not measured; the server and the load generator still share the machine's
@@ -61,8 +61,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * ops are not counted as pushed.
  */
 public final class ServerBench {
-    /** Ops per push request. */
+    /** Ops per push request unless another size is given; also the rows per commit of the databases' own figure. */
     public static final int BATCH = 100;
+    /** The most ops one push request may hold here (the server's default limit). */
+    public static final int MAX_BATCH = 1000;
     /** Changes per pull request (the server's default largest page). */
     public static final int PULL_PAGE = 1000;
     /** The most concurrent devices one configuration may run. */
@@ -104,6 +106,7 @@ public final class ServerBench {
 
     private final Path work;
     private final int ops;
+    private final int batch;
     private final List<Integer> deviceCounts;
     private final List<Store> stores;
     private final PrintStream progress;
@@ -112,13 +115,17 @@ public final class ServerBench {
     /**
      * @param work an empty directory for the servers' data
      * @param ops ops pushed per configuration; rounded up so every device pushes whole batches
+     * @param batch ops per push request, from 1 to {@value #MAX_BATCH}
      * @param deviceCounts the numbers of concurrent devices to run, each from 1 to {@value #MAX_DEVICES}
      * @param stores the databases to run the server on
      * @param progress where to say what runs
      */
-    public ServerBench(Path work, int ops, List<Integer> deviceCounts, List<Store> stores, PrintStream progress) {
+    public ServerBench(Path work, int ops, int batch, List<Integer> deviceCounts, List<Store> stores, PrintStream progress) {
         if (ops < 1) {
             throw new IllegalArgumentException("ops must be at least 1, got " + ops);
+        }
+        if (batch < 1 || batch > MAX_BATCH) {
+            throw new IllegalArgumentException("a batch must hold from 1 to " + MAX_BATCH + " ops, got " + batch);
         }
         for (int devices : deviceCounts) {
             if (devices < 1 || devices > MAX_DEVICES) {
@@ -127,6 +134,7 @@ public final class ServerBench {
         }
         this.work = work;
         this.ops = ops;
+        this.batch = batch;
         this.deviceCounts = List.copyOf(deviceCounts);
         this.stores = List.copyOf(stores);
         this.progress = progress;
@@ -194,12 +202,12 @@ public final class ServerBench {
     }
 
     private List<BenchResult> configuration(Store store, int devices) throws Exception {
-        int batchesPerDevice = Math.max(1, (ops + devices * BATCH - 1) / (devices * BATCH));
-        long total = (long) devices * batchesPerDevice * BATCH;
+        int batchesPerDevice = Math.max(1, (ops + devices * batch - 1) / (devices * batch));
+        long total = (long) devices * batchesPerDevice * batch;
         String system = "outpost-" + store.label();
         String url = store == Store.POSTGRESQL ? databases.freshPostgresUrl() : null;
         Path dataDir = work.resolve("server-" + store.label() + "-" + devices);
-        say(system + ": " + devices + " device(s) pushing " + total + " ops in batches of " + BATCH + " ("
+        say(system + ": " + devices + " device(s) pushing " + total + " ops in batches of " + batch + " ("
                 + batchesPerDevice + " per device), then one reader pulling them");
         OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir).databaseUrl(url).build().start();
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -228,7 +236,7 @@ public final class ServerBench {
                 say("  WARNING: pulled " + pulled + " changes but " + push.applied + " ops were applied");
             }
 
-            String name = "push, " + devices + (devices == 1 ? " device" : " devices") + ", batches of " + BATCH;
+            String name = "push, " + devices + (devices == 1 ? " device" : " devices") + ", batches of " + batch;
             List<BenchResult> results = new ArrayList<>();
             results.add(new BenchResult(name, system, push.applied / push.seconds, "ops/s"));
             results.add(new BenchResult(name, system, push.percentile(0.50), "ms p50"));
@@ -251,8 +259,8 @@ public final class ServerBench {
      */
     private void warmUp(Api api, OutpostServer server, int devices) throws Exception {
         int warmDevices = Math.min(devices, 16);
-        int warmOps = Math.max(BATCH, Math.min(5000, ops / 5));
-        int batches = Math.max(1, warmOps / BATCH / warmDevices);
+        int warmOps = Math.max(batch, Math.min(5000, ops / 5));
+        int batches = Math.max(1, warmOps / batch / warmDevices);
         long[] pushed = new long[1];
         Measure.WarmUp warmUp = Measure.warmUp(round -> {
             // A user per round, so each round pulls only its own changes.
@@ -271,7 +279,7 @@ public final class ServerBench {
         say(String.format(Locale.ROOT, "  warm-up by other users: %,d ops pushed and pulled in %s", pushed[0], warmUp.describe()));
     }
 
-    private static byte[][][] bodies(int devices, int batchesPerDevice) {
+    private byte[][][] bodies(int devices, int batchesPerDevice) {
         byte[][][] bodies = new byte[devices][][];
         for (int d = 0; d < devices; d++) {
             bodies[d] = deviceBodies("device-" + d, d, batchesPerDevice);
@@ -283,17 +291,17 @@ public final class ServerBench {
      * One device's push request bodies, each a batch of CREATEs of new notes, with op ids made
      * as Outpost's client makes them (UUID version 7, so later ops sort later).
      */
-    private static byte[][] deviceBodies(String deviceId, int device, int batches) {
+    private byte[][] deviceBodies(String deviceId, int device, int batches) {
         Hlc hlc = Hlc.create(deviceId, System::currentTimeMillis, null);
         byte[][] bodies = new byte[batches][];
         int n = 0;
         for (int b = 0; b < batches; b++) {
-            List<Operation> batch = new ArrayList<>(BATCH);
-            for (int i = 0; i < BATCH; i++, n++) {
-                batch.add(new Operation(Ids.uuidV7(), "notes", deviceId + "-n" + n, OpType.CREATE, null,
+            List<Operation> ops = new ArrayList<>(batch);
+            for (int i = 0; i < batch; i++, n++) {
+                ops.add(new Operation(Ids.uuidV7(), "notes", deviceId + "-n" + n, OpType.CREATE, null,
                         note(device, n), hlc.now(), Priority.NORMAL));
             }
-            bodies[b] = Wire.writeBytes(new PushRequest(deviceId, batch));
+            bodies[b] = Wire.writeBytes(new PushRequest(deviceId, ops));
         }
         return bodies;
     }
@@ -326,7 +334,7 @@ public final class ServerBench {
     }
 
     /** Each device on its own thread sends its bodies in order, one request in flight per device. */
-    private static PushRun push(Api api, String token, byte[][][] bodies) throws Exception {
+    private PushRun push(Api api, String token, byte[][][] bodies) throws Exception {
         int devices = bodies.length;
         int perDevice = bodies[0].length;
         long[] latencies = new long[devices * perDevice];
@@ -360,7 +368,7 @@ public final class ServerBench {
                                         ok++;
                                     }
                                 }
-                                failure = ok == BATCH ? null : (BATCH - ok) + " of " + BATCH + " ops not APPLIED, e.g. "
+                                failure = ok == batch ? null : (batch - ok) + " of " + batch + " ops not APPLIED, e.g. "
                                         + answer.results().stream().filter(r -> r.status() != OpStatus.APPLIED).findFirst()
                                                 .map(Wire::write).orElse("(no result for them)");
                             }

@@ -44,9 +44,13 @@ final class BenchCommand implements Callable<Integer> {
     int pending;
 
     @Option(names = "--server-ops", defaultValue = "100000", paramLabel = "OPS",
-            description = "server: ops pushed per store and device count, rounded up to whole batches of 100 per device "
+            description = "server: ops pushed per store and device count, rounded up to whole batches per device "
                     + "(default: ${DEFAULT-VALUE})")
     int serverOps;
+
+    @Option(names = "--server-batch", defaultValue = "100", paramLabel = "OPS",
+            description = "server: ops per push request, from 1 to 1000 (default: ${DEFAULT-VALUE})")
+    int serverBatch;
 
     @Option(names = "--server-devices", split = ",", defaultValue = "1,16,256", paramLabel = "N",
             description = "server: the numbers of concurrent devices to run, each from 1 to 1024 (default: ${DEFAULT-VALUE})")
@@ -82,6 +86,9 @@ final class BenchCommand implements Callable<Integer> {
         if (serverOps < 100 || serverOps > 10_000_000) {
             throw usage("--server-ops must be from 100 to 10000000 (got " + serverOps + ")");
         }
+        if (serverBatch < 1 || serverBatch > ServerBench.MAX_BATCH) {
+            throw usage("--server-batch must be from 1 to " + ServerBench.MAX_BATCH + " (got " + serverBatch + ")");
+        }
         for (int devices : serverDevices) {
             if (devices < 1 || devices > ServerBench.MAX_DEVICES) {
                 throw usage("--server-devices must each be from 1 to " + ServerBench.MAX_DEVICES + " (got " + devices + ")");
@@ -104,7 +111,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (suite.equals("server") || suite.equals("all")) {
                 progress.println("server suite (" + machine + ")");
-                results.addAll(new ServerBench(work, serverOps, serverDevices, stores, progress).run());
+                results.addAll(new ServerBench(work, serverOps, serverBatch, serverDevices, stores, progress).run());
             }
             if (suite.equals("sync") || suite.equals("all")) {
                 progress.println("sync suite (" + machine + ")");

@@ -94,6 +94,12 @@ class CommandLineTest {
         assertThat(Main.run("bench", "server", "--server-ops", "99")).isEqualTo(2);
         assertThat(err()).contains("--server-ops must be from 100 to 10000000 (got 99)");
 
+        assertThat(Main.run("bench", "server", "--server-batch", "0")).isEqualTo(2);
+        assertThat(err()).contains("--server-batch must be from 1 to 1000 (got 0)");
+
+        assertThat(Main.run("bench", "server", "--server-batch", "1001")).isEqualTo(2);
+        assertThat(err()).contains("--server-batch must be from 1 to 1000 (got 1001)");
+
         assertThat(Main.run("bench", "server", "--server-devices", "1,0")).isEqualTo(2);
         assertThat(err()).contains("--server-devices must each be from 1 to 1024 (got 0)");
 

@@ -61,51 +61,6 @@ class StorageTest {
     }
 
     @Test
-    void writesReachTheStoreFileWhileTheAppRunsAndClosingStopsTheThreadThatCopiesThem() throws Exception {
-        Path file = dir.resolve("checkpointed.db");
-        Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).build());
-        try {
-            long before = settledSize(file);
-            for (int n = 0; n < 200; n++) {
-                outpost.put("calls", "c" + n, callLog(n));
-            }
-
-            // The writes went to the write-ahead log, far below the size at which the writing
-            // connection would copy it into the file itself: only the checkpoint thread can.
-            assertThat(sizeOnceAbove(file, before + 100_000)).isGreaterThan(before + 100_000);
-            assertThat(checkpointThreads()).isEqualTo(1);
-        } finally {
-            outpost.close();
-        }
-        assertThat(checkpointThreads()).isZero();
-    }
-
-    private static long checkpointThreads() {
-        return Thread.getAllStackTraces().keySet().stream()
-                .filter(thread -> thread.getName().equals("outpost-checkpoint") && thread.isAlive())
-                .count();
-    }
-
-    private static long settledSize(Path file) throws Exception {
-        long size = Files.size(file);
-        for (int i = 0; i < 10; i++) {
-            Thread.sleep(50);
-            size = Files.size(file);
-        }
-        return size;
-    }
-
-    private static long sizeOnceAbove(Path file, long bound) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        long size = Files.size(file);
-        while (size <= bound && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-            size = Files.size(file);
-        }
-        return size;
-    }
-
-    @Test
     void aWriteThatWouldPassTheQuotaFailsAndChangesNothing() throws Exception {
         try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("quota.db"))
                 .storageQuota(256 * 1024).build())) {

@@ -106,8 +106,6 @@ public final class LocalStore implements AutoCloseable {
     private final FieldCipher cipher;
     private final RecordCache cache;
     private final boolean inMemory;
-    /** Copies the log into the file off the committing thread; null for a store in memory. */
-    private final WalCheckpoints checkpoints;
     private volatile OpenReport report;
     private final DeviceConflicts conflicts;
     private volatile ConflictHandling handling = ConflictHandling.SERVER_WINS;
@@ -119,7 +117,7 @@ public final class LocalStore implements AutoCloseable {
     private volatile boolean mayAwaitResolver = true;
 
     private LocalStore(Path file, Clock clock, Connection db, Statements statements, String deviceId, Hlc hlc,
-            QueueSettings settings, StorageSettings storage, boolean inMemory, WalCheckpoints checkpoints) {
+            QueueSettings settings, StorageSettings storage, boolean inMemory) {
         this.file = file;
         this.clock = clock;
         this.db = db;
@@ -131,7 +129,6 @@ public final class LocalStore implements AutoCloseable {
         this.cipher = new FieldCipher(storage.sensitiveFields(), storage.keyProvider());
         this.cache = new RecordCache(storage.recordCacheSize());
         this.inMemory = inMemory;
-        this.checkpoints = checkpoints;
         this.queue = new OpQueue(statements, settings, cipher);
         this.conflicts = new DeviceConflicts(statements, cipher);
     }
@@ -224,7 +221,7 @@ public final class LocalStore implements AutoCloseable {
         try {
             Connection db = DriverManager.getConnection("jdbc:sqlite::memory:", connectionProperties());
             migrate(db, file);
-            LocalStore store = init(file, clock, settings, storage, db, null);
+            LocalStore store = init(file, clock, settings, storage, db, true);
             store.report = new OpenReport(OpenReport.Mode.MEMORY_ONLY, "no file storage works at " + file + " (" + why
                     + "); changes are kept in memory only and are lost when the app stops", null, null, null);
             LOG.error(store.report.message());
@@ -237,7 +234,6 @@ public final class LocalStore implements AutoCloseable {
     private static LocalStore openFile(Path file, Clock clock, QueueSettings settings, StorageSettings storage)
             throws OutpostException, Damaged {
         Connection db = null;
-        WalCheckpoints checkpoints = null;
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
@@ -253,36 +249,19 @@ public final class LocalStore implements AutoCloseable {
             }
             migrate(db, file);
             checkIntegrity(db, file);
-            Connection checkpointConnection = DriverManager.getConnection("jdbc:sqlite:" + file, connectionProperties());
-            try (Statement statement = checkpointConnection.createStatement()) {
-                statement.execute("PRAGMA synchronous = NORMAL");
-            } catch (SQLException e) {
-                closeQuietly(checkpointConnection);
-                throw e;
-            }
-            checkpoints = WalCheckpoints.start(db, checkpointConnection, "outpost-checkpoint");
-            return init(file, clock, settings, storage, db, checkpoints);
+            return init(file, clock, settings, storage, db, false);
         } catch (SQLException e) {
-            closeCheckpoints(checkpoints);
             closeQuietly(db);
             if (isDamage(e)) {
                 throw new Damaged(e.getMessage(), e);
             }
             throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
         } catch (Damaged | OutpostException e) {
-            closeCheckpoints(checkpoints);
             closeQuietly(db);
             throw e;
         } catch (IOException e) {
-            closeCheckpoints(checkpoints);
             closeQuietly(db);
             throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void closeCheckpoints(WalCheckpoints checkpoints) {
-        if (checkpoints != null) {
-            checkpoints.close();
         }
     }
 
@@ -295,7 +274,7 @@ public final class LocalStore implements AutoCloseable {
 
     /** Reads the device id, starts the clock and marks the store open (for the unclean-shutdown check). */
     private static LocalStore init(Path file, Clock clock, QueueSettings settings, StorageSettings storage, Connection db,
-            WalCheckpoints checkpoints) throws SQLException {
+            boolean inMemory) throws SQLException {
         db.setAutoCommit(false);
         Statements statements = new Statements(db);
         String deviceId = meta(statements, "device_id");
@@ -306,7 +285,7 @@ public final class LocalStore implements AutoCloseable {
         Hlc hlc = Hlc.create(deviceId, clock::millis, lastHlc(statements));
         putMeta(statements, "session", "open");
         db.commit();
-        return new LocalStore(file, clock, db, statements, deviceId, hlc, settings, storage, checkpoints == null, checkpoints);
+        return new LocalStore(file, clock, db, statements, deviceId, hlc, settings, storage, inMemory);
     }
 
     /**
@@ -1487,9 +1466,6 @@ public final class LocalStore implements AutoCloseable {
     private long commitUnsynced() throws SQLException {
         db.commit();
         cache.clear();
-        if (checkpoints != null) {
-            checkpoints.committed();
-        }
         return ++committed;
     }
 
@@ -2222,8 +2198,6 @@ public final class LocalStore implements AutoCloseable {
         } catch (SQLException e) {
             LOG.warn("the store {} could not be marked as closed cleanly: {}", file, e.getMessage());
         }
-        // Before the database, whose close, the last of the file's connections, folds the log in.
-        closeCheckpoints(checkpoints);
         synchronized (logLock) {
             // Before the database: on some systems SQLite deletes the log at its close.
             if (log != null) {

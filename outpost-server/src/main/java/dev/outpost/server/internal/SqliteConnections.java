@@ -18,10 +18,6 @@ import java.util.concurrent.locks.ReentrantLock;
  * is on disk before it returns. SQLite admits one writer at a time: writes go through one
  * connection under a lock, concurrent ones sharing a commit; reads through a small pool that
  * sees the last committed state.
- *
- * <p>Checkpoints, which copy the write-ahead log into the database file, run on a thread and
- * connection of their own ({@link WalCheckpoints}), so the writer, which every push waits for,
- * does not stop to do them.
  */
 final class SqliteConnections implements Connections {
     private static final int READERS = 4;
@@ -30,36 +26,23 @@ final class SqliteConnections implements Connections {
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Connection writer;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
-    private final WalCheckpoints checkpoints;
 
-    private SqliteConnections(String url, Connection writer, WalCheckpoints checkpoints) {
+    private SqliteConnections(String url, Connection writer) {
         this.url = url;
         this.writer = writer;
-        this.checkpoints = checkpoints;
     }
 
     static SqliteConnections open(String url) throws SQLException {
-        List<Connection> opened = new ArrayList<>();
+        Connection writer = connect(url);
         try {
-            Connection writer = connect(url);
-            opened.add(writer);
             writer.setAutoCommit(false);
-            Connection checkpointConnection = connect(url);
-            opened.add(checkpointConnection);
-            List<Connection> readers = new ArrayList<>();
+            SqliteConnections connections = new SqliteConnections(url, writer);
             for (int i = 0; i < READERS; i++) {
-                Connection reader = connect(url);
-                opened.add(reader);
-                readers.add(reader);
+                connections.readers.add(connect(url));
             }
-            SqliteConnections connections = new SqliteConnections(url, writer,
-                    WalCheckpoints.start(writer, checkpointConnection, "outpost-sqlite-checkpoint"));
-            connections.readers.addAll(readers);
             return connections;
         } catch (SQLException | RuntimeException e) {
-            for (Connection connection : opened) {
-                closeQuietly(connection);
-            }
+            writer.close();
             throw e;
         }
     }
@@ -139,7 +122,6 @@ final class SqliteConnections implements Connections {
                 }
             }
             writer.commit();
-            checkpoints.committed();
         } catch (SQLException | RuntimeException e) {
             try {
                 writer.rollback();
@@ -180,7 +162,6 @@ final class SqliteConnections implements Connections {
 
     @Override
     public void close() {
-        checkpoints.close();
         writeLock.lock();
         try {
             closeQuietly(writer);
