@@ -1830,7 +1830,7 @@ public final class LocalStore implements AutoCloseable {
             // usually finds its op answered already, and then no statement is run for it.
             Map<String, Long> openOps = new HashMap<>();
             for (Map.Entry<String, List<String>> own : ownIdsByCollection.entrySet()) {
-                openOps.putAll(queue.openOpIds(own.getKey(), own.getValue()));
+                queue.openOps(own.getKey(), own.getValue(), openOps);
             }
             Set<String> firstSeen = new HashSet<>();
             for (Change change : changes) {
@@ -1844,7 +1844,9 @@ public final class LocalStore implements AutoCloseable {
                 if (change.hlc() != null && Hlc.isValid(change.hlc())) {
                     hlc.observe(change.hlc());
                 }
-                Long openOp = ownChange(change) ? openOps.remove(change.origin().opId()) : null;
+                Long openOp = ownChange(change)
+                        ? openOps.remove(OpQueue.openOpKey(change.collection(), change.recordId(), change.origin().opId()))
+                        : null;
                 boolean ownOpLanded = openOp != null;
                 if (ownOpLanded) {
                     queue.landed(openOp, change.collection(), change.recordId(), change.version(), now);

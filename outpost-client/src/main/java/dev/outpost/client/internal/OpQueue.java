@@ -378,21 +378,25 @@ final class OpQueue {
     }
 
     /**
-     * The open ops (PENDING or DEAD) of the records named, op id to seq: what
-     * {@link #landed} needs for a page of pulled changes, read with one statement.
+     * Adds to {@code open} the open ops (PENDING or DEAD) of the records named, each keyed by
+     * {@link #openOpKey} and giving its seq: what {@link #landed} needs for a page of pulled
+     * changes, read with one statement.
      */
-    Map<String, Long> openOpIds(String collection, List<String> ids) throws SQLException {
-        PreparedStatement select = statements.get("SELECT op_id, seq FROM ops WHERE collection = ? "
+    void openOps(String collection, List<String> ids, Map<String, Long> open) throws SQLException {
+        PreparedStatement select = statements.get("SELECT record_id, op_id, seq FROM ops WHERE collection = ? "
                 + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
         select.setString(1, collection);
         select.setString(2, Wire.write(ids));
-        Map<String, Long> open = new HashMap<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                open.put(rows.getString(1), rows.getLong(2));
+                open.put(openOpKey(collection, rows.getString(1), rows.getString(2)), rows.getLong(3));
             }
         }
-        return open;
+    }
+
+    /** The key of an op of a record in {@link #openOps}: collection, record id and op id joined with NULs. */
+    static String openOpKey(String collection, String id, String opId) {
+        return collection + '\u0000' + id + '\u0000' + opId;
     }
 
     /**
