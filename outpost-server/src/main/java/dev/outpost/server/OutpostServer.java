@@ -22,6 +22,7 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.eclipse.jetty.server.handler.StatisticsHandler;
 
 /**
  * The Outpost sync server: protocol v1 over HTTP on a database.
@@ -48,7 +49,7 @@ public final class OutpostServer implements AutoCloseable {
     private JdbcSyncStore store;
     private Javalin app;
     /** Jetty's count of requests, which ends a request only once Javalin has written its answer. */
-    private volatile org.eclipse.jetty.server.handler.StatisticsHandler requests;
+    private volatile StatisticsHandler requests;
 
     private OutpostServer(Config config) {
         this.config = config;
@@ -88,7 +89,7 @@ public final class OutpostServer implements AutoCloseable {
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
             javalin.jetty.modifyServer(server -> requests = server.getChildHandlerByClass(
-                    org.eclipse.jetty.server.handler.StatisticsHandler.class));
+                    StatisticsHandler.class));
         });
         api = new HttpApi(store, tokens, limits, metrics, config.policies);
         api.install(created);
@@ -128,7 +129,7 @@ public final class OutpostServer implements AutoCloseable {
         if (app != null) {
             // Refuse new requests (503), let those in flight finish, then stop listening.
             api.shutDown();
-            org.eclipse.jetty.server.handler.StatisticsHandler counted = requests;
+            StatisticsHandler counted = requests;
             // Jetty's count ends a request once its answer is written, after the handler returned.
             if (!api.awaitIdle(config.shutdownTimeout, counted == null ? () -> 0 : counted::getRequestsActive)) {
                 LOG.warn("requests still running after {}; stopping anyway (an unanswered push is sent again by its device)",

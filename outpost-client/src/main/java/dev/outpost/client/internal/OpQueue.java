@@ -60,7 +60,7 @@ final class OpQueue {
     }
 
     /** An op of a record's open chain (pending or dead), as stored. */
-    record OpenOp(long seq, String opId, OpType type, ObjectNode data, Priority priority, String status, boolean sent) {
+    record OpenOp(long seq, OpType type, ObjectNode data, Priority priority, String status, boolean sent) {
     }
 
     // ---- writing ----------------------------------------------------------------------------
@@ -238,19 +238,19 @@ final class OpQueue {
 
     List<OpenOp> openChain(String collection, String id) throws SQLException {
         PreparedStatement select = statements.get(
-            "SELECT seq, op_id, type, data, priority, status, sent_at, codec FROM ops "
+            "SELECT seq, type, data, priority, status, sent_at, codec FROM ops "
                     + "WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
         select.setString(1, collection);
         select.setString(2, id);
         List<OpenOp> chain = new ArrayList<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                ObjectNode data = cipher.open(collection, id, Payloads.read(rows, 4, 8));
-                rows.getLong(7);
+                ObjectNode data = cipher.open(collection, id, Payloads.read(rows, 3, 7));
+                rows.getLong(6);
                 boolean sent = !rows.wasNull();
-                chain.add(new OpenOp(rows.getLong(1), rows.getString(2), OpType.valueOf(rows.getString(3)),
-                        data, Priority.valueOf(rows.getString(5)),
-                        rows.getString(6), sent));
+                chain.add(new OpenOp(rows.getLong(1), OpType.valueOf(rows.getString(2)),
+                        data, Priority.valueOf(rows.getString(4)),
+                        rows.getString(5), sent));
             }
         }
         return chain;

@@ -21,6 +21,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntSupplier;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 import org.slf4j.Logger;
@@ -117,7 +118,7 @@ public final class HttpApi {
      * Waits until no request is being handled and {@code alsoActive} counts none either, up to
      * {@code timeout}; whether that came.
      */
-    public boolean awaitIdle(java.time.Duration timeout, java.util.function.IntSupplier alsoActive) {
+    public boolean awaitIdle(java.time.Duration timeout, IntSupplier alsoActive) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (inFlight.get() > 0 || alsoActive.getAsInt() > 0) {
             if (System.nanoTime() > deadline) {
