@@ -1589,18 +1589,30 @@ public final class LocalStore implements AutoCloseable {
         Set<String> touched = new LinkedHashSet<>();
         Map<String, Long> nextBase = new HashMap<>();
         try {
+            Set<String> shared = withOtherOpenOps(sent);
             Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
-            for (PendingOp op : sent) {
-                idsByCollection.computeIfAbsent(op.collection(), c -> new ArrayList<>()).add(op.recordId());
+            for (int i = 0; i < sent.size(); i++) {
+                PendingOp op = sent.get(i);
+                if (!takesViewAsServerState(op, results.get(i), shared)) {
+                    idsByCollection.computeIfAbsent(op.collection(), c -> new ArrayList<>()).add(op.recordId());
+                }
             }
             Map<String, Row> rows = loadAll(idsByCollection);
             for (int i = 0; i < sent.size(); i++) {
                 PendingOp op = sent.get(i);
                 OpResult result = results.get(i);
                 String key = op.collection() + '\u0000' + op.recordId();
+                boolean alone = takesViewAsServerState(op, result, shared);
+                if (alone && viewBecomesServerState(op, result.version(), now)) {
+                    // The record's view was its server state with this op alone applied on
+                    // top: it is the server's state now, and the view stays as it is.
+                    applied++;
+                    queue.finish(op.seq(), "APPLIED", Wire.write(result), null, now);
+                    continue;
+                }
                 // A batch holds one op per record; should one hold more, the later ones read
                 // the row again, as the earlier one may have changed it.
-                Row row = touched.contains(key) ? load(op.collection(), op.recordId()) : rows.get(key);
+                Row row = alone || touched.contains(key) ? load(op.collection(), op.recordId()) : rows.get(key);
                 String status;
                 if (result.error() != null) {
                     status = "DEAD";
@@ -1673,6 +1685,65 @@ public final class LocalStore implements AutoCloseable {
             rollback(e);
             throw e;
         }
+    }
+
+    /**
+     * The records of {@code sent} (collection and id joined with a NUL) that have an open op
+     * besides the one sent, read with one statement per collection.
+     */
+    private Set<String> withOtherOpenOps(List<PendingOp> sent) throws SQLException {
+        Map<String, Long> sentSeq = new HashMap<>();
+        Set<String> shared = new HashSet<>();
+        Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
+        for (PendingOp op : sent) {
+            String key = op.collection() + '\u0000' + op.recordId();
+            if (sentSeq.put(key, op.seq()) != null) {
+                shared.add(key);
+            }
+            idsByCollection.computeIfAbsent(op.collection(), c -> new ArrayList<>()).add(op.recordId());
+        }
+        PreparedStatement select = statements.get("SELECT record_id, seq FROM ops WHERE collection = ? "
+                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
+        for (Map.Entry<String, List<String>> entry : idsByCollection.entrySet()) {
+            select.setString(1, entry.getKey());
+            select.setString(2, Wire.write(entry.getValue()));
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    String key = entry.getKey() + '\u0000' + rows.getString(1);
+                    if (rows.getLong(2) != sentSeq.get(key)) {
+                        shared.add(key);
+                    }
+                }
+            }
+        }
+        return shared;
+    }
+
+    /**
+     * Whether an answer makes the server's state of the op's record what its view shows: the op
+     * was applied as sent (a version and no record in the answer), and it is the record's only
+     * open op, so the view is the server's former state with this op on top.
+     */
+    private static boolean takesViewAsServerState(PendingOp op, OpResult result, Set<String> shared) {
+        return result.error() == null && result.record() == null && result.version() != null
+                && !shared.contains(op.collection() + '\u0000' + op.recordId());
+    }
+
+    /**
+     * Stores the view of the op's record as its server state at {@code version}, in one
+     * statement; false, with nothing written, if the store holds no row of the record or
+     * already knows that version or a later one.
+     */
+    private boolean viewBecomesServerState(PendingOp op, long version, long now) throws SQLException {
+        PreparedStatement update = statements.get("UPDATE records SET server_data = data, server_deleted = deleted, "
+                + "server_version = ?, server_hlc = ?, last_synced_at = ? WHERE collection = ? AND id = ? AND server_version < ?");
+        update.setLong(1, version);
+        update.setString(2, op.hlc());
+        update.setLong(3, now);
+        update.setString(4, op.collection());
+        update.setString(5, op.recordId());
+        update.setLong(6, version);
+        return update.executeUpdate() == 1;
     }
 
     private static boolean sameRecord(PendingOp op, ServerRecord record) {
