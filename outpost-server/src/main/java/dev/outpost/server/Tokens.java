@@ -38,6 +38,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Issues and verifies the bearer tokens of one server: JWTs signed with HMAC-SHA256 under a
@@ -61,9 +62,20 @@ public final class Tokens {
     /** The claim that grants shared scopes: an object of scope name to "read" or "read-write". */
     public static final String SCOPES_CLAIM = "scopes";
 
+    /** How many verified tokens are remembered; past it the memory starts afresh. */
+    private static final int REMEMBERED = 10_000;
+
     private final byte[] secret;
     private final Clock clock;
     private final DefaultJWTProcessor<SecurityContext> processor;
+    /**
+     * Tokens that passed verification, by their exact text, with what they said. A token met
+     * again inside its own validity window (not before nbf, before exp, by this clock) is
+     * taken without its signature checked again: a device sends the same token with every
+     * request, and verifying it costs more than a small push. Anything else, a remembered
+     * token outside its window included, goes through full verification.
+     */
+    private final Map<String, Verified> verified = new ConcurrentHashMap<>();
 
     private Tokens(byte[] secret, Clock clock) {
         this.secret = secret.clone();
@@ -259,9 +271,20 @@ public final class Tokens {
         if (token == null || token.isBlank()) {
             throw new TokenException("no bearer token");
         }
+        Verified known = verified.get(token);
+        if (known != null && known.holdsAt(clock.millis())) {
+            return known.identity();
+        }
         try {
             JWTClaimsSet claims = processor.process(token, null);
-            return new Identity(claims.getSubject(), scopes(claims.getClaim(SCOPES_CLAIM)));
+            Identity identity = new Identity(claims.getSubject(), scopes(claims.getClaim(SCOPES_CLAIM)));
+            if (verified.size() >= REMEMBERED) {
+                verified.clear();
+            }
+            verified.put(token, new Verified(identity,
+                    claims.getNotBeforeTime() == null ? Long.MIN_VALUE : claims.getNotBeforeTime().getTime(),
+                    claims.getExpirationTime().getTime()));
+            return identity;
         } catch (ParseException e) {
             throw new TokenException("the bearer token is not a JWT");
         } catch (BadJOSEException e) {
@@ -271,6 +294,13 @@ public final class Tokens {
             throw new TokenException("the bearer token was rejected: " + reason);
         } catch (JOSEException e) {
             throw new TokenException("the bearer token cannot be verified: " + e.getMessage());
+        }
+    }
+
+    /** A verified token's identity and the window it is valid in: from nbf (inclusive) to exp, in epoch millis. */
+    private record Verified(Identity identity, long notBefore, long expires) {
+        boolean holdsAt(long now) {
+            return now >= notBefore && now < expires;
         }
     }
 

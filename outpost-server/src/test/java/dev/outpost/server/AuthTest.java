@@ -321,6 +321,41 @@ class AuthTest {
     }
 
     @Test
+    void aTokenVerifiedBeforeIsRefusedOnceItExpires() {
+        Instant issued = Instant.parse("2026-01-01T00:00:00Z");
+        Instant[] now = {issued};
+        Clock clock = new Clock() {
+            @Override
+            public Instant instant() {
+                return now[0];
+            }
+
+            @Override
+            public java.time.ZoneId getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+        };
+        Tokens tokens = Tokens.withSecret(new byte[32], clock);
+        String token = tokens.issue("alice", Duration.ofMinutes(5));
+        assertThat(tokens.verify(token)).isEqualTo("alice");
+        now[0] = issued.plus(Duration.ofMinutes(4));
+        assertThat(tokens.verify(token)).as("met again inside its window").isEqualTo("alice");
+
+        now[0] = issued.plus(Duration.ofMinutes(10));
+        assertThatThrownBy(() -> tokens.verify(token)).isInstanceOf(TokenException.class).hasMessageContaining("Expired");
+        now[0] = issued.minus(Duration.ofMinutes(10));
+        assertThatThrownBy(() -> tokens.verify(token)).as("before its nbf, by a clock set back")
+                .isInstanceOf(TokenException.class).hasMessageContaining("before use time");
+        assertThatThrownBy(() -> tokens.verify(token + "x")).as("the same token with one more character")
+                .isInstanceOf(TokenException.class);
+    }
+
+    @Test
     void secretFileThatIsNotBase64FailsNamingTheFile() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("corrupt"));
         Path file = dir.resolve(Tokens.SECRET_FILE);
