@@ -34,6 +34,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The server's store over JDBC: SQLite (the embedded default) or PostgreSQL, one behaviour.
@@ -47,11 +48,19 @@ import java.util.Set;
  * SQLite, which has one writer at a time, the locks are not needed.
  */
 public final class JdbcSyncStore implements SyncStore {
+    private static final int KNOWN_DEVICES = 100_000;
+
     private final Connections connections;
     private final Dialect dialect;
     private final Clock clock;
     private final int maxRecordBytes;
     private final Policies policies;
+    /**
+     * Devices whose binding to a user this node has seen committed, by device id. A binding
+     * never changes once made, so a push from a known device skips the claim; past
+     * {@link #KNOWN_DEVICES} entries the memory starts afresh.
+     */
+    private final Map<String, String> deviceOwners = new ConcurrentHashMap<>();
 
     private JdbcSyncStore(Connections connections, Dialect dialect, Clock clock, int maxRecordBytes, Policies policies) {
         this.connections = connections;
@@ -102,14 +111,20 @@ public final class JdbcSyncStore implements SyncStore {
         long receivedAt = clock.millis();
         String user = scopes.user();
         List<PushParser.Parsed> ops = parsedOps.stream().map(parsed -> withinGrants(scopes, parsed)).toList();
+        String owner = deviceOwners.get(deviceId);
+        if (owner != null && !owner.equals(user)) {
+            throw deviceNotOwned(deviceId);
+        }
         try {
-            return connections.write(connection -> {
+            List<OpResult> answered = connections.write(connection -> {
                 Tx tx = new Tx(connection);
                 List<Long> keys = new ArrayList<>();
                 keys.add(LockKeys.device(deviceId));
                 keys.addAll(LockKeys.records(scopes, ops, policies));
                 dialect.lockAll(connection, keys);
-                tx.claimDevice(user, deviceId, receivedAt);
+                if (owner == null) {
+                    tx.claimDevice(user, deviceId, receivedAt);
+                }
                 List<OpResult> results = new ArrayList<>(ops.size());
                 Map<String, OpResult> seen = tx.firstOutcomes(deviceId, ops);
                 tx.preload(scopes, ops, seen.keySet());
@@ -130,6 +145,13 @@ public final class JdbcSyncStore implements SyncStore {
                 tx.writeChanges();
                 return results;
             });
+            if (owner == null) {
+                if (deviceOwners.size() >= KNOWN_DEVICES) {
+                    deviceOwners.clear();
+                }
+                deviceOwners.put(deviceId, user);
+            }
+            return answered;
         } catch (SQLException | RuntimeException e) {
             if (e instanceof ApiException api) {
                 throw api;
@@ -137,6 +159,11 @@ public final class JdbcSyncStore implements SyncStore {
             throw new IllegalStateException("push of " + ops.size() + " ops from device " + deviceId
                     + " failed in the database and was rolled back: " + e.getMessage(), e);
         }
+    }
+
+    private static ApiException deviceNotOwned(String deviceId) {
+        return new ApiException(403, "DEVICE_NOT_OWNED", "device " + deviceId
+                + " belongs to another user; a device id is bound to the first user who pushes with it");
     }
 
     /** The op as parsed, or rejected if it names a shared scope the token does not let it write. */
@@ -406,8 +433,7 @@ public final class JdbcSyncStore implements SyncStore {
                 try (ResultSet rows = select.executeQuery()) {
                     rows.next();
                     if (!rows.getString(1).equals(user)) {
-                        throw new ApiException(403, "DEVICE_NOT_OWNED", "device " + deviceId
-                                + " belongs to another user; a device id is bound to the first user who pushes with it");
+                        throw deviceNotOwned(deviceId);
                     }
                 }
             }
