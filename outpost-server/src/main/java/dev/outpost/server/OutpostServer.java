@@ -84,8 +84,10 @@ public final class OutpostServer implements AutoCloseable {
             javalin.showJavalinBanner = false;
             javalin.http.maxRequestSize = config.maxBodyBytes;
             javalin.http.prefer405over404 = true;
-            // Answers over 1.5 KB go gzipped to clients that accept it (pull pages shrink 5-10x).
-            javalin.http.gzipOnlyCompression(4);
+            // Answers over 1.5 KB go gzipped to clients that accept it (pull pages shrink 5-10x),
+            // at deflate's fastest level: on a page of notes it takes about a third of level 4's
+            // time for about a tenth more bytes.
+            javalin.http.gzipOnlyCompression(1);
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
             javalin.jetty.modifyServer(server -> requests = server.getChildHandlerByClass(

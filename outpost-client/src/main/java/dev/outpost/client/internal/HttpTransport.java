@@ -24,6 +24,7 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.Objects;
+import java.util.zip.Deflater;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 
@@ -170,9 +171,14 @@ public final class HttpTransport implements Transport {
         }
     }
 
+    /** A body gzipped at deflate's fastest level, which saves nearly as many bytes as the default for far less time. */
     private static byte[] gzip(byte[] body) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(body.length / 4 + 64);
-        try (GZIPOutputStream zip = new GZIPOutputStream(out, 16 * 1024)) {
+        try (GZIPOutputStream zip = new GZIPOutputStream(out, 16 * 1024) {
+            {
+                def.setLevel(Deflater.BEST_SPEED);
+            }
+        }) {
             zip.write(body);
         } catch (IOException e) {
             throw new UncheckedIOException("gzip into memory failed", e);
