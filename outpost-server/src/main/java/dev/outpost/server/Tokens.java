@@ -25,6 +25,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
@@ -69,11 +71,12 @@ public final class Tokens {
     private final Clock clock;
     private final DefaultJWTProcessor<SecurityContext> processor;
     /**
-     * Tokens that passed verification, by their exact text, with what they said. A token met
+     * Tokens that passed verification, by the SHA-256 of their text, with what they said. A token met
      * again inside its own validity window (not before nbf, before exp, by this clock) is
      * taken without its signature checked again: a device sends the same token with every
      * request, and verifying it costs more than a small push. Anything else, a remembered
-     * token outside its window included, goes through full verification.
+     * token outside its window included, goes through full verification; one past its expiry
+     * is forgotten.
      */
     private final Map<String, Verified> verified = new ConcurrentHashMap<>();
 
@@ -271,9 +274,16 @@ public final class Tokens {
         if (token == null || token.isBlank()) {
             throw new TokenException("no bearer token");
         }
-        Verified known = verified.get(token);
-        if (known != null && known.holdsAt(clock.millis())) {
-            return known.identity();
+        String digest = digest(token);
+        Verified known = verified.get(digest);
+        if (known != null) {
+            long now = clock.millis();
+            if (known.holdsAt(now)) {
+                return known.identity();
+            }
+            if (now >= known.expires()) {
+                verified.remove(digest, known);
+            }
         }
         try {
             JWTClaimsSet claims = processor.process(token, null);
@@ -281,7 +291,7 @@ public final class Tokens {
             if (verified.size() >= REMEMBERED) {
                 verified.clear();
             }
-            verified.put(token, new Verified(identity,
+            verified.put(digest, new Verified(identity,
                     claims.getNotBeforeTime() == null ? Long.MIN_VALUE : claims.getNotBeforeTime().getTime(),
                     claims.getExpirationTime().getTime()));
             return identity;
@@ -294,6 +304,15 @@ public final class Tokens {
             throw new TokenException("the bearer token was rejected: " + reason);
         } catch (JOSEException e) {
             throw new TokenException("the bearer token cannot be verified: " + e.getMessage());
+        }
+    }
+
+    private static String digest(String token) {
+        try {
+            return Base64.getEncoder().encodeToString(
+                    MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA-256", e);
         }
     }
 

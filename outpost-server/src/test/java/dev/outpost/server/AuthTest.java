@@ -57,6 +57,7 @@ class AuthTest {
     Path tmp;
 
     private Path dataDir;
+    private String databaseUrl;
     private OutpostServer server;
     private String alice;
     private int attempts;
@@ -64,7 +65,8 @@ class AuthTest {
     @BeforeEach
     void startServer() {
         dataDir = tmp.resolve("server");
-        server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir).databaseUrl(TestDatabases.freshUrl()).build().start();
+        databaseUrl = TestDatabases.freshUrl();
+        server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir).databaseUrl(databaseUrl).build().start();
         alice = server.tokens().issue("alice", Duration.ofHours(1));
     }
 
@@ -280,6 +282,25 @@ class AuthTest {
         assertThat(own.get("status").asText()).as("the refused op was not recorded").isEqualTo("APPLIED");
         JsonNode aliceAgain = result(push("Bearer " + alice, pushBody("shared", createOp("a2", "n3", "alice"))));
         assertThat(aliceAgain.get("status").asText()).as("the owner keeps using the device").isEqualTo("APPLIED");
+    }
+
+    @Test
+    void aDeviceBoundBeforeARestartIsStillRefusedToAnotherUser() {
+        assertThat(result(push("Bearer " + alice, pushBody("shared", createOp("a1", "n1", "alice")))).get("status").asText())
+                .isEqualTo("APPLIED");
+        server.close();
+        server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(dataDir).databaseUrl(databaseUrl).build().start();
+        String bob = server.tokens().issue("bob", Duration.ofHours(1));
+
+        HttpResponse<String> refused = push("Bearer " + bob, pushBody("shared", createOp("b1", "n2", "bob")));
+
+        assertThat(refused.statusCode()).as(refused.body()).isEqualTo(403);
+        assertThat(assertErrorBody(refused).get("code").asText()).isEqualTo("DEVICE_NOT_OWNED");
+        assertThat(changes("Bearer " + bob)).isEmpty();
+        JsonNode aliceAgain = result(push("Bearer " + alice, pushBody("shared", createOp("a2", "n3", "alice"))));
+        assertThat(aliceAgain.get("status").asText()).as("the owner keeps using the device").isEqualTo("APPLIED");
+        HttpResponse<String> refusedAgain = push("Bearer " + bob, pushBody("shared", createOp("b2", "n4", "bob")));
+        assertThat(refusedAgain.statusCode()).as("refused once the node remembers the binding too").isEqualTo(403);
     }
 
     // ---- Tokens ----

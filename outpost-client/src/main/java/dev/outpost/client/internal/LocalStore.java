@@ -2114,9 +2114,9 @@ public final class LocalStore implements AutoCloseable {
 
     /**
      * {@link #rebase(String, String, Long)} for each of {@code keys} (collection and id joined
-     * with a NUL), with the base each may give its next op. The records left with no open op,
-     * most of them after a push, take the server's state as their view in one statement per
-     * collection, and those never on the server go, as {@code rebase} does one at a time.
+     * with a NUL), with the base each may give its next op. The records left with no open op
+     * take the server's state as their view in one statement per collection, and those never
+     * on the server go, as {@code rebase} does one at a time.
      */
     private void rebaseAll(Set<String> keys, Map<String, Long> nextBase) throws SQLException {
         Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
