@@ -71,12 +71,12 @@ public final class Tokens {
     private final Clock clock;
     private final DefaultJWTProcessor<SecurityContext> processor;
     /**
-     * Tokens that passed verification, by the SHA-256 of their text, with what they said. A token met
-     * again inside its own validity window (not before nbf, before exp, by this clock) is
-     * taken without its signature checked again: a device sends the same token with every
-     * request, and verifying it costs more than a small push. Anything else, a remembered
-     * token outside its window included, goes through full verification; one past its expiry
-     * is forgotten.
+     * Tokens that passed verification, by the SHA-256 of their text, with what they said. A
+     * token met again inside its own validity window (not before nbf, before exp, by this
+     * clock) is taken without its signature checked again: a device sends the same token with
+     * every request, and verifying it costs more than a small push. Anything else, a
+     * remembered token outside its window included, goes through full verification; one past
+     * its expiry is forgotten.
      */
     private final Map<String, Verified> verified = new ConcurrentHashMap<>();
 
