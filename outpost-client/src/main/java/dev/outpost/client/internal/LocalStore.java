@@ -1590,10 +1590,12 @@ public final class LocalStore implements AutoCloseable {
         Map<String, Long> nextBase = new HashMap<>();
         try {
             Set<String> shared = withOtherOpenOps(sent);
+            boolean[] alone = new boolean[sent.size()];
             Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
             for (int i = 0; i < sent.size(); i++) {
                 PendingOp op = sent.get(i);
-                if (!takesViewAsServerState(op, results.get(i), shared)) {
+                alone[i] = takesViewAsServerState(op, results.get(i), shared);
+                if (!alone[i]) {
                     idsByCollection.computeIfAbsent(op.collection(), c -> new ArrayList<>()).add(op.recordId());
                 }
             }
@@ -1602,8 +1604,7 @@ public final class LocalStore implements AutoCloseable {
                 PendingOp op = sent.get(i);
                 OpResult result = results.get(i);
                 String key = op.collection() + '\u0000' + op.recordId();
-                boolean alone = takesViewAsServerState(op, result, shared);
-                if (alone && viewBecomesServerState(op, result.version(), now)) {
+                if (alone[i] && viewBecomesServerState(op, result.version(), now)) {
                     // The record's view was its server state with this op alone applied on
                     // top: it is the server's state now, and the view stays as it is.
                     applied++;
@@ -1612,7 +1613,7 @@ public final class LocalStore implements AutoCloseable {
                 }
                 // A batch holds one op per record; should one hold more, the later ones read
                 // the row again, as the earlier one may have changed it.
-                Row row = alone || touched.contains(key) ? load(op.collection(), op.recordId()) : rows.get(key);
+                Row row = alone[i] || touched.contains(key) ? load(op.collection(), op.recordId()) : rows.get(key);
                 String status;
                 if (result.error() != null) {
                     status = "DEAD";
@@ -1702,19 +1703,13 @@ public final class LocalStore implements AutoCloseable {
             }
             idsByCollection.computeIfAbsent(op.collection(), c -> new ArrayList<>()).add(op.recordId());
         }
-        PreparedStatement select = statements.get("SELECT record_id, seq FROM ops WHERE collection = ? "
-                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
         for (Map.Entry<String, List<String>> entry : idsByCollection.entrySet()) {
-            select.setString(1, entry.getKey());
-            select.setString(2, Wire.write(entry.getValue()));
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    String key = entry.getKey() + '\u0000' + rows.getString(1);
-                    if (rows.getLong(2) != sentSeq.get(key)) {
-                        shared.add(key);
-                    }
+            queue.openSeqs(entry.getKey(), entry.getValue(), (id, seq) -> {
+                String key = entry.getKey() + '\u0000' + id;
+                if (seq != sentSeq.get(key)) {
+                    shared.add(key);
                 }
-            }
+            });
         }
         return shared;
     }
@@ -2124,8 +2119,6 @@ public final class LocalStore implements AutoCloseable {
             int split = key.indexOf('\u0000');
             idsByCollection.computeIfAbsent(key.substring(0, split), c -> new ArrayList<>()).add(key.substring(split + 1));
         }
-        PreparedStatement openOps = statements.get("SELECT DISTINCT record_id FROM ops WHERE collection = ? "
-                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
         PreparedStatement copy = statements.get("UPDATE records SET data = server_data, deleted = server_deleted "
                 + "WHERE collection = ? AND id IN (SELECT value FROM json_each(?)) AND server_version > 0");
         PreparedStatement delete = statements.get("DELETE FROM records "
@@ -2133,13 +2126,7 @@ public final class LocalStore implements AutoCloseable {
         for (Map.Entry<String, List<String>> entry : idsByCollection.entrySet()) {
             String collection = entry.getKey();
             Set<String> open = new HashSet<>();
-            openOps.setString(1, collection);
-            openOps.setString(2, Wire.write(entry.getValue()));
-            try (ResultSet rows = openOps.executeQuery()) {
-                while (rows.next()) {
-                    open.add(rows.getString(1));
-                }
-            }
+            queue.openSeqs(collection, entry.getValue(), (id, seq) -> open.add(id));
             List<String> settled = new ArrayList<>();
             for (String id : entry.getValue()) {
                 if (open.contains(id)) {

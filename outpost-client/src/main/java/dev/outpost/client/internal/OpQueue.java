@@ -394,6 +394,27 @@ final class OpQueue {
         }
     }
 
+    /** What {@link #openSeqs} does with each open op it finds: its record's id and its seq. */
+    interface OpenSeq {
+        void found(String recordId, long seq);
+    }
+
+    /**
+     * Calls {@code each} for every open op (PENDING or DEAD) of the records named, read with one
+     * statement from the record index alone.
+     */
+    void openSeqs(String collection, List<String> ids, OpenSeq each) throws SQLException {
+        PreparedStatement select = statements.get("SELECT record_id, seq FROM ops WHERE collection = ? "
+                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
+        select.setString(1, collection);
+        select.setString(2, Wire.write(ids));
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                each.found(rows.getString(1), rows.getLong(2));
+            }
+        }
+    }
+
     /** The key of an op of a record in {@link #openOps}: collection, record id and op id joined with NULs. */
     static String openOpKey(String collection, String id, String opId) {
         return collection + '\u0000' + id + '\u0000' + opId;
