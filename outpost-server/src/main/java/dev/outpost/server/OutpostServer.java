@@ -4,6 +4,7 @@ import dev.outpost.server.internal.ConfigFile;
 import dev.outpost.server.internal.HttpApi;
 import dev.outpost.server.internal.Limits;
 import dev.outpost.server.internal.Policies;
+import dev.outpost.server.internal.RequestsInFlight;
 import dev.outpost.server.internal.ServerMetrics;
 import dev.outpost.server.internal.JdbcSyncStore;
 import dev.outpost.protocol.ConflictPolicy;
@@ -22,7 +23,8 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import org.eclipse.jetty.server.handler.StatisticsHandler;
+import java.util.concurrent.atomic.AtomicReference;
+import org.eclipse.jetty.server.Server;
 
 /**
  * The Outpost sync server: protocol v1 over HTTP on a database.
@@ -48,8 +50,8 @@ public final class OutpostServer implements AutoCloseable {
     private HttpApi api;
     private JdbcSyncStore store;
     private Javalin app;
-    /** Jetty's count of requests, which ends a request only once Javalin has written its answer. */
-    private volatile StatisticsHandler requests;
+    /** The requests whose answers are not yet written, which a stop waits for. */
+    private final RequestsInFlight requests = new RequestsInFlight();
 
     private OutpostServer(Config config) {
         this.config = config;
@@ -80,6 +82,7 @@ public final class OutpostServer implements AutoCloseable {
         }
         Limits limits = new Limits(config.maxBodyBytes, config.maxOpsPerPush, config.maxRecordBytes,
                 config.maxPullLimit, Math.min(500, config.maxPullLimit));
+        AtomicReference<Server> jetty = new AtomicReference<>();
         Javalin created = Javalin.create(javalin -> {
             javalin.showJavalinBanner = false;
             javalin.http.maxRequestSize = config.maxBodyBytes;
@@ -90,8 +93,9 @@ public final class OutpostServer implements AutoCloseable {
             javalin.http.gzipOnlyCompression(1);
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
-            javalin.jetty.modifyServer(server -> requests = server.getChildHandlerByClass(
-                    StatisticsHandler.class));
+            // Javalin adds its connectors when it starts, just before Jetty starts accepting.
+            javalin.jetty.modifyServer(jetty::set);
+            javalin.events(events -> events.serverStarting(() -> requests.watch(jetty.get())));
         });
         api = new HttpApi(store, tokens, limits, metrics, config.policies);
         api.install(created);
@@ -131,9 +135,8 @@ public final class OutpostServer implements AutoCloseable {
         if (app != null) {
             // Refuse new requests (503), let those in flight finish, then stop listening.
             api.shutDown();
-            StatisticsHandler counted = requests;
-            // Jetty's count ends a request once its answer is written, after the handler returned.
-            if (!api.awaitIdle(config.shutdownTimeout, counted == null ? () -> 0 : counted::getRequestsActive)) {
+            // A request ends once its answer is written, after the handler returned.
+            if (!api.awaitIdle(config.shutdownTimeout, requests::count)) {
                 LOG.warn("requests still running after {}; stopping anyway (an unanswered push is sent again by its device)",
                         config.shutdownTimeout);
             }

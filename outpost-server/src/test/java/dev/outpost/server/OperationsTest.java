@@ -7,10 +7,12 @@ import dev.outpost.protocol.ConflictPolicy;
 import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -19,6 +21,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What an operator sees and does: metrics in the Prometheus format, and a stop that finishes what is in flight. */
@@ -115,6 +118,39 @@ class OperationsTest {
             rows.next();
             assertThat(rows.getInt(1)).isEqualTo(1);
         }
+        assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(URI.create(url + "/health")).GET().build(),
+                HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
+    }
+
+    /**
+     * Requests that end badly (malformed, cut off by their client, refused) are no longer in
+     * flight once they end: a stop with a long timeout returns at once rather than waiting for
+     * them. The timeout of the test guards against the wait.
+     */
+    @Test
+    @Timeout(120)
+    void requestsThatEndedBadlyDoNotHoldUpAStop() throws Exception {
+        OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp)
+                .shutdownTimeout(Duration.ofMinutes(30)).build().start();
+        String garbage = "NOT-HTTP \u0000\r\n\r\n";
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write(garbage.getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().flush();
+            assertThat(new String(socket.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1)).startsWith("HTTP/1.1 4");
+        }
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            // A push that promises a body and hangs up halfway through it.
+            socket.getOutputStream().write(("POST /v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 1000\r\n\r\n{\"ops\":[").getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().flush();
+        }
+        assertThat(send(server, HttpRequest.newBuilder(URI.create(server.url() + "/v1/pull")).GET()).statusCode()).isEqualTo(401);
+        assertThat(send(server, HttpRequest.newBuilder(URI.create(server.url() + "/nowhere")).GET()).statusCode()).isEqualTo(404);
+
+        String url = server.url();
+
+        server.close();
+
         assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(URI.create(url + "/health")).GET().build(),
                 HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
     }
