@@ -554,7 +554,7 @@ class DeviceConflictTest {
     // ---- schema --------------------------------------------------------------------------------------
 
     @Test
-    void aVersionFourStoreOpensAsVersionFiveWithItsDataAndQueue() throws Exception {
+    void aVersionFourStoreOpensAtTheCurrentVersionWithItsDataAndQueue() throws Exception {
         Path file = dir.resolve("v4.db");
         String deviceId = UUID.randomUUID().toString();
         try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement()) {
@@ -588,8 +588,51 @@ class DeviceConflictTest {
         try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement();
                 ResultSet rows = statement.executeQuery("PRAGMA user_version")) {
             rows.next();
-            assertThat(rows.getInt(1)).isEqualTo(5);
+            assertThat(rows.getInt(1)).isEqualTo(6);
         }
+    }
+
+    /**
+     * Version 5 kept each record's server state beside its view. Opened at version 6, a record
+     * in sync keeps its state once and a record with a pending edit keeps both; each then
+     * shows, changes and syncs as before, against the version it was at.
+     */
+    @Test
+    void aVersionFiveStoreKeepsEachRecordsServerStateThroughTheMigration() throws Exception {
+        Path file = dir.resolve("v5.db");
+        phone = device("v5", phoneClock, UnaryOperator.identity());
+        phone.put("notes", "synced", "{\"title\":\"in sync\"}");
+        phone.put("notes", "edited", "{\"title\":\"first\"}");
+        phone.sync();
+        phone.put("notes", "edited", "{\"title\":\"edited offline\"}");
+        phone.close();
+        opened.remove(phone);
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement()) {
+            // As version 5 wrote them: every live server state in its own column.
+            statement.execute("UPDATE records SET server_data = data WHERE server_data IS NULL AND server_deleted = 0");
+            statement.execute("PRAGMA user_version = 5");
+        }
+
+        phone = device("v5", phoneClock, UnaryOperator.identity());
+
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT id, server_data FROM records ORDER BY id")) {
+            assertThat(rows.next()).isTrue();
+            assertThat(rows.getString(1)).isEqualTo("edited");
+            assertThat(json(rows.getString(2))).isEqualTo(json("{\"title\":\"first\"}"));
+            assertThat(rows.next()).isTrue();
+            assertThat(rows.getString(1)).isEqualTo("synced");
+            assertThat(rows.getString(2)).as("stored once, as the view").isNull();
+        }
+        assertThat(phone.get("notes", "synced").orElseThrow().state()).isEqualTo(SyncState.SYNCED);
+        assertThat(phone.get("notes", "edited").orElseThrow().data()).isEqualTo(json("{\"title\":\"edited offline\"}"));
+        phone.put("notes", "synced", "{\"title\":\"changed after\"}");
+        SyncResult result = phone.sync();
+        assertThat(result.applied()).isEqualTo(2);
+        assertThat(result.conflicts()).isZero();
+        assertThat(onServer("notes", "synced")).isEqualTo(json("{\"title\":\"changed after\"}"));
+        assertThat(onServer("notes", "edited")).isEqualTo(json("{\"title\":\"edited offline\"}"));
+        assertThat(phone.get("notes", "synced").orElseThrow().version()).isEqualTo(2);
     }
 
     private static String script(String name) throws IOException {

@@ -80,7 +80,8 @@ public final class LocalStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LocalStore.class);
     private static final List<String> MIGRATIONS =
             List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql",
-                    "V4__codec_and_retention.sql", "V5__device_conflicts.sql");
+                    "V4__codec_and_retention.sql", "V5__device_conflicts.sql",
+                    "V6__server_state_stored_once.sql");
     static final int SCHEMA_VERSION = MIGRATIONS.size();
 
     private final Path file;
@@ -1730,7 +1731,7 @@ public final class LocalStore implements AutoCloseable {
      * already knows that version or a later one.
      */
     private boolean viewBecomesServerState(PendingOp op, long version, long now) throws SQLException {
-        PreparedStatement update = statements.get("UPDATE records SET server_data = data, server_deleted = deleted, "
+        PreparedStatement update = statements.get("UPDATE records SET server_data = NULL, server_deleted = deleted, "
                 + "server_version = ?, server_hlc = ?, last_synced_at = ? WHERE collection = ? AND id = ? AND server_version < ?");
         update.setLong(1, version);
         update.setString(2, op.hlc());
@@ -1967,6 +1968,21 @@ public final class LocalStore implements AutoCloseable {
 
     // ---- rows -----------------------------------------------------------------------------
 
+    /*
+     * A live server state that is the view itself is stored once, as server_data NULL with
+     * server_deleted 0 (schema version 6): most records are in sync, and each then costs half
+     * the bytes to write and to keep. A server state that is deleted has no data either way.
+     */
+
+    /** Before the view changes: writes a server state stored as the view out in its own column. */
+    private static final String SERVER_STATE_KEPT =
+            "server_data = CASE WHEN server_data IS NULL AND server_deleted = 0 THEN data ELSE server_data END";
+
+    /** The view becomes the server state, which is then stored as the view. */
+    private static final String VIEW_FROM_SERVER_STATE =
+            "data = CASE WHEN server_data IS NULL AND server_deleted = 0 THEN data ELSE server_data END, "
+                    + "deleted = server_deleted, server_data = NULL";
+
     /**
      * A record's row: its local view and server state, each parsed (and opened, if sealed) only
      * when asked for, since most callers need one of them or just the version.
@@ -1988,7 +2004,8 @@ public final class LocalStore implements AutoCloseable {
             this.id = id;
             this.localJson = localJson;
             this.localDeleted = localDeleted;
-            this.serverJson = serverJson;
+            // A live server state stored as NULL is the view itself (schema version 6).
+            this.serverJson = serverJson == null && !serverDeleted ? localJson : serverJson;
             this.serverDeleted = serverDeleted;
             this.serverVersion = serverVersion;
         }
@@ -2059,7 +2076,7 @@ public final class LocalStore implements AutoCloseable {
 
     private void saveLocal(String collection, String id, RecordState local) throws SQLException {
         PreparedStatement update = statements.get(
-            "UPDATE records SET data = ?, deleted = ? WHERE collection = ? AND id = ?");
+            "UPDATE records SET " + SERVER_STATE_KEPT + ", data = ?, deleted = ? WHERE collection = ? AND id = ?");
         update.setString(1, local.data() == null ? null : Wire.write(cipher.seal(collection, id, local.data())));
         update.setInt(2, local.deleted() ? 1 : 0);
         update.setString(3, collection);
@@ -2078,7 +2095,8 @@ public final class LocalStore implements AutoCloseable {
             insert.setString(2, id);
             insert.setString(3, data);
             insert.setInt(4, server.deleted() ? 1 : 0);
-            insert.setString(5, data);
+            // The view is the server state: stored once, in data.
+            insert.setString(5, null);
             insert.setLong(6, version);
             insert.setInt(7, server.deleted() ? 1 : 0);
             insert.setString(8, serverHlc);
@@ -2119,7 +2137,7 @@ public final class LocalStore implements AutoCloseable {
             int split = key.indexOf('\u0000');
             idsByCollection.computeIfAbsent(key.substring(0, split), c -> new ArrayList<>()).add(key.substring(split + 1));
         }
-        PreparedStatement copy = statements.get("UPDATE records SET data = server_data, deleted = server_deleted "
+        PreparedStatement copy = statements.get("UPDATE records SET " + VIEW_FROM_SERVER_STATE + " "
                 + "WHERE collection = ? AND id IN (SELECT value FROM json_each(?)) AND server_version > 0");
         PreparedStatement delete = statements.get("DELETE FROM records "
                 + "WHERE collection = ? AND id IN (SELECT value FROM json_each(?)) AND server_version <= 0");
@@ -2163,7 +2181,7 @@ public final class LocalStore implements AutoCloseable {
         }
         if (open.isEmpty()) {
             // Nothing of the device's on top: the view is the server's state, stored the same way.
-            PreparedStatement copy = statements.get("UPDATE records SET data = server_data, deleted = server_deleted "
+            PreparedStatement copy = statements.get("UPDATE records SET " + VIEW_FROM_SERVER_STATE + " "
                     + "WHERE collection = ? AND id = ? AND server_version > 0");
             copy.setString(1, collection);
             copy.setString(2, id);
