@@ -2,8 +2,10 @@ package dev.outpost.server.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.outpost.protocol.Wire;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Collection;
@@ -38,6 +40,12 @@ enum Dialect {
         @Override
         void readInLogOrder(Connection connection) {
             // SQLite keeps no statistics unless asked: its plan follows the index either way.
+        }
+
+        @Override
+        byte[] utf8(ResultSet rows, int column) throws SQLException {
+            // A TEXT value's bytes as stored, in the database's encoding (UTF-8): no String made.
+            return rows.getBytes(column);
         }
 
         @Override
@@ -211,6 +219,12 @@ enum Dialect {
 
     /** Prepares a read transaction to page through the change log by seq; before its first statement. */
     abstract void readInLogOrder(Connection connection) throws SQLException;
+
+    /** A TEXT column's value in UTF-8, or null. */
+    byte[] utf8(ResultSet rows, int column) throws SQLException {
+        String text = rows.getString(column);
+        return text == null ? null : text.getBytes(StandardCharsets.UTF_8);
+    }
 
     /** Locks the change log until the transaction ends, so changes are numbered in commit order. */
     abstract void lockChangeLog(Connection connection) throws SQLException;

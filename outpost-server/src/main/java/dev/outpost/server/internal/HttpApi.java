@@ -189,9 +189,9 @@ public final class HttpApi {
                 json.writeStringField("recordId", change.recordId());
                 json.writeNumberField("version", change.version());
                 json.writeBooleanField("deleted", change.deleted());
-                if (change.dataJson() != null) {
+                if (change.dataUtf8() != null) {
                     json.writeFieldName("data");
-                    json.writeRawValue(change.dataJson());
+                    json.writeRawValue(new RawUtf8Json(change.dataUtf8()));
                 }
                 if (change.hlc() != null) {
                     json.writeStringField("hlc", change.hlc());

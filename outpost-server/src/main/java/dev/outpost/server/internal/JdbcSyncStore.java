@@ -344,7 +344,7 @@ public final class JdbcSyncStore implements SyncStore {
                             }
                             lastSeq = rows.getLong(1);
                             changes.add(new StoredChange(rows.getString(2), rows.getString(3), rows.getLong(4),
-                                    rows.getInt(5) != 0, rows.getString(6), rows.getString(7), rows.getString(8),
+                                    rows.getInt(5) != 0, dialect.utf8(rows, 6), rows.getString(7), rows.getString(8),
                                     rows.getString(9), scopes.wire(rows.getString(10))));
                         }
                     }

@@ -63,9 +63,10 @@ interface SyncStore extends AutoCloseable {
 
     /**
      * A change as the log holds it: the fields of a {@link Change}, its record's data still the
-     * JSON text the server wrote (null for a delete), so a pull sends it without parsing it.
+     * JSON text the server wrote, as UTF-8 bytes (null for a delete), so a pull sends it without
+     * decoding or parsing it.
      */
-    record StoredChange(String collection, String recordId, long version, boolean deleted, String dataJson, String hlc,
+    record StoredChange(String collection, String recordId, long version, boolean deleted, byte[] dataUtf8, String hlc,
             String originDevice, String originOp, String scope) {
     }
 }
