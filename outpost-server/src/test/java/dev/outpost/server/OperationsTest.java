@@ -132,6 +132,19 @@ class OperationsTest {
     void requestsThatEndedBadlyDoNotHoldUpAStop() throws Exception {
         OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp)
                 .shutdownTimeout(Duration.ofMinutes(30)).build().start();
+        String url = server.url();
+        try {
+            requestsEndBadly(server);
+        } finally {
+            server.close();
+        }
+
+        assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(URI.create(url + "/health")).GET().build(),
+                HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
+    }
+
+    /** A malformed request, a push cut off halfway through its body, a 401 and a 404. */
+    private void requestsEndBadly(OutpostServer server) throws Exception {
         String garbage = "NOT-HTTP \u0000\r\n\r\n";
         try (Socket socket = new Socket("127.0.0.1", server.port())) {
             socket.getOutputStream().write(garbage.getBytes(StandardCharsets.ISO_8859_1));
@@ -146,13 +159,6 @@ class OperationsTest {
         }
         assertThat(send(server, HttpRequest.newBuilder(URI.create(server.url() + "/v1/pull")).GET()).statusCode()).isEqualTo(401);
         assertThat(send(server, HttpRequest.newBuilder(URI.create(server.url() + "/nowhere")).GET()).statusCode()).isEqualTo(404);
-
-        String url = server.url();
-
-        server.close();
-
-        assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(URI.create(url + "/health")).GET().build(),
-                HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
     }
 
     /**
