@@ -1,6 +1,7 @@
 package dev.outpost.server.internal;
 
 import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -8,8 +9,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * JSON text already in UTF-8, for {@link com.fasterxml.jackson.core.JsonGenerator#writeRawValue(SerializableString)}:
- * a byte generator copies the bytes in as they are. Only the unquoted forms have a meaning
- * here; the quoted ones (for writing it as a string value) are refused.
+ * a byte generator copies the bytes in as they are. The quoted forms give the text as a JSON
+ * string value, escaped, as Jackson's own {@code SerializedString} does.
  */
 final class RawUtf8Json implements SerializableString {
     private final byte[] utf8;
@@ -35,11 +36,7 @@ final class RawUtf8Json implements SerializableString {
 
     @Override
     public int appendUnquotedUTF8(byte[] buffer, int offset) {
-        if (offset + utf8.length > buffer.length) {
-            return -1;
-        }
-        System.arraycopy(utf8, 0, buffer, offset, utf8.length);
-        return utf8.length;
+        return copy(utf8, buffer, offset);
     }
 
     @Override
@@ -69,35 +66,52 @@ final class RawUtf8Json implements SerializableString {
 
     @Override
     public char[] asQuotedChars() {
-        throw quoted();
+        return JsonStringEncoder.getInstance().quoteAsString(getValue());
     }
 
     @Override
     public byte[] asQuotedUTF8() {
-        throw quoted();
+        return JsonStringEncoder.getInstance().quoteAsUTF8(getValue());
     }
 
     @Override
     public int appendQuotedUTF8(byte[] buffer, int offset) {
-        throw quoted();
+        return copy(asQuotedUTF8(), buffer, offset);
     }
 
     @Override
     public int appendQuoted(char[] buffer, int offset) {
-        throw quoted();
+        char[] quoted = asQuotedChars();
+        if (offset + quoted.length > buffer.length) {
+            return -1;
+        }
+        System.arraycopy(quoted, 0, buffer, offset, quoted.length);
+        return quoted.length;
     }
 
     @Override
-    public int writeQuotedUTF8(OutputStream out) {
-        throw quoted();
+    public int writeQuotedUTF8(OutputStream out) throws IOException {
+        byte[] quoted = asQuotedUTF8();
+        out.write(quoted);
+        return quoted.length;
     }
 
     @Override
     public int putQuotedUTF8(ByteBuffer buffer) {
-        throw quoted();
+        byte[] quoted = asQuotedUTF8();
+        if (buffer.remaining() < quoted.length) {
+            return -1;
+        }
+        buffer.put(quoted);
+        return quoted.length;
     }
 
-    private static UnsupportedOperationException quoted() {
-        return new UnsupportedOperationException("raw JSON is written as it is, never as a quoted string");
+    /** Copies {@code bytes} into {@code buffer} at {@code offset}: their length, or -1 if they do not fit. */
+    private static int copy(byte[] bytes, byte[] buffer, int offset) {
+        if (offset + bytes.length > buffer.length) {
+            return -1;
+        }
+        System.arraycopy(bytes, 0, buffer, offset, bytes.length);
+        return bytes.length;
     }
 }

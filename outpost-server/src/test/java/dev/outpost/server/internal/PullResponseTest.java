@@ -2,9 +2,11 @@ package dev.outpost.server.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.outpost.protocol.Change;
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.Wire;
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -39,6 +41,20 @@ class PullResponseTest {
         PullResponse read = Wire.read(HttpApi.pullResponse(page), PullResponse.class);
 
         assertThat(read.changes().get(0).data()).isEqualTo(Wire.object(stored));
+    }
+
+    /** Written as a string value rather than raw, the JSON text comes back as that text. */
+    @Test
+    void rawJsonWrittenAsAStringValueReadsBackAsItsText() throws Exception {
+        String text = "{\"title\":\"na\u00efve \\\"q\\\" \u2603\"}";
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonGenerator json = Wire.mapper().getFactory().createGenerator(out)) {
+            json.writeStartArray();
+            json.writeString(new RawUtf8Json(text.getBytes(StandardCharsets.UTF_8)));
+            json.writeEndArray();
+        }
+
+        assertThat(Wire.mapper().readTree(out.toByteArray()).get(0).asText()).isEqualTo(text);
     }
 
     @Test
