@@ -49,6 +49,11 @@ enum Dialect {
         }
 
         @Override
+        String jsonString(String expression) {
+            return "json_quote(" + expression + ")";
+        }
+
+        @Override
         String selectEach(String columns, String table, String where, String key) {
             // One statement text whatever the number of values, answered through the key's index.
             return "SELECT " + columns + " FROM " + table + " WHERE " + key + " IN (SELECT value FROM json_each(?)) AND " + where;
@@ -91,6 +96,11 @@ enum Dialect {
      * every node) and takes the change-log lock just before writing its changes.
      */
     POSTGRESQL("postgresql") {
+        @Override
+        String jsonString(String expression) {
+            return "to_json(" + expression + ")::text";
+        }
+
         @Override
         void lock(Connection connection, long key) throws SQLException {
             try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
@@ -225,6 +235,13 @@ enum Dialect {
         String text = rows.getString(column);
         return text == null ? null : text.getBytes(StandardCharsets.UTF_8);
     }
+
+    /**
+     * SQL for the JSON string literal of a TEXT {@code expression} (quoted and escaped as JSON
+     * requires), or the text {@code null} on SQLite for a NULL value. PostgreSQL gives NULL for
+     * NULL, so the expression should not be NULL where the result is concatenated.
+     */
+    abstract String jsonString(String expression);
 
     /** Locks the change log until the transaction ends, so changes are numbered in commit order. */
     abstract void lockChangeLog(Connection connection) throws SQLException;

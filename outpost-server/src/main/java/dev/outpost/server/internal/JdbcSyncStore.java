@@ -61,6 +61,8 @@ public final class JdbcSyncStore implements SyncStore {
      * {@link #KNOWN_DEVICES} entries the memory starts afresh.
      */
     private final Map<String, String> deviceOwners = new ConcurrentHashMap<>();
+    /** The select-list expression of {@link #changeJson(Dialect)}, for this store's database. */
+    private final String changeJson;
 
     private JdbcSyncStore(Connections connections, Dialect dialect, Clock clock, int maxRecordBytes, Policies policies) {
         this.connections = connections;
@@ -68,6 +70,27 @@ public final class JdbcSyncStore implements SyncStore {
         this.clock = clock;
         this.maxRecordBytes = maxRecordBytes;
         this.policies = policies;
+        this.changeJson = changeJson(dialect);
+    }
+
+    /**
+     * SQL that makes a row of {@code changes} into its {@link dev.outpost.protocol.Change} as
+     * JSON text, the form a pull sends, so a page is read with one value a change and sent
+     * without decoding or encoding it. The record's data is copied in as the JSON the server
+     * wrote; the scope is left out for the user's own, which is the statement's first parameter.
+     */
+    static String changeJson(Dialect dialect) {
+        return "'{\"collection\":' || " + dialect.jsonString("collection")
+                + " || ',\"recordId\":' || " + dialect.jsonString("record_id")
+                + " || ',\"version\":' || version"
+                + " || CASE WHEN deleted <> 0 THEN ',\"deleted\":true' ELSE ',\"deleted\":false' END"
+                + " || CASE WHEN data IS NULL THEN '' ELSE ',\"data\":' || data END"
+                + " || CASE WHEN hlc IS NULL THEN '' ELSE ',\"hlc\":' || " + dialect.jsonString("hlc") + " END"
+                + " || ',\"origin\":{\"deviceId\":' || " + dialect.jsonString("origin_device")
+                + " || ',\"opId\":' || " + dialect.jsonString("origin_op") + " || '}'"
+                + " || CASE WHEN scope = ? THEN '' ELSE ',\"scope\":' || "
+                + dialect.jsonString("substr(scope, " + (Scopes.SHARED_PREFIX.length() + 1) + ")") + " END"
+                + " || '}'";
     }
 
     /**
@@ -324,16 +347,17 @@ public final class JdbcSyncStore implements SyncStore {
             return connections.read(reader -> {
                 dialect.readInLogOrder(reader);
                 try (PreparedStatement select = reader.prepareStatement(
-                        "SELECT seq, collection, record_id, version, deleted, data, hlc, origin_device, origin_op, scope "
-                                + "FROM changes WHERE " + (readable.size() == 1 ? "scope = ?" : "scope IN (" + marks(readable.size()) + ")")
+                        "SELECT seq, " + changeJson + " FROM changes WHERE "
+                                + (readable.size() == 1 ? "scope = ?" : "scope IN (" + marks(readable.size()) + ")")
                                 + " AND seq > ? ORDER BY seq LIMIT ?")) {
-                    int i = 1;
+                    select.setString(1, scopes.own());
+                    int i = 2;
                     for (String scope : readable) {
                         select.setString(i++, scope);
                     }
                     select.setLong(i++, afterSeq);
                     select.setInt(i, limit + 1);
-                    List<StoredChange> changes = new ArrayList<>();
+                    List<byte[]> changes = new ArrayList<>();
                     long lastSeq = afterSeq;
                     boolean hasMore = false;
                     try (ResultSet rows = select.executeQuery()) {
@@ -343,9 +367,7 @@ public final class JdbcSyncStore implements SyncStore {
                                 break;
                             }
                             lastSeq = rows.getLong(1);
-                            changes.add(new StoredChange(rows.getString(2), rows.getString(3), rows.getLong(4),
-                                    rows.getInt(5) != 0, dialect.utf8(rows, 6), rows.getString(7), rows.getString(8),
-                                    rows.getString(9), scopes.wire(rows.getString(10))));
+                            changes.add(dialect.utf8(rows, 2));
                         }
                     }
                     return new Page(changes, lastSeq, hasMore);

@@ -18,6 +18,8 @@ import java.util.Map;
 record Scopes(String user, Map<String, ScopeAccess> shared) {
     /** The most shared scopes one token may grant. */
     static final int MAX_SHARED = 100;
+    /** What a shared scope's stored name begins with, before its wire name. */
+    static final String SHARED_PREFIX = "shared:";
 
     Scopes {
         shared = Map.copyOf(shared);
@@ -42,12 +44,12 @@ record Scopes(String user, Map<String, ScopeAccess> shared) {
 
     /** The stored scope of an op's or change's wire scope (null: the user's own). */
     String stored(String wire) {
-        return wire == null ? own() : "shared:" + wire;
+        return wire == null ? own() : SHARED_PREFIX + wire;
     }
 
     /** The wire name of a stored scope: null for the user's own. */
     String wire(String stored) {
-        return stored.equals(own()) ? null : stored.substring("shared:".length());
+        return stored.equals(own()) ? null : stored.substring(SHARED_PREFIX.length());
     }
 
     /** Whether the token may write records of the wire scope. */

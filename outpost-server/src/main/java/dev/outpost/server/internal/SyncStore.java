@@ -57,16 +57,11 @@ interface SyncStore extends AutoCloseable {
     @Override
     void close();
 
-    /** A page of changes and the sequence number of its last one. */
-    record Page(List<StoredChange> changes, long lastSeq, boolean hasMore) {
-    }
-
     /**
-     * A change as the log holds it: the fields of a {@link Change}, its record's data still the
-     * JSON text the server wrote, as UTF-8 bytes (null for a delete), so a pull sends it without
-     * decoding or parsing it.
+     * A page of changes and the sequence number of its last one. Each change is its
+     * {@link dev.outpost.protocol.Change} as JSON text in UTF-8, the record's data the JSON the
+     * server stored, so a pull sends it without decoding, parsing or encoding it.
      */
-    record StoredChange(String collection, String recordId, long version, boolean deleted, byte[] dataUtf8, String hlc,
-            String originDevice, String originOp, String scope) {
+    record Page(List<byte[]> changes, long lastSeq, boolean hasMore) {
     }
 }
