@@ -90,6 +90,11 @@ final class FieldCipher {
         return data;
     }
 
+    /** Whether {@code collection} has fields marked sensitive, so its data is stored sealed. */
+    boolean seals(String collection) {
+        return sensitive.containsKey(collection);
+    }
+
     /** Whether {@code field} of {@code collection} is marked sensitive, so stored sealed. */
     boolean isSealed(String collection, String field) {
         Set<String> fields = sensitive.get(collection);

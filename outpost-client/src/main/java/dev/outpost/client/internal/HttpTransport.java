@@ -55,7 +55,8 @@ public final class HttpTransport implements Transport {
             body = gzip(body);
         }
         HttpRequest http = builder.POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
-        PushResponse response = send(http, PushResponse.class, "push of " + request.ops().size() + " ops");
+        PushResponse response = send(http, answer -> Wire.read(answer, PushResponse.class), "push of " + request.ops().size()
+                + " ops");
         if (response.results() == null || response.results().size() != request.ops().size()) {
             throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server answered a push of "
                     + request.ops().size() + " ops with " + (response.results() == null ? 0 : response.results().size())
@@ -72,14 +73,18 @@ public final class HttpTransport implements Transport {
 
     @Override
     public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+        return pullPage(cursor, limit, token).toResponse();
+    }
+
+    /**
+     * {@link #pull}, each record's data kept as the JSON text the server sent: the sync stores a
+     * record new to the device as that text, without a tree made of it and written out again.
+     */
+    PulledPage pullPage(String cursor, int limit, String token) throws OutpostException {
         String query = "v1/pull?limit=" + limit
                 + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
         HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve(query)), token).GET().build();
-        PullResponse response = send(http, PullResponse.class, "pull");
-        if (response.changes() == null || response.cursor() == null) {
-            throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's pull answer has no changes or cursor");
-        }
-        return response;
+        return send(http, PullAnswers::read, "pull");
     }
 
     @Override
@@ -111,7 +116,13 @@ public final class HttpTransport implements Transport {
         return builder;
     }
 
-    private <T> T send(HttpRequest request, Class<T> type, String what) throws OutpostException {
+    /** How a 200 answer's body is read; an IOException says it is not the message expected. */
+    @FunctionalInterface
+    private interface Reader<T> {
+        T read(byte[] body) throws IOException;
+    }
+
+    private <T> T send(HttpRequest request, Reader<T> reader, String what) throws OutpostException {
         HttpResponse<byte[]> response;
         try {
             response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
@@ -132,7 +143,7 @@ public final class HttpTransport implements Transport {
         }
         if (status == 200) {
             try {
-                return Wire.read(answer, type);
+                return reader.read(answer);
             } catch (IOException e) {
                 throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's answer to a " + what
                         + " is not protocol v1 JSON: " + e.getMessage(), e);

@@ -17,7 +17,6 @@ import dev.outpost.client.Resolution;
 import dev.outpost.client.OutpostException;
 import dev.outpost.client.OutpostException.Category;
 import dev.outpost.client.SyncState;
-import dev.outpost.protocol.Change;
 import dev.outpost.protocol.Hlc;
 import dev.outpost.protocol.Ids;
 import dev.outpost.protocol.JsonMergePatch;
@@ -1869,7 +1868,7 @@ public final class LocalStore implements AutoCloseable {
     }
 
     /** Whether a pulled change is in the scope its collection lives in on this device. */
-    private boolean kept(Change change) {
+    private boolean kept(PulledPage.Pulled change) {
         return Objects.equals(change.scope(), sharedScopes.get(change.collection()));
     }
 
@@ -1878,13 +1877,13 @@ public final class LocalStore implements AutoCloseable {
      * a crash between pages resumes after the last page fully applied. A change is kept if it
      * is in the scope its collection lives in ({@link #useSharedScopes}); others are passed over.
      */
-    synchronized int applyChanges(List<Change> changes, String cursor) throws OutpostException {
+    synchronized int applyChanges(List<PulledPage.Pulled> changes, String cursor) throws OutpostException {
         long now = clock.millis();
         int applied = 0;
         try {
             Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
             Map<String, List<String>> ownIdsByCollection = new LinkedHashMap<>();
-            for (Change change : changes) {
+            for (PulledPage.Pulled change : changes) {
                 if (kept(change)) {
                     idsByCollection.computeIfAbsent(change.collection(), c -> new ArrayList<>()).add(change.recordId());
                     if (ownChange(change)) {
@@ -1900,7 +1899,7 @@ public final class LocalStore implements AutoCloseable {
                 queue.openOps(own.getKey(), own.getValue(), openOps);
             }
             Set<String> firstSeen = new HashSet<>();
-            for (Change change : changes) {
+            for (PulledPage.Pulled change : changes) {
                 if (!kept(change)) {
                     continue;
                 }
@@ -1930,8 +1929,12 @@ public final class LocalStore implements AutoCloseable {
                     }
                     continue;
                 }
-                saveServer(change.collection(), change.recordId(), new RecordState(change.data(), change.deleted()),
-                        change.version(), change.hlc(), now, row);
+                if (row == null) {
+                    insertPulled(change, now);
+                } else {
+                    saveServer(change.collection(), change.recordId(), new RecordState(change.data(), change.deleted()),
+                            change.version(), change.hlc(), now, row);
+                }
                 if (row != null) {
                     if (!row.server().deleted() && !change.deleted()) {
                         queue.advanceDisjoint(change.collection(), change.recordId(), row.serverVersion(), row.server().data(),
@@ -1957,11 +1960,11 @@ public final class LocalStore implements AutoCloseable {
     }
 
     /** Whether a pulled change was made by one of this device's ops. */
-    private boolean ownChange(Change change) {
+    private boolean ownChange(PulledPage.Pulled change) {
         return change.origin() != null && deviceId.equals(change.origin().deviceId());
     }
 
-    private static boolean sameState(RecordState server, Change change) {
+    private static boolean sameState(RecordState server, PulledPage.Pulled change) {
         return server.deleted() == change.deleted()
                 && (change.deleted() || java.util.Objects.equals(server.data(), change.data()));
     }
@@ -2084,24 +2087,21 @@ public final class LocalStore implements AutoCloseable {
         update.executeUpdate();
     }
 
+    /**
+     * Stores a pulled record new to this device, its view and server state alike. A collection
+     * with no sensitive fields stores the JSON text as it was pulled.
+     */
+    private void insertPulled(PulledPage.Pulled change, long now) throws SQLException {
+        String data = change.json() == null || !cipher.seals(change.collection()) ? change.json()
+                : Wire.write(cipher.seal(change.collection(), change.recordId(), change.data()));
+        insertRecord(change.collection(), change.recordId(), data, change.deleted(), change.version(), change.hlc(), now);
+    }
+
     private void saveServer(String collection, String id, RecordState server, long version, String serverHlc, long now,
             Row row) throws SQLException {
         String data = server.data() == null ? null : Wire.write(cipher.seal(collection, id, server.data()));
         if (row == null) {
-            PreparedStatement insert = statements.get(
-                "INSERT INTO records (collection, id, data, deleted, server_data, server_version, server_deleted, "
-                        + "server_hlc, last_synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            insert.setString(1, collection);
-            insert.setString(2, id);
-            insert.setString(3, data);
-            insert.setInt(4, server.deleted() ? 1 : 0);
-            // The view is the server state: stored once, in data.
-            insert.setString(5, null);
-            insert.setLong(6, version);
-            insert.setInt(7, server.deleted() ? 1 : 0);
-            insert.setString(8, serverHlc);
-            insert.setLong(9, now);
-            insert.executeUpdate();
+            insertRecord(collection, id, data, server.deleted(), version, serverHlc, now);
             return;
         }
         PreparedStatement update = statements.get(
@@ -2115,6 +2115,24 @@ public final class LocalStore implements AutoCloseable {
         update.setString(6, collection);
         update.setString(7, id);
         update.executeUpdate();
+    }
+
+    /** A new row whose view is its server state, stored once, in data; {@code data} sealed already. */
+    private void insertRecord(String collection, String id, String data, boolean deleted, long version, String serverHlc,
+            long now) throws SQLException {
+        PreparedStatement insert = statements.get(
+            "INSERT INTO records (collection, id, data, deleted, server_data, server_version, server_deleted, "
+                    + "server_hlc, last_synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        insert.setString(1, collection);
+        insert.setString(2, id);
+        insert.setString(3, data);
+        insert.setInt(4, deleted ? 1 : 0);
+        insert.setString(5, null);
+        insert.setLong(6, version);
+        insert.setInt(7, deleted ? 1 : 0);
+        insert.setString(8, serverHlc);
+        insert.setLong(9, now);
+        insert.executeUpdate();
     }
 
     /**

@@ -5,7 +5,6 @@ import dev.outpost.client.OutpostException.Category;
 import dev.outpost.client.SyncResult;
 import dev.outpost.client.TokenProvider;
 import dev.outpost.client.Transport;
-import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushRequest;
 import dev.outpost.protocol.PushResponse;
 import java.nio.charset.StandardCharsets;
@@ -275,9 +274,9 @@ public final class SyncEngine {
      * are still applied one at a time, in order, each with its cursor.
      */
     private void pull(Session session, Counts counts) throws OutpostException {
-        PullResponse page = fetch(session, store.cursor());
+        PulledPage page = fetch(session, store.cursor());
         while (true) {
-            Future<PullResponse> next = null;
+            Future<PulledPage> next = null;
             if (page.hasMore()) {
                 String after = page.cursor();
                 next = worker.submit(() -> fetch(session, after));
@@ -297,8 +296,11 @@ public final class SyncEngine {
         }
     }
 
-    private PullResponse fetch(Session session, String after) throws OutpostException {
-        return session.call(token -> transport.pull(after, pullPage, token));
+    private PulledPage fetch(Session session, String after) throws OutpostException {
+        if (transport instanceof HttpTransport http) {
+            return session.call(token -> http.pullPage(after, pullPage, token));
+        }
+        return PulledPage.of(session.call(token -> transport.pull(after, pullPage, token)));
     }
 
     /** The outcome of a request made on the sync's own thread, as if it had been made here. */
