@@ -1977,14 +1977,16 @@ public final class LocalStore implements AutoCloseable {
      * the bytes to write and to keep. A server state that is deleted has no data either way.
      */
 
+    /** The server state's data, wherever the row stores it. */
+    private static final String SERVER_STATE_DATA =
+            "CASE WHEN server_data IS NULL AND server_deleted = 0 THEN data ELSE server_data END";
+
     /** Before the view changes: writes a server state stored as the view out in its own column. */
-    private static final String SERVER_STATE_KEPT =
-            "server_data = CASE WHEN server_data IS NULL AND server_deleted = 0 THEN data ELSE server_data END";
+    private static final String SERVER_STATE_KEPT = "server_data = " + SERVER_STATE_DATA;
 
     /** The view becomes the server state, which is then stored as the view. */
     private static final String VIEW_FROM_SERVER_STATE =
-            "data = CASE WHEN server_data IS NULL AND server_deleted = 0 THEN data ELSE server_data END, "
-                    + "deleted = server_deleted, server_data = NULL";
+            "data = " + SERVER_STATE_DATA + ", deleted = server_deleted, server_data = NULL";
 
     /**
      * A record's row: its local view and server state, each parsed (and opened, if sealed) only
