@@ -111,6 +111,8 @@ public final class LocalStore implements AutoCloseable {
     private volatile ConflictHandling handling = ConflictHandling.SERVER_WINS;
     /** The shared scope of each collection that lives in one; see {@link #useSharedScopes}. */
     private volatile Map<String, String> sharedScopes = Map.of();
+    /** Whether the last page pulled held only records new to this device: the next is then inserted first. */
+    private boolean lastPageAllNew = true;
     /** False only when no conflict is open, so writes need not look for one. */
     private volatile boolean mayHaveOpenConflicts = true;
     /** False only when no conflict waits for a resolver. */
@@ -1876,6 +1878,11 @@ public final class LocalStore implements AutoCloseable {
      * Applies a page of pulled changes and stores the cursor after it, in one transaction, so
      * a crash between pages resumes after the last page fully applied. A change is kept if it
      * is in the scope its collection lives in ({@link #useSharedScopes}); others are passed over.
+     *
+     * <p>The page's rows are read first, with one statement per collection, unless the page
+     * before held only records new to this device (the first sync of a device or a
+     * collection): then each change is inserted as a new record first, and only a record
+     * the store turns out to hold already is read, and the change applied to it as usual.
      */
     synchronized int applyChanges(List<PulledPage.Pulled> changes, String cursor) throws OutpostException {
         long now = clock.millis();
@@ -1891,7 +1898,8 @@ public final class LocalStore implements AutoCloseable {
                     }
                 }
             }
-            Map<String, Row> before = loadAll(idsByCollection);
+            boolean insertFirst = lastPageAllNew;
+            Map<String, Row> before = insertFirst ? Map.of() : loadAll(idsByCollection);
             // This device's ops still open on the page's records: an own change pulled back
             // usually finds its op answered already, and then no statement is run for it.
             Map<String, Long> openOps = new HashMap<>();
@@ -1899,6 +1907,7 @@ public final class LocalStore implements AutoCloseable {
                 queue.openOps(own.getKey(), own.getValue(), openOps);
             }
             Set<String> firstSeen = new HashSet<>();
+            boolean allNew = true;
             for (PulledPage.Pulled change : changes) {
                 if (!kept(change)) {
                     continue;
@@ -1906,7 +1915,7 @@ public final class LocalStore implements AutoCloseable {
                 String key = change.collection() + '\u0000' + change.recordId();
                 // A record's first change in the page finds its row among those read for the
                 // page; a later one reads it again, as the earlier one may have changed it.
-                Row row = firstSeen.add(key) ? before.get(key) : load(change.collection(), change.recordId());
+                boolean first = firstSeen.add(key);
                 if (change.hlc() != null && Hlc.isValid(change.hlc())) {
                     hlc.observe(change.hlc());
                 }
@@ -1917,6 +1926,12 @@ public final class LocalStore implements AutoCloseable {
                 if (ownOpLanded) {
                     queue.landed(openOp, change.collection(), change.recordId(), change.version(), now);
                 }
+                if (insertFirst && insertPulledIfNew(change, now)) {
+                    applied++;
+                    continue;
+                }
+                Row row = first && !insertFirst ? before.get(key) : load(change.collection(), change.recordId());
+                allNew &= row == null;
                 if (row != null && change.version() < row.serverVersion()) {
                     if (ownOpLanded) {
                         rebase(change.collection(), change.recordId());
@@ -1949,6 +1964,7 @@ public final class LocalStore implements AutoCloseable {
             putMeta(statements, "cursor", cursor);
             putMeta(statements, "hlc", hlc.last());
             commitRecoverable();
+            lastPageAllNew = allNew;
             return applied;
         } catch (SQLException e) {
             rollback(e);
@@ -2094,9 +2110,25 @@ public final class LocalStore implements AutoCloseable {
      * with no sensitive fields stores the JSON text as it was pulled.
      */
     private void insertPulled(PulledPage.Pulled change, long now) throws SQLException {
-        String data = change.json() == null || !cipher.seals(change.collection()) ? change.json()
+        insertRecord(change.collection(), change.recordId(), pulledData(change), change.deleted(), change.version(),
+                change.hlc(), now);
+    }
+
+    /**
+     * Stores a pulled record as {@link #insertPulled} does if this device does not hold it;
+     * returns whether it did, having changed nothing if not.
+     */
+    private boolean insertPulledIfNew(PulledPage.Pulled change, long now) throws SQLException {
+        PreparedStatement insert = statements.get(INSERT_RECORD + " ON CONFLICT DO NOTHING");
+        bindRecord(insert, change.collection(), change.recordId(), pulledData(change), change.deleted(), change.version(),
+                change.hlc(), now);
+        return insert.executeUpdate() == 1;
+    }
+
+    /** A pulled record's data as the store keeps it: sealed if its collection has sensitive fields. */
+    private String pulledData(PulledPage.Pulled change) throws SQLException {
+        return change.json() == null || !cipher.seals(change.collection()) ? change.json()
                 : Wire.write(cipher.seal(change.collection(), change.recordId(), change.data()));
-        insertRecord(change.collection(), change.recordId(), data, change.deleted(), change.version(), change.hlc(), now);
     }
 
     private void saveServer(String collection, String id, RecordState server, long version, String serverHlc, long now,
@@ -2119,12 +2151,20 @@ public final class LocalStore implements AutoCloseable {
         update.executeUpdate();
     }
 
+    /** Inserts a record's row, its parameters bound by {@link #bindRecord}. */
+    private static final String INSERT_RECORD = "INSERT INTO records (collection, id, data, deleted, server_data, "
+            + "server_version, server_deleted, server_hlc, last_synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
     /** A new row whose view is its server state, stored once, in data; {@code data} sealed already. */
     private void insertRecord(String collection, String id, String data, boolean deleted, long version, String serverHlc,
             long now) throws SQLException {
-        PreparedStatement insert = statements.get(
-            "INSERT INTO records (collection, id, data, deleted, server_data, server_version, server_deleted, "
-                    + "server_hlc, last_synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        PreparedStatement insert = statements.get(INSERT_RECORD);
+        bindRecord(insert, collection, id, data, deleted, version, serverHlc, now);
+        insert.executeUpdate();
+    }
+
+    private static void bindRecord(PreparedStatement insert, String collection, String id, String data, boolean deleted,
+            long version, String serverHlc, long now) throws SQLException {
         insert.setString(1, collection);
         insert.setString(2, id);
         insert.setString(3, data);
@@ -2134,7 +2174,6 @@ public final class LocalStore implements AutoCloseable {
         insert.setInt(7, deleted ? 1 : 0);
         insert.setString(8, serverHlc);
         insert.setLong(9, now);
-        insert.executeUpdate();
     }
 
     /**
