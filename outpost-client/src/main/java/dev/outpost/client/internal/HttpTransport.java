@@ -15,6 +15,7 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -24,6 +25,7 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
@@ -81,10 +83,37 @@ public final class HttpTransport implements Transport {
      * record new to the device as that text, without a tree made of it and written out again.
      */
     PulledPage pullPage(String cursor, int limit, String token) throws OutpostException {
+        return pullPage(cursor, limit, token, null);
+    }
+
+    /**
+     * {@link #pullPage(String, int, String)}, telling {@code ahead} (if not null) the answer's
+     * cursor and whether more follow as soon as its headers arrive, while its body is still on
+     * its way, so the next page can be asked for sooner. A server that sends no such headers,
+     * or sends them unreadable, is simply not ahead of its body.
+     */
+    PulledPage pullPage(String cursor, int limit, String token, PageAhead ahead) throws OutpostException {
         String query = "v1/pull?limit=" + limit
                 + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
         HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve(query)), token).GET().build();
-        return send(http, PullAnswers::read, "pull");
+        return send(http, PullAnswers::read, "pull", ahead == null ? null : headers -> {
+            String next = headers.firstValue(NEXT_CURSOR_HEADER).orElse(null);
+            String more = headers.firstValue(HAS_MORE_HEADER).orElse(null);
+            if (next != null && ("true".equals(more) || "false".equals(more))) {
+                ahead.known(next, Boolean.parseBoolean(more));
+            }
+        });
+    }
+
+    /** The pull answer's header naming its cursor, as its body does. */
+    static final String NEXT_CURSOR_HEADER = "Outpost-Cursor";
+    /** The pull answer's header saying whether more changes follow, as its body does. */
+    static final String HAS_MORE_HEADER = "Outpost-Has-More";
+
+    /** Told a pull answer's cursor, and whether more follow, when its headers arrive. */
+    @FunctionalInterface
+    interface PageAhead {
+        void known(String cursor, boolean hasMore);
     }
 
     @Override
@@ -123,9 +152,21 @@ public final class HttpTransport implements Transport {
     }
 
     private <T> T send(HttpRequest request, Reader<T> reader, String what) throws OutpostException {
+        return send(request, reader, what, null);
+    }
+
+    /** Sends a request; {@code onHeaders}, if not null, is given a 200 answer's headers before its body is read. */
+    private <T> T send(HttpRequest request, Reader<T> reader, String what, Consumer<HttpHeaders> onHeaders)
+            throws OutpostException {
         HttpResponse<byte[]> response;
+        HttpResponse.BodyHandler<byte[]> handler = onHeaders == null ? HttpResponse.BodyHandlers.ofByteArray() : info -> {
+            if (info.statusCode() == 200) {
+                onHeaders.accept(info.headers());
+            }
+            return HttpResponse.BodySubscribers.ofByteArray();
+        };
         try {
-            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            response = http.send(request, handler);
         } catch (IOException e) {
             throw new OutpostException(Category.NETWORK, "UNREACHABLE", what + " to " + base + " failed: "
                     + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);

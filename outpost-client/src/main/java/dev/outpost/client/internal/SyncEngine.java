@@ -20,9 +20,12 @@ import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -268,39 +271,116 @@ public final class SyncEngine {
         return e.code().equals("PAYLOAD_TOO_LARGE") || e.code().equals("TOO_MANY_OPS") || e.code().equals("HTTP_413");
     }
 
+    /** How many pages may be asked for ahead of the one the sync is about to apply, each from the headers of the one before. */
+    private static final int PAGES_AHEAD = 2;
+
     /**
-     * Pulls page after page. While a page is applied, the next one is already being fetched
-     * (its cursor comes with the page), so the server's work and the device's overlap; pages
-     * are still applied one at a time, in order, each with its cursor.
+     * Pulls page after page, applying them one at a time, in order, each with its cursor. The
+     * next page is asked for as soon as the one before names its cursor: in the built-in
+     * transport that is when the answer's headers arrive, so the server makes the next page
+     * while the device still receives and reads this one; with another transport, once the
+     * page has been read. Either way the server's work and the device's overlap, and at most
+     * {@link #PAGES_AHEAD} pages wait ahead of the one being applied.
      */
     private void pull(Session session, Counts counts) throws OutpostException {
-        PulledPage page = fetch(session, store.cursor());
-        while (true) {
-            Future<PulledPage> next = null;
-            if (page.hasMore()) {
-                String after = page.cursor();
-                next = worker.submit(() -> fetch(session, after));
-            }
-            try {
-                counts.pulled += store.applyChanges(page.changes(), page.cursor());
-            } catch (OutpostException | RuntimeException e) {
-                if (next != null) {
-                    next.cancel(true);
+        Ahead ahead = new Ahead();
+        Fetch fetch = new Fetch(session, store.cursor(), ahead, false);
+        try {
+            while (true) {
+                PulledPage page = await(fetch.page, "pull");
+                fetch.taken();
+                Fetch next = fetch.next;
+                if (next != null && !(page.hasMore() && next.after.equals(page.cursor()))) {
+                    // The headers said otherwise than the body, which is the answer.
+                    next.cancelAll();
+                    next = null;
                 }
-                throw e;
+                if (next == null && page.hasMore()) {
+                    next = new Fetch(session, page.cursor(), ahead, false);
+                }
+                fetch = next;
+                counts.pulled += store.applyChanges(page.changes(), page.cursor());
+                if (next == null) {
+                    return;
+                }
             }
-            if (next == null) {
-                return;
+        } catch (OutpostException | RuntimeException e) {
+            ahead.over = true;
+            if (fetch != null) {
+                fetch.cancelAll();
             }
-            page = await(next, "pull");
+            throw e;
+        } finally {
+            ahead.over = true;
         }
     }
 
-    private PulledPage fetch(Session session, String after) throws OutpostException {
-        if (transport instanceof HttpTransport http) {
-            return session.call(token -> http.pullPage(after, pullPage, token));
+    /** What the fetches of one pull share: permits to be ahead of the page applied, and whether the pull is over. */
+    private static final class Ahead {
+        final Semaphore permits = new Semaphore(PAGES_AHEAD);
+        volatile boolean over;
+    }
+
+    /**
+     * A page being fetched after a cursor, and the fetch of the page after it if that was
+     * started from this answer's headers (holding one of the pull's permits to be ahead).
+     */
+    private final class Fetch {
+        final String after;
+        final FutureTask<PulledPage> page;
+        private final Session session;
+        private final Ahead ahead;
+        private final boolean holdsPermit;
+        private final AtomicBoolean released = new AtomicBoolean();
+        volatile Fetch next;
+
+        Fetch(Session session, String after, Ahead ahead, boolean holdsPermit) {
+            this.session = session;
+            this.after = after;
+            this.ahead = ahead;
+            this.holdsPermit = holdsPermit;
+            this.page = new FutureTask<>(this::fetch);
+            worker.execute(page);
         }
-        return PulledPage.of(session.call(token -> transport.pull(after, pullPage, token)));
+
+        private PulledPage fetch() throws OutpostException {
+            if (transport instanceof HttpTransport http) {
+                return session.call(token -> http.pullPage(after, pullPage, token, this::aheadOf));
+            }
+            return PulledPage.of(session.call(token -> transport.pull(after, pullPage, token)));
+        }
+
+        /** Starts the next page's fetch from this answer's headers, if more follow and the pull may be that far ahead. */
+        private void aheadOf(String cursor, boolean hasMore) {
+            if (!hasMore || next != null || ahead.over || page.isCancelled() || !ahead.permits.tryAcquire()) {
+                return;
+            }
+            try {
+                next = new Fetch(session, cursor, ahead, true);
+            } catch (RuntimeException e) {
+                ahead.permits.release();
+                LOG.debug("the next page could not be asked for ahead: {}", e.toString());
+                return;
+            }
+            if (ahead.over || page.isCancelled()) {
+                next.cancelAll();
+            }
+        }
+
+        /** This page is being applied: it no longer counts as ahead. */
+        void taken() {
+            if (holdsPermit && released.compareAndSet(false, true)) {
+                ahead.permits.release();
+            }
+        }
+
+        /** Cancels this fetch and every one started from it. */
+        void cancelAll() {
+            for (Fetch fetch = this; fetch != null; fetch = fetch.next) {
+                fetch.page.cancel(true);
+                fetch.taken();
+            }
+        }
     }
 
     /** The outcome of a request made on the sync's own thread, as if it had been made here. */

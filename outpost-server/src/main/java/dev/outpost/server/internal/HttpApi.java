@@ -164,12 +164,21 @@ public final class HttpApi {
         metrics.pushed(System.nanoTime() - started, push.ops(), results, policies);
     }
 
+    /** The pull answer's header naming its {@code cursor}. */
+    static final String NEXT_CURSOR_HEADER = "Outpost-Cursor";
+    /** The pull answer's header saying whether more changes follow ({@code hasMore}). */
+    static final String HAS_MORE_HEADER = "Outpost-Has-More";
+
     private void pull(Context ctx) {
         long started = System.nanoTime();
         long after = Cursor.decode(ctx.queryParam("cursor"));
         int limit = pullLimit(ctx.queryParam("limit"));
         SyncStore.Page page = store.pull(scopes(ctx), after, limit);
         ctx.contentType("application/json");
+        // The cursor and whether more follow, as in the body, so a client may ask for the next
+        // page as soon as the headers arrive, while this page's body is still on its way.
+        ctx.header(NEXT_CURSOR_HEADER, Cursor.encode(page.lastSeq()));
+        ctx.header(HAS_MORE_HEADER, String.valueOf(page.hasMore()));
         ctx.result(pullResponse(page));
         metrics.pulled(System.nanoTime() - started, page.changes().size());
     }
