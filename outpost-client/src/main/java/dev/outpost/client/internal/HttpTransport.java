@@ -97,18 +97,13 @@ public final class HttpTransport implements Transport {
                 + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
         HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve(query)), token).GET().build();
         return send(http, PullAnswers::read, "pull", ahead == null ? null : headers -> {
-            String next = headers.firstValue(NEXT_CURSOR_HEADER).orElse(null);
-            String more = headers.firstValue(HAS_MORE_HEADER).orElse(null);
+            String next = headers.firstValue(PullResponse.CURSOR_HEADER).orElse(null);
+            String more = headers.firstValue(PullResponse.HAS_MORE_HEADER).orElse(null);
             if (next != null && ("true".equals(more) || "false".equals(more))) {
                 ahead.known(next, Boolean.parseBoolean(more));
             }
         });
     }
-
-    /** The pull answer's header naming its cursor, as its body does. */
-    static final String NEXT_CURSOR_HEADER = "Outpost-Cursor";
-    /** The pull answer's header saying whether more changes follow, as its body does. */
-    static final String HAS_MORE_HEADER = "Outpost-Has-More";
 
     /** Told a pull answer's cursor, and whether more follow, when its headers arrive. */
     @FunctionalInterface

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.ErrorBody;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
+import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Wire;
 import dev.outpost.server.TokenException;
@@ -164,11 +165,6 @@ public final class HttpApi {
         metrics.pushed(System.nanoTime() - started, push.ops(), results, policies);
     }
 
-    /** The pull answer's header naming its {@code cursor}. */
-    static final String NEXT_CURSOR_HEADER = "Outpost-Cursor";
-    /** The pull answer's header saying whether more changes follow ({@code hasMore}). */
-    static final String HAS_MORE_HEADER = "Outpost-Has-More";
-
     private void pull(Context ctx) {
         long started = System.nanoTime();
         long after = Cursor.decode(ctx.queryParam("cursor"));
@@ -177,14 +173,14 @@ public final class HttpApi {
         ctx.contentType("application/json");
         // The cursor and whether more follow, as in the body, so a client may ask for the next
         // page as soon as the headers arrive, while this page's body is still on its way.
-        ctx.header(NEXT_CURSOR_HEADER, Cursor.encode(page.lastSeq()));
-        ctx.header(HAS_MORE_HEADER, String.valueOf(page.hasMore()));
+        ctx.header(PullResponse.CURSOR_HEADER, Cursor.encode(page.lastSeq()));
+        ctx.header(PullResponse.HAS_MORE_HEADER, String.valueOf(page.hasMore()));
         ctx.result(pullResponse(page));
         metrics.pulled(System.nanoTime() - started, page.changes().size());
     }
 
     /**
-     * The page as a {@link dev.outpost.protocol.PullResponse} in JSON: its changes copied in as
+     * The page as a {@link PullResponse} in JSON: its changes copied in as
      * the store made them, then the cursor (URL-safe Base64, nothing to escape).
      */
     static byte[] pullResponse(SyncStore.Page page) {
