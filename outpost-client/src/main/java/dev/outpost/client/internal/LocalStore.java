@@ -1945,20 +1945,18 @@ public final class LocalStore implements AutoCloseable {
                     continue;
                 }
                 if (row == null) {
+                    // A record new to this device has no ops of its own: the row written, server
+                    // state and view alike, is its rebase already.
                     insertPulled(change, now);
                 } else {
                     saveServer(change.collection(), change.recordId(), new RecordState(change.data(), change.deleted()),
                             change.version(), change.hlc(), now, row);
-                }
-                if (row != null) {
                     if (!row.server().deleted() && !change.deleted()) {
                         queue.advanceDisjoint(change.collection(), change.recordId(), row.serverVersion(), row.server().data(),
                                 change.version(), change.data());
                     }
                     rebase(change.collection(), change.recordId());
                 }
-                // A record new to this device has no ops of its own: the row just written, server
-                // state and view alike, is its rebase already.
                 applied++;
             }
             putMeta(statements, "cursor", cursor);

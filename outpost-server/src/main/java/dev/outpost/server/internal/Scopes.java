@@ -47,11 +47,6 @@ record Scopes(String user, Map<String, ScopeAccess> shared) {
         return wire == null ? own() : SHARED_PREFIX + wire;
     }
 
-    /** The wire name of a stored scope: null for the user's own. */
-    String wire(String stored) {
-        return stored.equals(own()) ? null : stored.substring(SHARED_PREFIX.length());
-    }
-
     /** Whether the token may write records of the wire scope. */
     boolean canWrite(String wire) {
         return wire == null || shared.get(wire) == ScopeAccess.READ_WRITE;
