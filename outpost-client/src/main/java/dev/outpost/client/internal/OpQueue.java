@@ -127,7 +127,7 @@ final class OpQueue {
                 return new Chain(hasDead(open), false);
             }
         }
-        Long base = type == OpType.CREATE || !open.isEmpty() ? null : serverVersion;
+        Long base = open.isEmpty() ? serverVersion : null;
         insert(collection, id, type, base, data, priority, hlc, now);
         inheritPriority(open, priority);
         return chainAfter(open, true);
@@ -139,9 +139,17 @@ final class OpQueue {
      */
     void appendCreate(String collection, String id, ObjectNode data, Priority priority, String hlc, long now)
             throws SQLException {
-        insert(collection, id, OpType.CREATE, null, data, priority, hlc, now);
+        insert(collection, id, OpType.CREATE, 0L, data, priority, hlc, now);
     }
 
+    /**
+     * Inserts a pending op. {@code base} is the server version it was written against, given
+     * only when no op of its record is open: an op that has a base version has no open op
+     * before it, which the draw relies on. Ops take a base later only as their record's first
+     * open op ({@link #markSent}, {@link #baseForNext}), and an op put back before them
+     * ({@link #requeue}) takes it from those not yet sent; those sent cannot be behind it, as it
+     * held them back while its conflict was open.
+     */
     private void insert(String collection, String id, OpType type, Long base, ObjectNode data, Priority priority, String hlc,
             long now) throws SQLException {
         Payloads.Stored stored = Payloads.encode(cipher.seal(collection, id, data));
@@ -275,8 +283,9 @@ final class OpQueue {
         Map<Priority, Deque<Candidate>> pools = new EnumMap<>(Priority.class);
         // A JSON array, the form SQLite's json_each reads.
         String excluded = Wire.write(inFlight);
+        boolean held = anyConflictHeld();
         for (Priority priority : HIGHEST_FIRST) {
-            Deque<Candidate> pool = readyHeads(priority, now, max, excluded);
+            Deque<Candidate> pool = readyHeads(priority, now, max, excluded, held);
             if (!pool.isEmpty()) {
                 pools.put(priority, pool);
             }
@@ -318,21 +327,35 @@ final class OpQueue {
         return best;
     }
 
-    private Deque<Candidate> readyHeads(Priority priority, long now, int max, String inFlight) throws SQLException {
+    /**
+     * Whether a conflict held for the app (an open {@code conflicts} row) holds back any
+     * record's ops; while none does, the draw skips that check row by row.
+     */
+    private boolean anyConflictHeld() throws SQLException {
+        try (ResultSet rows = statements.get("SELECT EXISTS (SELECT 1 FROM conflicts WHERE status = 'OPEN')").executeQuery()) {
+            return rows.next() && rows.getInt(1) == 1;
+        }
+    }
+
+    private Deque<Candidate> readyHeads(Priority priority, long now, int max, String inFlight, boolean conflictsHeld)
+            throws SQLException {
         // The ops in flight are left out before a row's other conditions are checked, so they
-        // cost the walk little however many requests are on their way.
+        // cost the walk little however many requests are on their way. An op with a base
+        // version is known to be its record's first open op (see insert), so only the others
+        // look for an earlier open op of their record. The limit is written into the statement:
+        // bound as a parameter, SQLite compiles the statement again every time it is bound.
         PreparedStatement select = statements.get(
             "SELECT seq, op_id, collection, record_id, type, base_version, data, hlc, codec FROM ops o "
                     + "WHERE status = 'PENDING' AND priority = ? AND next_attempt_at <= ? "
-                    + "AND seq NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS ("
+                    + "AND seq NOT IN (SELECT value FROM json_each(?)) AND (o.base_version IS NOT NULL OR NOT EXISTS ("
                     + "SELECT 1 FROM ops e WHERE e.collection = o.collection AND e.record_id = o.record_id "
-                    + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq) AND NOT EXISTS ("
-                    + "SELECT 1 FROM conflicts c WHERE c.collection = o.collection AND c.record_id = o.record_id "
-                    + "AND c.status = 'OPEN') ORDER BY seq LIMIT ?");
+                    + "AND e.status IN ('PENDING', 'DEAD') AND e.seq < o.seq))"
+                    + (conflictsHeld ? " AND NOT EXISTS (SELECT 1 FROM conflicts c WHERE c.collection = o.collection "
+                            + "AND c.record_id = o.record_id AND c.status = 'OPEN')" : "")
+                    + " ORDER BY seq LIMIT " + max);
         select.setString(1, priority.name());
         select.setLong(2, now);
         select.setString(3, inFlight);
-        select.setInt(4, max);
         Deque<Candidate> pool = new ArrayDeque<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
