@@ -1610,7 +1610,7 @@ public final class LocalStore implements AutoCloseable {
                     // The record's view was its server state with this op alone applied on
                     // top: it is the server's state now, and the view stays as it is.
                     applied++;
-                    queue.finish(op.seq(), "APPLIED", Wire.write(result), null, now);
+                    queue.finish(op.seq(), "APPLIED", kept(op, result), null, now);
                     continue;
                 }
                 // A batch holds one op per record; should one hold more, the later ones read
@@ -1658,7 +1658,7 @@ public final class LocalStore implements AutoCloseable {
                     throw new OutpostException(Category.SERVER, "BAD_RESULT", "the server's result for op " + op.opId()
                             + " has status " + result.status() + " but neither a version, a record nor an error");
                 }
-                queue.finish(op.seq(), status, Wire.write(sealed(op, result)),
+                queue.finish(op.seq(), status, kept(op, result),
                         result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
                 if (status.equals("CONFLICT") && result.effectiveStatus() == OpStatus.CONFLICT && sameRecord(op, result.record())) {
                     settleOnDevice(op, row, result.record(), now, settled);
@@ -1745,6 +1745,16 @@ public final class LocalStore implements AutoCloseable {
 
     private static boolean sameRecord(PendingOp op, ServerRecord record) {
         return op.recordId().equals(record.recordId()) && op.collection().equals(record.collection());
+    }
+
+    /**
+     * The server's answer as an op's row keeps it: null for an op applied as sent (its row's
+     * status and its record's server version say all the answer does), else the answer as
+     * JSON, with the server's record in it sealed.
+     */
+    private String kept(PendingOp op, OpResult result) throws SQLException {
+        boolean plain = result.status() == OpStatus.APPLIED && result.record() == null && result.error() == null;
+        return plain ? null : Wire.write(sealed(op, result));
     }
 
     /** A result to store: the server's record in it with its sensitive fields sealed. */
