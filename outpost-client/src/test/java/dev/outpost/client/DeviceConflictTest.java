@@ -588,7 +588,7 @@ class DeviceConflictTest {
         try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement();
                 ResultSet rows = statement.executeQuery("PRAGMA user_version")) {
             rows.next();
-            assertThat(rows.getInt(1)).isEqualTo(6);
+            assertThat(rows.getInt(1)).isEqualTo(7);
         }
     }
 
@@ -610,6 +610,7 @@ class DeviceConflictTest {
         try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement()) {
             // As version 5 wrote them: every live server state in its own column.
             statement.execute("UPDATE records SET server_data = data WHERE server_data IS NULL AND server_deleted = 0");
+            statement.execute("DROP INDEX ops_unbased");
             statement.execute("PRAGMA user_version = 5");
         }
 
@@ -633,6 +634,72 @@ class DeviceConflictTest {
         assertThat(onServer("notes", "synced")).isEqualTo(json("{\"title\":\"changed after\"}"));
         assertThat(onServer("notes", "edited")).isEqualTo(json("{\"title\":\"edited offline\"}"));
         assertThat(phone.get("notes", "synced").orElseThrow().version()).isEqualTo(2);
+    }
+
+    /**
+     * Version 6 stored a CREATE without a base version even when it was its record's first open
+     * op. Opened at version 7, such a queue goes out as before: in order per record, each record's
+     * view right after, and the answer to the first op of a record with a later op does not
+     * make the view (which holds the later one too) the server's state.
+     */
+    @Test
+    void aVersionSixQueueGoesOutInOrderAfterTheMigration() throws Exception {
+        Path file = dir.resolve("v6.db");
+        phone = device("v6", phoneClock, UnaryOperator.identity());
+        phone.put("notes", "alone", "{\"title\":\"alone\"}");
+        phone.put("notes", "twice", "{\"title\":\"first\"}");
+        phone.close();
+        opened.remove(phone);
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement()) {
+            // As version 6 wrote them: every CREATE without a base version.
+            statement.execute("UPDATE ops SET base_version = NULL WHERE type = 'CREATE'");
+            statement.execute("DROP INDEX ops_unbased");
+            statement.execute("PRAGMA user_version = 6");
+        }
+
+        // The first push carries both CREATEs; the second, the UPDATE behind one of them, fails.
+        Transport http = Transport.http(java.net.URI.create(server.url()), Duration.ofSeconds(10));
+        AtomicLong pushes = new AtomicLong();
+        Transport failingSecondPush = new Transport() {
+            @Override
+            public PushResponse push(PushRequest request, String token) throws OutpostException {
+                if (pushes.incrementAndGet() == 2) {
+                    throw new OutpostException(OutpostException.Category.NETWORK, "CUT", "the link went down");
+                }
+                return http.push(request, token);
+            }
+
+            @Override
+            public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+                return http.pull(cursor, limit, token);
+            }
+        };
+        phone = device("v6", phoneClock, builder -> builder.coalescing(false).pushBatchSize(2).transport(failingSecondPush));
+        phone.put("notes", "twice", "{\"title\":\"second\"}");
+
+        assertThat(phone.sync().status()).isNotEqualTo(SyncResult.Status.COMPLETED);
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT server_data, server_version FROM records WHERE id = 'twice'")) {
+            assertThat(rows.next()).isTrue();
+            assertThat(rows.getString(1)).as("the server's state, kept apart from the view").isNotNull();
+            assertThat(json(rows.getString(1))).as("the server's state, apart from the view with the pending UPDATE")
+                    .isEqualTo(json("{\"title\":\"first\"}"));
+            assertThat(rows.getLong(2)).isEqualTo(1);
+        }
+        assertThat(phone.get("notes", "twice").orElseThrow().data()).isEqualTo(json("{\"title\":\"second\"}"));
+
+        SyncResult result = phone.sync();
+        assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(result.applied()).isEqualTo(1);
+        assertThat(onServer("notes", "alone")).isEqualTo(json("{\"title\":\"alone\"}"));
+        assertThat(onServer("notes", "twice")).isEqualTo(json("{\"title\":\"second\"}"));
+        assertThat(phone.get("notes", "twice").orElseThrow().state()).isEqualTo(SyncState.SYNCED);
+        assertThat(phone.get("notes", "alone").orElseThrow().version()).isEqualTo(1);
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement();
+                ResultSet rows = statement.executeQuery("PRAGMA user_version")) {
+            rows.next();
+            assertThat(rows.getInt(1)).isEqualTo(7);
+        }
     }
 
     private static String script(String name) throws IOException {

@@ -80,7 +80,7 @@ public final class LocalStore implements AutoCloseable {
     private static final List<String> MIGRATIONS =
             List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql",
                     "V4__codec_and_retention.sql", "V5__device_conflicts.sql",
-                    "V6__server_state_stored_once.sql");
+                    "V6__server_state_stored_once.sql", "V7__ops_without_base.sql");
     static final int SCHEMA_VERSION = MIGRATIONS.size();
 
     private final Path file;
@@ -1692,7 +1692,8 @@ public final class LocalStore implements AutoCloseable {
 
     /**
      * The records of {@code sent} (collection and id joined with a NUL) that have an open op
-     * besides the one sent, read with one statement per collection.
+     * besides the one sent. Each sent op is its record's first open op, so any other is stored
+     * without a base version, and is looked for among those alone ({@link OpQueue#unbasedSeqs}).
      */
     private Set<String> withOtherOpenOps(List<PendingOp> sent) throws SQLException {
         Map<String, Long> sentSeq = new HashMap<>();
@@ -1706,7 +1707,7 @@ public final class LocalStore implements AutoCloseable {
             idsByCollection.computeIfAbsent(op.collection(), c -> new ArrayList<>()).add(op.recordId());
         }
         for (Map.Entry<String, List<String>> entry : idsByCollection.entrySet()) {
-            queue.openSeqs(entry.getKey(), entry.getValue(), (id, seq) -> {
+            queue.unbasedSeqs(entry.getKey(), entry.getValue(), (id, seq) -> {
                 String key = entry.getKey() + '\u0000' + id;
                 if (seq != sentSeq.get(key)) {
                     shared.add(key);

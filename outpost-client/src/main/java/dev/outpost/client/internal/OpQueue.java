@@ -438,6 +438,29 @@ final class OpQueue {
         }
     }
 
+    /**
+     * Calls {@code each} for every open op of the records named that has no base version, read
+     * from the small index of those ops ({@code ops_unbased}). As an op with a base version is
+     * its record's first open op, a record's open ops other than its first are all among these.
+     */
+    void unbasedSeqs(String collection, List<String> ids, OpenSeq each) throws SQLException {
+        try (ResultSet any = statements.get("SELECT EXISTS (SELECT 1 FROM ops INDEXED BY ops_unbased "
+                + "WHERE base_version IS NULL AND status IN ('PENDING', 'DEAD'))").executeQuery()) {
+            if (!any.next() || any.getInt(1) == 0) {
+                return;
+            }
+        }
+        PreparedStatement select = statements.get("SELECT record_id, seq FROM ops INDEXED BY ops_unbased WHERE collection = ? "
+                + "AND record_id IN (SELECT value FROM json_each(?)) AND base_version IS NULL AND status IN ('PENDING', 'DEAD')");
+        select.setString(1, collection);
+        select.setString(2, Wire.write(ids));
+        try (ResultSet rows = select.executeQuery()) {
+            while (rows.next()) {
+                each.found(rows.getString(1), rows.getLong(2));
+            }
+        }
+    }
+
     /** The key of an op of a record in {@link #openOps}: collection, record id and op id joined with NULs. */
     static String openOpKey(String collection, String id, String opId) {
         return collection + '\u0000' + id + '\u0000' + opId;
