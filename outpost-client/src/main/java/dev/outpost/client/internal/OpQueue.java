@@ -427,15 +427,8 @@ final class OpQueue {
      * statement from the record index alone.
      */
     void openSeqs(String collection, List<String> ids, OpenSeq each) throws SQLException {
-        PreparedStatement select = statements.get("SELECT record_id, seq FROM ops WHERE collection = ? "
-                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')");
-        select.setString(1, collection);
-        select.setString(2, Wire.write(ids));
-        try (ResultSet rows = select.executeQuery()) {
-            while (rows.next()) {
-                each.found(rows.getString(1), rows.getLong(2));
-            }
-        }
+        eachFound("SELECT record_id, seq FROM ops WHERE collection = ? "
+                + "AND record_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'DEAD')", collection, ids, each);
     }
 
     /**
@@ -450,8 +443,14 @@ final class OpQueue {
                 return;
             }
         }
-        PreparedStatement select = statements.get("SELECT record_id, seq FROM ops INDEXED BY ops_unbased WHERE collection = ? "
-                + "AND record_id IN (SELECT value FROM json_each(?)) AND base_version IS NULL AND status IN ('PENDING', 'DEAD')");
+        eachFound("SELECT record_id, seq FROM ops INDEXED BY ops_unbased WHERE collection = ? "
+                + "AND record_id IN (SELECT value FROM json_each(?)) AND base_version IS NULL AND status IN ('PENDING', 'DEAD')",
+                collection, ids, each);
+    }
+
+    /** Runs {@code sql}, which selects record id and seq for a collection and a JSON array of ids, calling {@code each} per row. */
+    private void eachFound(String sql, String collection, List<String> ids, OpenSeq each) throws SQLException {
+        PreparedStatement select = statements.get(sql);
         select.setString(1, collection);
         select.setString(2, Wire.write(ids));
         try (ResultSet rows = select.executeQuery()) {
