@@ -14,6 +14,7 @@ import dev.outpost.testing.FakeClock;
 import dev.outpost.testing.TestServer;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -658,7 +659,7 @@ class DeviceConflictTest {
         }
 
         // The first push carries both CREATEs; the second, the UPDATE behind one of them, fails.
-        Transport http = Transport.http(java.net.URI.create(server.url()), Duration.ofSeconds(10));
+        Transport http = Transport.http(URI.create(server.url()), Duration.ofSeconds(10));
         AtomicLong pushes = new AtomicLong();
         Transport failingSecondPush = new Transport() {
             @Override
