@@ -75,22 +75,16 @@ public final class HttpTransport implements Transport {
 
     @Override
     public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
-        return pullPage(cursor, limit, token).toResponse();
+        return pullPage(cursor, limit, token, null).toResponse();
     }
 
     /**
      * {@link #pull}, each record's data kept as the JSON text the server sent: the sync stores a
      * record new to the device as that text, without a tree made of it and written out again.
-     */
-    PulledPage pullPage(String cursor, int limit, String token) throws OutpostException {
-        return pullPage(cursor, limit, token, null);
-    }
-
-    /**
-     * {@link #pullPage(String, int, String)}, telling {@code ahead} (if not null) the answer's
-     * cursor and whether more follow as soon as its headers arrive, while its body is still on
-     * its way, so the next page can be asked for sooner. A server that sends no such headers,
-     * or sends them unreadable, is simply not ahead of its body.
+     * {@code ahead}, if not null, is told the answer's cursor and whether more follow as soon as
+     * its headers arrive, while its body is still on its way, so the next page can be asked for
+     * sooner. A server that sends no such headers, or sends them unreadable, is simply not ahead
+     * of its body.
      */
     PulledPage pullPage(String cursor, int limit, String token, PageAhead ahead) throws OutpostException {
         String query = "v1/pull?limit=" + limit

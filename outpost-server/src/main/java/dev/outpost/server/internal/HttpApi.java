@@ -173,17 +173,19 @@ public final class HttpApi {
         ctx.contentType("application/json");
         // The cursor and whether more follow, as in the body, so a client may ask for the next
         // page as soon as the headers arrive, while this page's body is still on its way.
-        ctx.header(PullResponse.CURSOR_HEADER, Cursor.encode(page.lastSeq()));
+        String cursor = Cursor.encode(page.lastSeq());
+        ctx.header(PullResponse.CURSOR_HEADER, cursor);
         ctx.header(PullResponse.HAS_MORE_HEADER, String.valueOf(page.hasMore()));
-        ctx.result(pullResponse(page));
+        ctx.result(pullResponse(page, cursor));
         metrics.pulled(System.nanoTime() - started, page.changes().size());
     }
 
     /**
      * The page as a {@link PullResponse} in JSON: its changes copied in as
-     * the store made them, then the cursor (URL-safe Base64, nothing to escape).
+     * the store made them, then {@code cursor}, the page's cursor as {@link Cursor#encode} gives
+     * it (URL-safe Base64, nothing to escape).
      */
-    static byte[] pullResponse(SyncStore.Page page) {
+    static byte[] pullResponse(SyncStore.Page page, String cursor) {
         int size = 64;
         for (byte[] change : page.changes()) {
             size += change.length + 1;
@@ -196,7 +198,7 @@ public final class HttpApi {
             }
             out.writeBytes(page.changes().get(i));
         }
-        out.writeBytes(("],\"cursor\":\"" + Cursor.encode(page.lastSeq()) + "\",\"hasMore\":" + page.hasMore() + "}")
+        out.writeBytes(("],\"cursor\":\"" + cursor + "\",\"hasMore\":" + page.hasMore() + "}")
                 .getBytes(StandardCharsets.US_ASCII));
         return out.toByteArray();
     }

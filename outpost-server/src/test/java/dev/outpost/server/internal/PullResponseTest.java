@@ -68,7 +68,7 @@ class PullResponseTest {
     }
 
     private PullResponse pull(long after, int limit) throws Exception {
-        return Wire.read(HttpApi.pullResponse(store.pull(ANN, after, limit)), PullResponse.class);
+        return Wire.read(answer(store.pull(ANN, after, limit)), PullResponse.class);
     }
 
     @Test
@@ -119,8 +119,12 @@ class PullResponseTest {
 
     @Test
     void anEmptyPageKeepsItsCursor() throws Exception {
-        assertThat(Wire.read(HttpApi.pullResponse(new SyncStore.Page(List.of(), 7, false)), PullResponse.class))
+        assertThat(Wire.read(answer(new SyncStore.Page(List.of(), 7, false)), PullResponse.class))
                 .isEqualTo(new PullResponse(List.of(), Cursor.encode(7), false));
         assertThat(pull(7, 10)).isEqualTo(new PullResponse(List.of(), Cursor.encode(7), false));
+    }
+
+    private static byte[] answer(SyncStore.Page page) {
+        return HttpApi.pullResponse(page, Cursor.encode(page.lastSeq()));
     }
 }
