@@ -3,8 +3,14 @@ package dev.outpost.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.outpost.protocol.Wire;
 import dev.outpost.server.NaturalKey;
 import dev.outpost.testing.TestServer;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,8 +38,12 @@ class NaturalKeyTest {
     }
 
     private Outpost device(String name) throws OutpostException {
+        return device(name, "ann");
+    }
+
+    private Outpost device(String name, String user) throws OutpostException {
         return Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve(name + ".db")).serverUrl(server.url())
-                .tokenProvider(TokenProvider.fixed(server.token("ann"))).build());
+                .tokenProvider(TokenProvider.fixed(server.token(user))).build());
     }
 
     private static String call(long startedAt, double duration, String direction) {
@@ -53,6 +63,39 @@ class NaturalKeyTest {
             assertThat(tablet.list("calls")).extracting(LocalRecord::id).containsExactly("from-phone");
             assertThat(tablet.pendingCount()).isZero();
             assertThat(result.pulled()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void theDuplicateIsInTheDevicesAuditUnderItsOwnStatus() throws Exception {
+        try (Outpost phone = device("phone"); Outpost tablet = device("tablet")) {
+            phone.put("calls", "from-phone", call(T, 60, "INBOUND"));
+            phone.sync();
+            tablet.put("calls", "from-tablet", call(T, 60, "INBOUND"));
+            tablet.sync();
+
+            HttpResponse<String> audit = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create(server.url() + "/v1/devices/" + tablet.deviceId() + "/operations?status=DUPLICATE"))
+                    .header("Authorization", "Bearer " + server.token("ann")).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(audit.statusCode()).as(audit.body()).isEqualTo(200);
+            JsonNode entries = Wire.mapper().readTree(audit.body()).get("operations");
+            assertThat(entries).hasSize(1);
+            assertThat(entries.get(0).get("recordId").asText()).isEqualTo("from-tablet");
+            assertThat(entries.get(0).get("status").asText()).isEqualTo("DUPLICATE");
+        }
+    }
+
+    @Test
+    void anotherUsersSameCallIsTheirOwnRecordAndSeesNothingOfTheFirst() throws Exception {
+        try (Outpost annPhone = device("ann-phone"); Outpost bobPhone = device("bob-phone", "bob")) {
+            annPhone.put("calls", "ann-call", call(T, 60, "INBOUND"));
+            annPhone.sync();
+            bobPhone.put("calls", "bob-call", call(T, 60, "INBOUND"));
+            bobPhone.sync();
+
+            assertThat(server.records("ann")).containsOnlyKeys("calls/ann-call");
+            assertThat(server.records("bob")).containsOnlyKeys("calls/bob-call");
+            assertThat(bobPhone.list("calls")).extracting(LocalRecord::id).containsExactly("bob-call");
         }
     }
 

@@ -210,11 +210,8 @@ public final class HttpApi {
             try {
                 status = OpStatus.valueOf(statusText);
             } catch (IllegalArgumentException e) {
-                throw ApiException.badRequest("status must be APPLIED, MERGED, CONFLICT or REJECTED (got '"
+                throw ApiException.badRequest("status must be APPLIED, MERGED, DUPLICATE, CONFLICT or REJECTED (got '"
                         + (statusText.length() > 20 ? statusText.substring(0, 20) + "..." : statusText) + "')");
-            }
-            if (status == OpStatus.DUPLICATE) {
-                throw ApiException.badRequest("status DUPLICATE is never stored: the audit keeps each op's first outcome");
             }
         }
         int limit = pageParam(ctx.queryParam("limit"), "limit", 100, 1, 1000);
