@@ -16,6 +16,7 @@ import dev.outpost.protocol.Names;
 import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.Wire;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -165,7 +166,7 @@ public final class Outpost implements AutoCloseable {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(data, "data"));
         Objects.requireNonNull(priority, "priority");
-        return queued(collection, id, watched(() -> store.put(collection, id, data, priority)));
+        return (LocalRecord) queued(collection, id, watched(() -> store.put(collection, id, data, priority)));
     }
 
     /**
@@ -206,7 +207,7 @@ public final class Outpost implements AutoCloseable {
         checkName(collection, id);
         checkDepth(Objects.requireNonNull(patch, "patch"));
         Objects.requireNonNull(priority, "priority");
-        return queued(collection, id, watched(() -> store.update(collection, id, patch, priority)));
+        return (LocalRecord) queued(collection, id, watched(() -> store.update(collection, id, patch, priority)));
     }
 
     /** As {@link #update(String, String, ObjectNode)}, with the patch as JSON text. */
@@ -233,7 +234,7 @@ public final class Outpost implements AutoCloseable {
     public boolean delete(String collection, String id, Priority priority) throws OutpostException {
         checkName(collection, id);
         Objects.requireNonNull(priority, "priority");
-        return queued(collection, id, watched(() -> store.delete(collection, id, priority)));
+        return (Boolean) queued(collection, id, watched(() -> store.delete(collection, id, priority)));
     }
 
     /** The record as this device sees it, if it exists and is not deleted. */
@@ -266,9 +267,10 @@ public final class Outpost implements AutoCloseable {
      */
     public WriteBatch newBatch() {
         return new WriteBatch(writes -> {
-            List<Object> results = watched(() -> store.apply(writes));
-            for (LocalWrite write : writes) {
-                queued(write.collection(), write.id(), null);
+            List<LocalStore.Written> written = watched(() -> store.apply(writes));
+            List<Object> results = new ArrayList<>(written.size());
+            for (int i = 0; i < written.size(); i++) {
+                results.add(queued(writes.get(i).collection(), writes.get(i).id(), written.get(i)));
             }
             return results;
         });
@@ -427,7 +429,7 @@ public final class Outpost implements AutoCloseable {
         }
         String[] queuedFor = store.resolveConflict(conflictId, resolution);
         if (queuedFor != null) {
-            queued(queuedFor[0], queuedFor[1], null);
+            queued(queuedFor[0], queuedFor[1], new LocalStore.Written(null, true));
         }
     }
 
@@ -715,11 +717,13 @@ public final class Outpost implements AutoCloseable {
         store.close();
     }
 
-    /** Tells the listeners and the scheduler about a stored write. */
-    private <T> T queued(String collection, String id, T result) {
-        tell(listener -> listener.opQueued(collection, id));
-        scheduler.written();
-        return result;
+    /** Tells the listeners and the scheduler about a write that changed something; returns its value. */
+    private Object queued(String collection, String id, LocalStore.Written written) {
+        if (written.changed()) {
+            tell(listener -> listener.opQueued(collection, id));
+            scheduler.written();
+        }
+        return written.value();
     }
 
     /** A write whose QUOTA failure is told to the listeners before it is thrown. */

@@ -67,6 +67,31 @@ class ListenerTest {
     }
 
     @Test
+    void onlyWritesThatChangeSomethingAreToldAsQueued() throws Exception {
+        List<String> queued = new ArrayList<>();
+        OutpostListener counter = new OutpostListener() {
+            @Override
+            public void opQueued(String collection, String recordId) {
+                queued.add(collection + "/" + recordId);
+            }
+        };
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("w.db"))
+                .listener(counter).build())) {
+            outpost.put("notes", "n1", "{\"a\":1}");
+            outpost.put("notes", "n1", "{\"a\":1}");
+            outpost.update("notes", "n1", "{\"a\":1}");
+            outpost.update("notes", "n1", "{\"missing\":null}");
+            assertThat(outpost.delete("notes", "no-such-note")).isFalse();
+            outpost.newBatch().put("notes", "n1", "{\"a\":1}").put("notes", "n2", "{\"b\":2}").commit();
+            outpost.update("notes", "n2", "{\"b\":3}");
+            assertThat(outpost.delete("notes", "n2")).isTrue();
+
+            assertThat(queued).containsExactly("notes/n1", "notes/n2", "notes/n2", "notes/n2");
+            assertThat(outpost.pendingCount()).as("n2's create and delete cancel out").isEqualTo(1);
+        }
+    }
+
+    @Test
     void aStoreThatDidNotOpenAsItWasIsToldToListeners() throws Exception {
         Path file = dir.resolve("damaged.db");
         Files.write(file, new byte[4096]);

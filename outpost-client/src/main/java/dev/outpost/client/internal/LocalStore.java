@@ -483,27 +483,32 @@ public final class LocalStore implements AutoCloseable {
 
     // ---- writes ---------------------------------------------------------------------------
 
-    /** Creates the record or replaces all its fields; returns the record as stored. */
-    public LocalRecord put(String collection, String id, ObjectNode data, Priority priority) throws OutpostException {
-        return (LocalRecord) submit(List.of(LocalWrite.put(collection, id, data, priority))).get(0);
-    }
-
-    /** Applies a merge patch to an existing record; returns the record as stored. */
-    public LocalRecord update(String collection, String id, ObjectNode patch, Priority priority) throws OutpostException {
-        return (LocalRecord) submit(List.of(LocalWrite.update(collection, id, patch, priority))).get(0);
-    }
-
-    /** Deletes a record; returns whether there was a live record to delete. */
-    public boolean delete(String collection, String id, Priority priority) throws OutpostException {
-        return (Boolean) submit(List.of(LocalWrite.delete(collection, id, priority))).get(0);
-    }
-
     /**
-     * Applies the writes in order, all or none, in one transaction; returns per write the
-     * record after it (a {@link LocalRecord}, null if absent) or, for a delete, whether there
-     * was a live record.
+     * What a write gave: its {@code value} (the record after it, a {@link LocalRecord} or null
+     * if absent, or for a delete whether there was a live record), and whether it changed the
+     * store. A write that changes nothing (the same fields put again, an empty patch, a delete
+     * of a record that is not there) queues no op.
      */
-    public List<Object> apply(List<LocalWrite> writes) throws OutpostException {
+    public record Written(Object value, boolean changed) {
+    }
+
+    /** Creates the record or replaces all its fields; its value is the record as stored. */
+    public Written put(String collection, String id, ObjectNode data, Priority priority) throws OutpostException {
+        return submit(List.of(LocalWrite.put(collection, id, data, priority))).get(0);
+    }
+
+    /** Applies a merge patch to an existing record; its value is the record as stored. */
+    public Written update(String collection, String id, ObjectNode patch, Priority priority) throws OutpostException {
+        return submit(List.of(LocalWrite.update(collection, id, patch, priority))).get(0);
+    }
+
+    /** Deletes a record; its value is whether there was a live record to delete. */
+    public Written delete(String collection, String id, Priority priority) throws OutpostException {
+        return submit(List.of(LocalWrite.delete(collection, id, priority))).get(0);
+    }
+
+    /** Applies the writes in order, all or none, in one transaction; returns what each gave. */
+    public List<Written> apply(List<LocalWrite> writes) throws OutpostException {
         return submit(List.copyOf(writes));
     }
 
@@ -522,7 +527,7 @@ public final class LocalStore implements AutoCloseable {
         final Thread caller = Thread.currentThread();
         /** {@link #WAITING}, {@link #LEAD} (the caller is to commit the waiting writes) or {@link #DONE}. */
         volatile int state;
-        List<Object> results;
+        List<Written> results;
         Exception failure;
         /** The number of the commit that holds the task's writes. */
         long commit;
@@ -563,7 +568,7 @@ public final class LocalStore implements AutoCloseable {
      * every group before it, and no writer waits for another to pass through a lock. No write
      * returns before the commit that holds it is on disk.
      */
-    private List<Object> submit(List<LocalWrite> writes) throws OutpostException {
+    private List<Written> submit(List<LocalWrite> writes) throws OutpostException {
         Task task = new Task(writes);
         waiting.add(task);
         // A caller that takes the lead always commits once, which passes the lead on, even
@@ -665,7 +670,7 @@ public final class LocalStore implements AutoCloseable {
                 Savepoint savepoint = alone ? null : db.setSavepoint();
                 try {
                     long pagesBefore = settings.quotaBytes() == Long.MAX_VALUE ? 0 : pages();
-                    List<Object> results = new ArrayList<>(task.writes.size());
+                    List<Written> results = new ArrayList<>(task.writes.size());
                     for (LocalWrite write : task.writes) {
                         results.add(applyWrite(write));
                     }
@@ -773,7 +778,7 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    private Object applyWrite(LocalWrite write) throws SQLException, OutpostException {
+    private Written applyWrite(LocalWrite write) throws SQLException, OutpostException {
         String collection = write.collection();
         String id = write.id();
         switch (write.kind()) {
@@ -781,16 +786,16 @@ public final class LocalStore implements AutoCloseable {
                 ObjectNode fields = JsonMergePatch.withoutNulls(write.data());
                 Row row = load(collection, id);
                 if (row == null) {
-                    return created(collection, id, fields, write.priority());
+                    return new Written(created(collection, id, fields, write.priority()), true);
                 }
                 if (row.local().deleted()) {
-                    return written(collection, id, OpType.CREATE, fields, fields, write.priority(), row);
+                    return new Written(written(collection, id, OpType.CREATE, fields, fields, write.priority(), row), true);
                 }
                 ObjectNode patch = JsonMergePatch.diff(row.local().data(), fields);
                 if (patch.isEmpty()) {
-                    return readRecord(collection, id).orElse(null);
+                    return new Written(readRecord(collection, id).orElse(null), false);
                 }
-                return written(collection, id, OpType.UPDATE, patch, fields, write.priority(), row);
+                return new Written(written(collection, id, OpType.UPDATE, patch, fields, write.priority(), row), true);
             }
             case UPDATE -> {
                 Row row = load(collection, id);
@@ -801,17 +806,17 @@ public final class LocalStore implements AutoCloseable {
                 ObjectNode after = JsonMergePatch.withoutNulls(JsonMergePatch.apply(row.local().data(), write.data()));
                 ObjectNode normalized = JsonMergePatch.diff(row.local().data(), after);
                 if (normalized.isEmpty()) {
-                    return readRecord(collection, id).orElse(null);
+                    return new Written(readRecord(collection, id).orElse(null), false);
                 }
-                return written(collection, id, OpType.UPDATE, normalized, after, write.priority(), row);
+                return new Written(written(collection, id, OpType.UPDATE, normalized, after, write.priority(), row), true);
             }
             case DELETE -> {
                 Row row = load(collection, id);
                 if (row == null || row.local().deleted()) {
-                    return Boolean.FALSE;
+                    return new Written(Boolean.FALSE, false);
                 }
                 written(collection, id, OpType.DELETE, null, null, write.priority(), row);
-                return Boolean.TRUE;
+                return new Written(Boolean.TRUE, true);
             }
             default -> throw new IllegalStateException("unhandled write " + write.kind());
         }
