@@ -55,6 +55,7 @@ public final class Outpost implements AutoCloseable {
     private SyncGate gate;
     private CircuitBreaker breaker;
     private java.time.Clock clock;
+    /** When a sync last completed, also in an earlier session (the metered-link rule counts from it). */
     private volatile java.time.Instant lastSuccess;
     private volatile boolean background;
     private final SyncHistory history = new SyncHistory();
@@ -99,6 +100,7 @@ public final class Outpost implements AutoCloseable {
             store.handleConflicts(new ConflictHandling(config::conflictPolicy, config.conflictResolvers(),
                     (conflict, settledBy) -> outpost.tell(listener -> listener.conflictDetected(conflict, settledBy))));
             store.askResolvers();
+            outpost.lastSuccess = store.lastSyncCompletedAt();
         } catch (OutpostException e) {
             store.close();
             throw e;

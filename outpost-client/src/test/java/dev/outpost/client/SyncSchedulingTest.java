@@ -116,6 +116,29 @@ class SyncSchedulingTest {
     }
 
     @Test
+    void theDayOfflineCountsFromTheLastCompletedSyncAlsoAfterARestart() throws Exception {
+        ManualNetworkMonitor network = NetworkMonitor.manual(NetworkState.online(ConnectionType.WIFI, false));
+        OutpostConfig config = OutpostConfig.builder().storeFile(dir.resolve("restarted.db"))
+                .transport(Transport.http(URI.create(server.url()), Duration.ofSeconds(5)))
+                .tokenProvider(TokenProvider.fixed(server.token("ann"))).clock(clock).syncPolicy(TRIGGERED_ONLY)
+                .networkMonitor(network).build();
+        try (Outpost phone = Outpost.open(config)) {
+            phone.put("notes", "n1", "{\"title\":\"milk\"}");
+            assertThat(await(phone.trigger(SyncReason.SCHEDULED)).status()).isEqualTo(SyncResult.Status.COMPLETED);
+        }
+        clock.advance(Duration.ofHours(25));
+        network.update(NetworkState.online(ConnectionType.CELLULAR, true));
+        try (Outpost phone = Outpost.open(config)) {
+            phone.put("notes", "n2", "{\"title\":\"eggs\"}");
+
+            SyncResult result = await(phone.trigger(SyncReason.SCHEDULED));
+
+            assertThat(result.status()).as("25 h since the last sync, though n2 was written just now").isEqualTo(SyncResult.Status.COMPLETED);
+            assertThat(server.records("ann")).containsOnlyKeys("notes/n1", "notes/n2");
+        }
+    }
+
+    @Test
     void aMeteredLinkIsUsedWhenTheQueuePassesItsThreshold() throws Exception {
         SyncPolicy policy = SyncPolicy.builder().interval(Duration.ZERO).noSyncOnWrite().meteredQueueBytes(2000).build();
         Outpost phone = device(policy, NetworkMonitor.manual(NetworkState.online(ConnectionType.CELLULAR, true)));

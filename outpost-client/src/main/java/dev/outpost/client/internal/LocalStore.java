@@ -1817,6 +1817,27 @@ public final class LocalStore implements AutoCloseable {
     }
 
     /** How many pushes in a row the server has failed (5xx, 429, unreadable); batches shrink by half per failure. */
+    /** When a sync last completed on this store, by the store's clock; null if none has. */
+    public synchronized Instant lastSyncCompletedAt() throws OutpostException {
+        try {
+            String value = meta(statements, "last_sync_completed_at");
+            return value == null ? null : Instant.ofEpochMilli(Long.parseLong(value));
+        } catch (SQLException | NumberFormatException e) {
+            throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+        }
+    }
+
+    /** Notes that a sync completed now, so the time survives a restart. */
+    synchronized void syncCompleted() throws OutpostException {
+        try {
+            putMeta(statements, "last_sync_completed_at", String.valueOf(clock.millis()));
+            commitRecoverable();
+        } catch (SQLException | RuntimeException e) {
+            rollback(e);
+            throw storage("cannot write the store's metadata: " + e.getMessage(), e);
+        }
+    }
+
     synchronized int serverFailures() throws OutpostException {
         try {
             String value = meta(statements, "server_failures");

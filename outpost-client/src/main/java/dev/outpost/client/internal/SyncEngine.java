@@ -111,6 +111,7 @@ public final class SyncEngine {
                 push(session, counts);
                 pull(session, counts);
                 store.purge();
+                store.syncCompleted();
                 backup = worker.submit(this::backupIfDue);
                 return counts.result(SyncResult.Status.COMPLETED, null, "synced: " + counts.summary());
             } catch (OutpostException e) {
