@@ -7,22 +7,27 @@ import java.util.random.RandomGenerator;
 /**
  * How an op that the server failed to take (5xx, 429, an answer it could not read) is tried
  * again: after {@code initialDelay}, doubling each time up to {@code maxDelay}, shortened by a
- * random share of up to {@code jitter} so that devices do not retry in step. After
- * {@code maxAttempts} failed attempts the op moves to the dead-letter queue with the last
- * error as its reason. Being offline is never an attempt.
+ * random share of up to {@code jitter} so that devices do not retry in step. After its first
+ * attempt an op is retried up to {@code maxRetries} times; when the last retry fails too, the
+ * op moves to the dead-letter queue with the last error as its reason. Being offline is never
+ * an attempt.
  *
- * @param maxAttempts attempts before an op is dead-lettered, at least 1
+ * @param maxRetries retries after the first attempt before an op is dead-lettered, at least 0
+ *     (0: the first failure dead-letters it)
  * @param initialDelay the wait after the first failed attempt, positive
  * @param maxDelay the longest wait, at least {@code initialDelay}
  * @param jitter the share of each wait that may be cut at random, from 0 to 1
  */
-public record RetryPolicy(int maxAttempts, Duration initialDelay, Duration maxDelay, double jitter) {
-    /** The seeds' schedule: 1, 2, 4, 8, 16 s, 5 attempts, 20% jitter. */
+public record RetryPolicy(int maxRetries, Duration initialDelay, Duration maxDelay, double jitter) {
+    /**
+     * The seeds' schedule: up to 5 retries, after waits of 1, 2, 4, 8 and 16 s, 20% jitter; the
+     * op is dead-lettered when its 6th attempt fails.
+     */
     public static final RetryPolicy DEFAULT = new RetryPolicy(5, Duration.ofSeconds(1), Duration.ofSeconds(16), 0.2);
 
     public RetryPolicy {
-        if (maxAttempts < 1) {
-            throw new IllegalArgumentException("maxAttempts must be at least 1, got " + maxAttempts);
+        if (maxRetries < 0) {
+            throw new IllegalArgumentException("maxRetries must be at least 0, got " + maxRetries);
         }
         Objects.requireNonNull(initialDelay, "initialDelay");
         Objects.requireNonNull(maxDelay, "maxDelay");

@@ -126,7 +126,7 @@ class QueueFailureModesTest {
             }
             assertThat(server.records("ann")).containsOnlyKeys("notes/n1", "notes/n2", "notes/n3", "notes/n4");
             assertThat(phone.deadLetters()).extracting(DeadLetter::recordId).containsExactly("n0");
-            assertThat(phone.deadLetters().get(0).attempts()).isEqualTo(5);
+            assertThat(phone.deadLetters().get(0).attempts()).as("its first attempt and 5 retries").isEqualTo(6);
         }
     }
 

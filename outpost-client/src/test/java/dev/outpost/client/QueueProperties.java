@@ -379,7 +379,7 @@ class QueueProperties {
             @ForAll("writes") List<Action> then,
             @ForAll @IntRange(min = 1, max = 5) int batchSize,
             @ForAll boolean deadLetter) throws Exception {
-        RetryPolicy retry = deadLetter ? new RetryPolicy(1, Duration.ofSeconds(1), Duration.ofSeconds(16), 0) : RETRY;
+        RetryPolicy retry = deadLetter ? new RetryPolicy(0, Duration.ofSeconds(1), Duration.ofSeconds(16), 0) : RETRY;
         try (Device device = new Device(false, batchSize, List.of(Fault.BEFORE_SERVER), retry)) {
             for (Action action : first) {
                 device.apply(action);

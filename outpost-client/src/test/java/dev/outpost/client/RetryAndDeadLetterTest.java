@@ -130,7 +130,7 @@ class RetryAndDeadLetterTest {
     // ---- 1. backoff schedule ------------------------------------------------------------------
 
     @Test
-    void aFailingServerIsRetriedAfterOneTwoFourEightSecondsThenTheOpIsDeadLettered() throws Exception {
+    void aFailingServerIsRetriedAfterOneTwoFourEightSixteenSecondsThenTheOpIsDeadLettered() throws Exception {
         Outpost phone = device();
         phone.put("notes", "n1", "{\"title\":\"retry me\"}");
         transport.failEveryPush(() -> http503(null));
@@ -141,7 +141,7 @@ class RetryAndDeadLetterTest {
         assertThat(first.dead()).isZero();
         assertThat(transport.pushCalls()).isEqualTo(1);
 
-        long[] waits = {1, 2, 4, 8};
+        long[] waits = {1, 2, 4, 8, 16};
         for (int i = 0; i < waits.length; i++) {
             Duration wait = Duration.ofSeconds(waits[i]);
             Instant due = in(wait);
@@ -164,7 +164,7 @@ class RetryAndDeadLetterTest {
             if (i < waits.length - 1) {
                 assertThat(retried.dead()).isZero();
             } else {
-                assertThat(retried.dead()).as("the 5th failed attempt").isEqualTo(1);
+                assertThat(retried.dead()).as("the 6th failed attempt").isEqualTo(1);
                 assertThat(retried.pending()).isZero();
             }
         }
@@ -175,7 +175,7 @@ class RetryAndDeadLetterTest {
         assertThat(letter.recordId()).isEqualTo("n1");
         assertThat(letter.type()).isEqualTo(OpType.CREATE);
         assertThat(letter.data()).isEqualTo(json("{\"title\":\"retry me\"}"));
-        assertThat(letter.attempts()).isEqualTo(5);
+        assertThat(letter.attempts()).isEqualTo(6);
         assertThat(letter.reason()).contains("HTTP_503");
         assertThat(letter.diedAt()).isEqualTo(clock.instant());
         QueueStats stats = phone.queueStats();
@@ -195,7 +195,7 @@ class RetryAndDeadLetterTest {
         transport.failEveryPush(() -> http503(null));
 
         boolean anyCut = false;
-        for (int attempt = 1; attempt < jittered.maxAttempts(); attempt++) {
+        for (int attempt = 1; attempt <= jittered.maxRetries(); attempt++) {
             assertThat(phone.sync().status()).isEqualTo(SyncResult.Status.FAILED);
             Instant due = phone.queueStats().nextAttemptAt();
             Duration wait = Duration.between(clock.instant(), due);
@@ -250,8 +250,8 @@ class RetryAndDeadLetterTest {
 
     @Test
     void beingOfflineIsNeverCountedAsAnAttempt() throws Exception {
-        // One attempt allowed: if any offline sync counted, the op would be dead-lettered.
-        Outpost phone = open(config("phone").retryPolicy(new RetryPolicy(1, Duration.ofSeconds(1), Duration.ofSeconds(1), 0)));
+        // No retry allowed: if any offline sync counted, the op would be dead-lettered.
+        Outpost phone = open(config("phone").retryPolicy(new RetryPolicy(0, Duration.ofSeconds(1), Duration.ofSeconds(1), 0)));
         phone.put("notes", "n1", "{\"title\":\"patient\"}");
         server.stop();
 

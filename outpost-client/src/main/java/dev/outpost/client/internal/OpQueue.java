@@ -529,7 +529,7 @@ final class OpQueue {
                 }
                 attempts = rows.getInt(1) + 1;
             }
-            if (attempts >= settings.retry().maxAttempts()) {
+            if (attempts > settings.retry().maxRetries()) {
                 kill(op.seq(), "gave up after " + attempts + " attempts; last error: " + error, attempts, now);
                 dead.add(op);
                 continue;
