@@ -217,7 +217,9 @@ public final class QueueBench {
     private List<BenchResult> openAndDrain() throws Exception {
         String name = "pending-" + pending + ".db";
         say("outpost: queueing " + pending + " ops (batches of 1000) for the open and drain measurements");
-        try (Outpost outpost = open(name, Durability.PROCESS_SAFE)) {
+        // A million queued ops take more room than the default quota allows.
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(work.resolve(name))
+                .durability(Durability.PROCESS_SAFE).noStorageQuota().build())) {
             for (int first = 0; first < pending; first += 1000) {
                 WriteBatch batch = outpost.newBatch();
                 for (int n = first; n < Math.min(pending, first + 1000); n++) {
@@ -245,7 +247,7 @@ public final class QueueBench {
         sampler.start();
         long drainStart = System.nanoTime();
         try (Outpost draining = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(work.resolve(name))
-                .transport(new ApplyingServer()).build())) {
+                .noStorageQuota().transport(new ApplyingServer()).build())) {
             SyncResult result = draining.sync();
             if (result.pending() != 0 || result.status() != SyncResult.Status.COMPLETED) {
                 throw new IllegalStateException("the drain did not finish: " + result);

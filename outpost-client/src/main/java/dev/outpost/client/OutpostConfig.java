@@ -188,6 +188,9 @@ public final class OutpostConfig {
         return retention;
     }
 
+    /** The default {@linkplain Builder#storageQuota storage quota}: 100 MiB. */
+    public static final long DEFAULT_STORAGE_QUOTA = 100L * 1024 * 1024;
+
     /** The most bytes the store file may grow to; {@link Long#MAX_VALUE} if there is no quota. */
     public long storageQuota() {
         return storageQuota;
@@ -277,7 +280,7 @@ public final class OutpostConfig {
         private Durability durability = Durability.DURABLE;
         private RandomGenerator random = new SplittableRandom();
         private Duration retention = Duration.ofDays(30);
-        private long storageQuota = Long.MAX_VALUE;
+        private long storageQuota = DEFAULT_STORAGE_QUOTA;
         private Path backupDirectory;
         private Duration backupInterval = Duration.ofHours(24);
         private int backupsKept = 2;
@@ -511,7 +514,8 @@ public final class OutpostConfig {
         /**
          * The most bytes the store file may grow to. A write that would grow it past the quota
          * fails with a QUOTA error and changes nothing; writes that do not grow the store (such
-         * as deletes) still go. Default: no quota. At least 64 KiB.
+         * as deletes) still go. Default: {@link #DEFAULT_STORAGE_QUOTA} (100 MiB, the seeds'
+         * {@code storageQuotaMB: 100}). At least 64 KiB.
          */
         public Builder storageQuota(long bytes) {
             if (bytes < 64 * 1024) {
@@ -521,7 +525,13 @@ public final class OutpostConfig {
             return this;
         }
 
-        /** How failed attempts are retried; default {@link RetryPolicy#DEFAULT} (1, 2, 4, 8, 16 s; 5 attempts). */
+        /** No quota on the store's size: it grows as long as the disk has room. */
+        public Builder noStorageQuota() {
+            this.storageQuota = Long.MAX_VALUE;
+            return this;
+        }
+
+        /** How failed attempts are retried; default {@link RetryPolicy#DEFAULT} (5 retries, after 1, 2, 4, 8, 16 s). */
         public Builder retryPolicy(RetryPolicy policy) {
             this.retryPolicy = Objects.requireNonNull(policy, "retryPolicy");
             return this;
