@@ -92,6 +92,48 @@ class ClientBadInputTest {
     }
 
     @Test
+    void theDefaultsAreTheSeeds() {
+        OutpostConfig config = OutpostConfig.builder().storeFile(dir.resolve("d.db")).build();
+        assertThat(config.syncPolicy().automatic()).isTrue();
+        assertThat(config.syncPolicy().interval()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(config.syncPolicy().meteredAfter()).isEqualTo(Duration.ofHours(24));
+        assertThat(config.syncPolicy().meteredQueueBytes()).isEqualTo(1024 * 1024);
+        assertThat(config.syncPolicy().wifiOnlyInBackground()).isFalse();
+        assertThat(config.pushBatchSize()).isEqualTo(100);
+        assertThat(config.priorityWeights()).containsExactly(1, 2, 4, 8);
+        RetryPolicy retry = config.retryPolicy();
+        assertThat(retry.maxRetries()).isEqualTo(5);
+        assertThat(java.util.stream.IntStream.rangeClosed(1, retry.maxRetries()).mapToObj(retry::baseDelay))
+                .containsExactly(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(4), Duration.ofSeconds(8),
+                        Duration.ofSeconds(16));
+        assertThat(config.coalescing()).isTrue();
+        assertThat(config.durability()).isEqualTo(Durability.DURABLE);
+        assertThat(config.retention()).isEqualTo(Duration.ofDays(30));
+        assertThat(config.storageQuota()).isEqualTo(100L * 1024 * 1024);
+        assertThat(config.conflictPolicy("posts")).isEqualTo(ClientConflictPolicy.LAST_MODIFIED_WINS);
+        assertThat(config.conflictPolicy("comments")).isEqualTo(ClientConflictPolicy.CLIENT_WINS);
+        assertThat(config.conflictPolicy("messages")).isEqualTo(ClientConflictPolicy.CLIENT_WINS);
+        assertThat(config.conflictPolicy("profiles")).isEqualTo(ClientConflictPolicy.MERGE);
+        assertThat(config.conflictPolicy("shared-resources")).isEqualTo(ClientConflictPolicy.SERVER_WINS);
+        assertThat(OutpostConfig.builder().storeFile(dir.resolve("d.db")).noStorageQuota().build().storageQuota()).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
+    void priorityWeightsAndRetriesOutOfRangeAreRefusedNamingThem() {
+        assertThatThrownBy(() -> OutpostConfig.builder().priorityWeights(0, 2, 4, 8))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("LOW").hasMessageContaining("got 0");
+        assertThatThrownBy(() -> OutpostConfig.builder().priorityWeights(1, 2, 4, 1001))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("CRITICAL").hasMessageContaining("1001");
+        assertThat(OutpostConfig.builder().storeFile(dir.resolve("d.db")).priorityWeights(3, 3, 3, 3).build().priorityWeights()).containsExactly(3, 3, 3, 3);
+        assertThatThrownBy(() -> new RetryPolicy(-1, Duration.ofSeconds(1), Duration.ofSeconds(16), 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxRetries").hasMessageContaining("-1");
+        assertThatThrownBy(() -> new RetryPolicy(5, Duration.ofSeconds(2), Duration.ofSeconds(1), 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxDelay");
+        assertThatThrownBy(() -> new RetryPolicy(5, Duration.ofSeconds(1), Duration.ofSeconds(16), 1.5))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("jitter");
+    }
+
+    @Test
     void configurationRefusesBadValuesNamingThem() {
         OutpostConfig.Builder builder = OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL);
         assertThatThrownBy(() -> builder.serverUrl("not a url"))
