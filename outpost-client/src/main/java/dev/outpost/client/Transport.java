@@ -13,7 +13,8 @@ import java.time.Duration;
  * <p>Implementations throw {@link OutpostException} with category NETWORK when the server
  * cannot be reached or the connection breaks (the client then counts itself offline and does
  * not count an attempt against the ops), AUTH on HTTP 401, VALIDATION on other 4xx answers
- * with the server's error code, and SERVER on 5xx or an answer that is not protocol v1.
+ * with the server's error code, and SERVER (retried) on 5xx, 408, 429 or an answer that is not
+ * protocol v1, with the wait a Retry-After header asks for.
  * They must not return null. The default, {@link #http}, uses {@code java.net.http}.
  */
 public interface Transport {

@@ -168,16 +168,26 @@ public final class HttpTransport implements Transport {
         try {
             answer = gunzipIfEncoded(response);
         } catch (IOException e) {
-            throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's answer to a " + what
-                    + " says gzip but is not: " + e.getMessage(), e);
+            if (status == 200) {
+                throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's answer to a " + what
+                        + " says gzip but is not: " + e.getMessage(), e);
+            }
+            // An error answer is classified by its status; a body that cannot be read adds nothing.
+            answer = new byte[0];
         }
         if (status == 200) {
+            T value;
             try {
-                return reader.read(answer);
+                value = reader.read(answer);
             } catch (IOException e) {
                 throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server's answer to a " + what
                         + " is not protocol v1 JSON: " + e.getMessage(), e);
             }
+            if (value == null) {
+                throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server answered a " + what
+                        + " with the JSON value null");
+            }
+            return value;
         }
         ErrorBody error = errorBody(answer);
         String message = what + " answered HTTP " + status + (error == null ? "" : " " + error.code() + ": " + error.message());
@@ -192,24 +202,37 @@ public final class HttpTransport implements Transport {
                 retryAfter(response.headers().firstValue("Retry-After").orElse(null)));
     }
 
-    /** The wait a Retry-After header asks for: delta-seconds or an HTTP date; null if absent or unreadable. */
+    /** The longest wait a Retry-After header is taken for; a longer one is cut to this. */
+    static final Duration MAX_RETRY_AFTER = Duration.ofDays(1);
+
+    /**
+     * The wait a Retry-After header asks for, delta-seconds or an HTTP date, at most
+     * {@link #MAX_RETRY_AFTER} (a number of seconds too large to read is taken as that); null
+     * if absent or unreadable.
+     */
     static Duration retryAfter(String header) {
         if (header == null || header.isBlank()) {
             return null;
         }
         String value = header.trim();
-        try {
-            long seconds = Long.parseLong(value);
-            return seconds < 0 ? null : Duration.ofSeconds(Math.min(seconds, 86_400));
-        } catch (NumberFormatException e) {
-            try {
-                Instant at = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-                Duration wait = Duration.between(Instant.now(), at);
-                return wait.isNegative() ? Duration.ZERO : wait;
-            } catch (DateTimeParseException notADate) {
-                return null;
-            }
+        if (value.isEmpty()) {
+            return null;
         }
+        if (value.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            // More digits than a day's seconds need: the largest wait.
+            return value.length() > 9 ? MAX_RETRY_AFTER : atMostADay(Duration.ofSeconds(Long.parseLong(value)));
+        }
+        try {
+            Instant at = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+            Duration wait = Duration.between(Instant.now(), at);
+            return wait.isNegative() ? Duration.ZERO : atMostADay(wait);
+        } catch (DateTimeParseException notADate) {
+            return null;
+        }
+    }
+
+    private static Duration atMostADay(Duration wait) {
+        return wait.compareTo(MAX_RETRY_AFTER) > 0 ? MAX_RETRY_AFTER : wait;
     }
 
     /** A body gzipped at deflate's fastest level, which saves nearly as many bytes as the default for far less time. */
