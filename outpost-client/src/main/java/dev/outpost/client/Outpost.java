@@ -431,7 +431,7 @@ public final class Outpost implements AutoCloseable {
         }
         String[] queuedFor = store.resolveConflict(conflictId, resolution);
         if (queuedFor != null) {
-            queued(queuedFor[0], queuedFor[1], new LocalStore.Written(null, true));
+            announceQueued(queuedFor[0], queuedFor[1]);
         }
     }
 
@@ -719,13 +719,18 @@ public final class Outpost implements AutoCloseable {
         store.close();
     }
 
-    /** Tells the listeners and the scheduler about a write that changed something; returns its value. */
+    /** Tells the listeners and the scheduler about a write if it changed something; returns its value. */
     private Object queued(String collection, String id, LocalStore.Written written) {
         if (written.changed()) {
-            tell(listener -> listener.opQueued(collection, id));
-            scheduler.written();
+            announceQueued(collection, id);
         }
         return written.value();
+    }
+
+    /** Tells the listeners and the scheduler that an op of the record was queued. */
+    private void announceQueued(String collection, String id) {
+        tell(listener -> listener.opQueued(collection, id));
+        scheduler.written();
     }
 
     /** A write whose QUOTA failure is told to the listeners before it is thrown. */

@@ -211,10 +211,7 @@ public final class HttpTransport implements Transport {
      * if absent or unreadable.
      */
     static Duration retryAfter(String header) {
-        if (header == null || header.isBlank()) {
-            return null;
-        }
-        String value = header.trim();
+        String value = header == null ? "" : header.trim();
         if (value.isEmpty()) {
             return null;
         }
