@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.math.BigDecimal;
 import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -48,14 +49,35 @@ public final class ConflictRules {
      */
     public static Settlement settle(ConflictPolicy policy, Operation op, ServerRecord current, ServerRecord base,
             Set<String> counters) {
+        return settle(policy, op, current, base, counters, Map.of());
+    }
+
+    /**
+     * Settles a conflicting op, knowing when the server last changed each field.
+     *
+     * <p>Under MERGE a field changed on both sides goes to the later of the op's HLC and the
+     * HLC of the server's change that last set that field. A field missing from
+     * {@code fieldTimes} is timed by the server record's HLC, the latest any field can be.
+     *
+     * @param policy the collection's policy
+     * @param op the op (its type, data and hlc)
+     * @param current the server's record now (never null: a conflict needs one)
+     * @param base the record as it was at the op's base version, or null if unknown
+     * @param counters fields whose values are numbers that both sides' deltas add to
+     * @param fieldTimes for each field the server changed since {@code base}, the HLC of the
+     *     change that last set it; empty or null when unknown
+     */
+    public static Settlement settle(ConflictPolicy policy, Operation op, ServerRecord current, ServerRecord base,
+            Set<String> counters, Map<String, String> fieldTimes) {
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(op, "op");
         Objects.requireNonNull(current, "current");
         return switch (policy) {
             case SERVER_WINS, MANUAL -> server(current);
-            case CLIENT_WINS -> client(op, current);
-            case LAST_WRITE_WINS -> Hlc.compare(op.hlc(), current.hlc()) > 0 ? client(op, current) : server(current);
-            case MERGE -> merge(op, current, base, counters == null ? Set.of() : counters);
+            case CLIENT_WINS -> client(op, current, base);
+            case LAST_WRITE_WINS -> Hlc.compare(op.hlc(), current.hlc()) > 0 ? client(op, current, base) : server(current);
+            case MERGE -> merge(op, current, base, counters == null ? Set.of() : counters,
+                    fieldTimes == null ? Map.of() : fieldTimes);
         };
     }
 
@@ -63,21 +85,29 @@ public final class ConflictRules {
         return new Settlement(Winner.SERVER, current.data(), current.deleted());
     }
 
-    /** The op applied on top of the current record, as if it had been made against it. */
-    private static Settlement client(Operation op, ServerRecord current) {
+    /**
+     * The op applied on top of the current record, as if it had been made against it. An update
+     * of a record the server deleted brings it back as the device had it: the op's fields on top
+     * of the record at the op's base version (the op's fields alone when that is unknown).
+     */
+    private static Settlement client(Operation op, ServerRecord current, ServerRecord base) {
         return switch (op.type()) {
             case CREATE -> new Settlement(Winner.CLIENT, JsonMergePatch.withoutNulls(op.data()), false);
             case UPDATE -> new Settlement(Winner.CLIENT,
-                    JsonMergePatch.apply(current.deleted() ? null : current.data(), op.data()), false);
+                    JsonMergePatch.apply(current.deleted() ? live(base) : current.data(), op.data()), false);
             case DELETE -> new Settlement(Winner.CLIENT, null, true);
         };
     }
 
-    private static Settlement merge(Operation op, ServerRecord current, ServerRecord base, Set<String> counters) {
-        boolean clientLater = Hlc.compare(op.hlc(), current.hlc()) > 0;
+    private static ObjectNode live(ServerRecord record) {
+        return record == null || record.deleted() ? null : record.data();
+    }
+
+    private static Settlement merge(Operation op, ServerRecord current, ServerRecord base, Set<String> counters,
+            Map<String, String> fieldTimes) {
         if (op.type() == OpType.DELETE || current.deleted()) {
             // A delete against an edit has no fields to merge: the later change decides.
-            return clientLater ? client(op, current) : server(current);
+            return Hlc.compare(op.hlc(), current.hlc()) > 0 ? client(op, current, base) : server(current);
         }
         ObjectNode baseData = base == null || base.deleted() || base.data() == null
                 ? JsonNodeFactory.instance.objectNode() : base.data();
@@ -103,7 +133,7 @@ public final class ConflictRules {
                 BigDecimal start = isNumber(before) ? before.decimalValue() : BigDecimal.ZERO;
                 value = number(theirs.decimalValue().add(ours.decimalValue().subtract(start)));
             } else if (clientChanged && serverChanged) {
-                value = clientLater ? ours : theirs;
+                value = Hlc.compare(op.hlc(), fieldTimes.getOrDefault(field, current.hlc())) > 0 ? ours : theirs;
             } else if (clientChanged) {
                 value = ours;
             } else {

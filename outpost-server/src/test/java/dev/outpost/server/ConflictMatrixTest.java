@@ -23,6 +23,7 @@ import java.util.Locale;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -169,24 +170,24 @@ class ConflictMatrixTest {
     }
 
     /**
-     * A deleted record that an update brings back holds the update's fields only: the op is
-     * applied on top of the server's record, a tombstone, so fields the device did not change
-     * ({@code keep}) do not come back.
+     * A deleted record that an update brings back comes back as the device had it: the update's
+     * fields on top of the record at the op's base version, so a field the device did not change
+     * ({@code keep}) comes back too, as the device still shows it.
      */
     @ParameterizedTest(name = "{0}, device clock {1}: {2}")
     @CsvSource(delimiter = '|', textBlock = """
             SERVER_WINS     | EARLIER | KEPT
             SERVER_WINS     | EQUAL   | KEPT
             SERVER_WINS     | LATER   | KEPT
-            CLIENT_WINS     | EARLIER | {"title":"client","body":"client","likes":2}
-            CLIENT_WINS     | EQUAL   | {"title":"client","body":"client","likes":2}
-            CLIENT_WINS     | LATER   | {"title":"client","body":"client","likes":2}
+            CLIENT_WINS     | EARLIER | {"title":"client","body":"client","likes":2,"keep":"k"}
+            CLIENT_WINS     | EQUAL   | {"title":"client","body":"client","likes":2,"keep":"k"}
+            CLIENT_WINS     | LATER   | {"title":"client","body":"client","likes":2,"keep":"k"}
             LAST_WRITE_WINS | EARLIER | KEPT
             LAST_WRITE_WINS | EQUAL   | KEPT
-            LAST_WRITE_WINS | LATER   | {"title":"client","body":"client","likes":2}
+            LAST_WRITE_WINS | LATER   | {"title":"client","body":"client","likes":2,"keep":"k"}
             MERGE           | EARLIER | KEPT
             MERGE           | EQUAL   | KEPT
-            MERGE           | LATER   | {"title":"client","body":"client","likes":2}
+            MERGE           | LATER   | {"title":"client","body":"client","likes":2,"keep":"k"}
             MANUAL          | EARLIER | HELD
             MANUAL          | EQUAL   | HELD
             MANUAL          | LATER   | HELD
@@ -241,6 +242,33 @@ class ConflictMatrixTest {
             """)
     void aCreateOfALiveRecordsIdIsSettledByItsCollectionsPolicy(ConflictPolicy policy, DeviceClock clock, String expected) {
         assertSettled(Conflict.CREATE_OF_LIVE, policy, clock, expected);
+    }
+
+    /**
+     * MERGE times a field changed on both sides by the server's change that last set that field,
+     * not by the record's latest change: device b's {@code title} (clock 2.5 s) is later than
+     * a's {@code title} (2 s), so it stands, though a changed {@code body} later still (3.5 s),
+     * and that later {@code body} beats b's.
+     */
+    @Test
+    void mergeGivesAFieldChangedOnBothSidesToTheLaterChangeOfThatField() {
+        String collection = collectionOf(ConflictPolicy.MERGE);
+        String id = arrange(collection, false);
+        JsonNode later = push("a", op("a-body-" + id, collection, id, "UPDATE", 2L, "{\"body\":\"server later\"}",
+                "1700000003500-00000-a"));
+        assertThat(later.get("status").asText()).as(later.toString()).isEqualTo("APPLIED");
+        String cursor = cursor();
+
+        JsonNode answer = push("b", op("b-both-" + id, collection, id, "UPDATE", 1L,
+                "{\"title\":\"client\",\"body\":\"client\",\"keep\":\"client\"}", "1700000002500-00000-b"));
+
+        ObjectNode settled = record(collection, id, 4, false,
+                "{\"title\":\"client\",\"body\":\"server later\",\"likes\":3,\"keep\":\"client\",\"tag\":\"server\"}",
+                "1700000003500-00000-a");
+        assertThat(answer.get("status").asText()).as(answer.toString()).isEqualTo("MERGED");
+        assertThat(answer.get("record")).isEqualTo(settled);
+        assertThat(changesSince(cursor)).hasSize(1);
+        assertThat(withoutOrigin(pulledRecord(collection, id))).isEqualTo(settled);
     }
 
     /** The boundary of the matrix: a CREATE of a deleted record's id is no conflict under any policy. */
@@ -329,7 +357,7 @@ class ConflictMatrixTest {
             STALE_DELETE      | CLIENT | DELETED
             STALE_DELETE      | MERGED | {"title":"resolved"}
             UPDATE_OF_DELETED | SERVER | KEPT
-            UPDATE_OF_DELETED | CLIENT | {"title":"client","body":"client","likes":2}
+            UPDATE_OF_DELETED | CLIENT | {"title":"client","body":"client","likes":2,"keep":"k"}
             UPDATE_OF_DELETED | MERGED | {"title":"resolved"}
             DELETE_OF_DELETED | SERVER | KEPT
             DELETE_OF_DELETED | CLIENT | DELETED

@@ -29,11 +29,14 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -305,7 +308,7 @@ public final class JdbcSyncStore implements SyncStore {
                 if (!choice.equals("SERVER")) {
                     Operation op = open.local();
                     ConflictRules.Settlement settled = choice.equals("CLIENT")
-                            ? ConflictRules.settle(ConflictPolicy.CLIENT_WINS, op, current, null, Set.of())
+                            ? ConflictRules.settle(ConflictPolicy.CLIENT_WINS, op, current, open.base(), Set.of())
                             : new ConflictRules.Settlement(ConflictRules.Winner.MERGED, JsonMergePatch.withoutNulls(data), false);
                     OpResult written = tx.write(scope, tx.conflictDevice, op, current, settled.data(), null, settled.deleted(),
                             now, OpStatus.MERGED);
@@ -572,10 +575,14 @@ public final class JdbcSyncStore implements SyncStore {
         private OpResult settleConflict(String scope, String deviceId, Operation op, ServerRecord current, long now)
                 throws SQLException {
             ConflictPolicy policy = policies.of(op.collection());
-            ServerRecord base = (policy == ConflictPolicy.MERGE || policy == ConflictPolicy.MANUAL) && op.baseVersion() != null
+            boolean needsBase = policy == ConflictPolicy.MERGE || policy == ConflictPolicy.MANUAL
+                    || (current.deleted() && op.type() == OpType.UPDATE && policy != ConflictPolicy.SERVER_WINS);
+            ServerRecord base = needsBase && op.baseVersion() != null
                     ? at(scope, op.collection(), op.recordId(), op.baseVersion()) : null;
+            Map<String, String> fieldTimes = policy == ConflictPolicy.MERGE && base != null && !current.deleted()
+                    ? fieldTimes(scope, base, current) : Map.of();
             ConflictRules.Settlement settled = ConflictRules.settle(policy, op, current, base,
-                    policies.countersOf(op.collection()));
+                    policies.countersOf(op.collection()), fieldTimes);
             if (settled.winner() == ConflictRules.Winner.SERVER) {
                 if (policy == ConflictPolicy.MANUAL) {
                     keepForReview(scope, deviceId, op, base, current, now);
@@ -651,6 +658,65 @@ public final class JdbcSyncStore implements SyncStore {
                             Wire.object(rows.getString(3)), rows.getString(4));
                 }
             }
+        }
+
+        /**
+         * For each field the server changed between {@code base} and {@code current}, the HLC of
+         * the change that last set it, read from the change log (including this transaction's
+         * changes). A field whose history is incomplete is left out, so it is timed by the
+         * record's HLC.
+         */
+        private Map<String, String> fieldTimes(String scope, ServerRecord base, ServerRecord current) throws SQLException {
+            Map<Long, ServerRecord> history = new TreeMap<>();
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT version, deleted, data, hlc FROM changes WHERE scope = ? AND collection = ? AND record_id = ?"
+                            + " AND version > ? AND version <= ? ORDER BY version")) {
+                select.setString(1, scope);
+                select.setString(2, current.collection());
+                select.setString(3, current.recordId());
+                select.setLong(4, base.version());
+                select.setLong(5, current.version());
+                try (ResultSet rows = select.executeQuery()) {
+                    while (rows.next()) {
+                        String data = rows.getString(3);
+                        history.put(rows.getLong(1), new ServerRecord(current.collection(), current.recordId(), rows.getLong(1),
+                                rows.getInt(2) != 0,
+                                data == null ? null : Wire.object(data), rows.getString(4)));
+                    }
+                }
+            }
+            for (PendingChange change : changes) {
+                if (change.version() > base.version() && change.version() <= current.version()
+                        && change.recordId().equals(current.recordId()) && change.collection().equals(current.collection())
+                        && change.scope().equals(scope)) {
+                    history.put(change.version(), new ServerRecord(current.collection(), current.recordId(), change.version(),
+                            change.deleted(),
+                            change.json() == null ? null : Wire.object(change.json()), change.hlc()));
+                }
+            }
+            Map<String, String> times = new HashMap<>();
+            ObjectNode before = base.deleted() ? null : base.data();
+            long expected = base.version() + 1;
+            for (ServerRecord change : history.values()) {
+                if (change.version() != expected++) {
+                    return Map.of();
+                }
+                ObjectNode after = change.deleted() ? null : change.data();
+                Set<String> fields = new HashSet<>();
+                if (before != null) {
+                    before.fieldNames().forEachRemaining(fields::add);
+                }
+                if (after != null) {
+                    after.fieldNames().forEachRemaining(fields::add);
+                }
+                for (String field : fields) {
+                    if (!Objects.equals(before == null ? null : before.get(field), after == null ? null : after.get(field))) {
+                        times.put(field, change.hlc());
+                    }
+                }
+                before = after;
+            }
+            return expected == current.version() + 1 ? times : Map.of();
         }
 
         /**
