@@ -23,13 +23,16 @@ import java.util.random.RandomGenerator;
  *
  * <pre>{@code
  * OutpostConfig config = OutpostConfig.builder()
- *         .storeFile(Path.of("app-data/outpost.db"))
+ *         .dataDirectory(Path.of("app-data"))
  *         .serverUrl("https://sync.example.com")
  *         .tokenProvider(rejected -> auth.currentToken())
  *         .build();
  * }</pre>
  */
 public final class OutpostConfig {
+    /** The local store's file name in a {@linkplain Builder#dataDirectory(Path) data directory}. */
+    public static final String STORE_FILE_NAME = "outpost.db";
+
     private final Path storeFile;
     private final Transport transport;
     private final TokenProvider tokenProvider;
@@ -574,9 +577,29 @@ public final class OutpostConfig {
             return this;
         }
 
-        /** The SQLite file of the local store, created if missing. Required. */
+        /**
+         * The SQLite file of the local store, created if missing (with its folders). This or
+         * {@link #dataDirectory(Path)} is required; the last one set counts.
+         */
         public Builder storeFile(Path storeFile) {
             this.storeFile = Objects.requireNonNull(storeFile, "storeFile");
+            return this;
+        }
+
+        /**
+         * The device's data directory, created if missing: the local store is {@value #STORE_FILE_NAME}
+         * in it, with its backups ({@code outpost.db.backups}) and, for the default key provider,
+         * its keyset ({@code outpost.db.keyset.json}) beside it. The same as
+         * {@code storeFile(directory.resolve("outpost.db"))}.
+         *
+         * @throws IllegalArgumentException if {@code directory} exists and is not a directory
+         */
+        public Builder dataDirectory(Path directory) {
+            Objects.requireNonNull(directory, "dataDirectory");
+            if (java.nio.file.Files.exists(directory) && !java.nio.file.Files.isDirectory(directory)) {
+                throw new IllegalArgumentException("dataDirectory " + directory + " exists and is not a directory");
+            }
+            this.storeFile = directory.resolve(STORE_FILE_NAME);
             return this;
         }
 
@@ -664,11 +687,12 @@ public final class OutpostConfig {
         /**
          * The configuration.
          *
-         * @throws IllegalStateException if no store file was set
+         * @throws IllegalStateException if neither a store file nor a data directory was set
          */
         public OutpostConfig build() {
             if (storeFile == null) {
-                throw new IllegalStateException("storeFile is required: the SQLite file that holds this device's data");
+                throw new IllegalStateException(
+                        "storeFile or dataDirectory is required: where the SQLite file that holds this device's data lives");
             }
             return new OutpostConfig(this);
         }

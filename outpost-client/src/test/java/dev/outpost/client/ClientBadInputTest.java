@@ -160,6 +160,26 @@ class ClientBadInputTest {
     }
 
     @Test
+    void aDataDirectoryHoldsTheStoreAndAFileGivenAsOneIsRefused() throws Exception {
+        Path data = dir.resolve("app-data");
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).dataDirectory(data).build())) {
+            outpost.put("notes", "n1", "{\"title\":\"kept\"}");
+        }
+        assertThat(data.resolve(OutpostConfig.STORE_FILE_NAME)).isRegularFile();
+        try (Outpost again = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL)
+                .storeFile(data.resolve("outpost.db")).build())) {
+            assertThat(again.get("notes", "n1")).hasValueSatisfying(record -> assertThat(record.data().get("title").asText())
+                    .isEqualTo("kept"));
+        }
+
+        Path file = Files.writeString(dir.resolve("a-file"), "not a directory");
+        assertThatThrownBy(() -> OutpostConfig.builder().dataDirectory(file))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a-file").hasMessageContaining("not a directory");
+        assertThat(file).hasContent("not a directory");
+        assertThatThrownBy(() -> OutpostConfig.builder().dataDirectory(null)).isInstanceOf(NullPointerException.class);
+    }
+
+    @Test
     void syncWithNoServerConfiguredReportsOfflineAndKeepsTheOps() throws Exception {
         try (Outpost outpost = open("a.db")) {
             outpost.put("notes", "n1", "{}");
