@@ -313,7 +313,8 @@ public final class JdbcSyncStore implements SyncStore {
                     OpResult written = tx.write(scope, tx.conflictDevice, op, current, settled.data(), null, settled.deleted(),
                             now, OpStatus.MERGED);
                     if (written.status() == OpStatus.REJECTED) {
-                        throw new ApiException(413, written.error().code(), written.error().message());
+                        throw new ApiException(written.error().code().equals("RECORD_TOO_LARGE") ? 413 : 400,
+                                written.error().code(), written.error().message());
                     }
                     record = written.record();
                     resolvedVersion = written.version();
@@ -533,6 +534,11 @@ public final class JdbcSyncStore implements SyncStore {
                 case CREATE -> {
                     if (current != null && !current.deleted()) {
                         return settleConflict(scope, deviceId, op, current, now);
+                    }
+                    NaturalKey key = policies.naturalKeyOf(op.collection());
+                    OpResult unfit = key == null ? null : NaturalKeyIndexes.unfit(key, op, op.data());
+                    if (unfit != null) {
+                        return unfit;
                     }
                     ServerRecord same = sameByNaturalKey(scope, op);
                     if (same != null) {
@@ -760,6 +766,11 @@ public final class JdbcSyncStore implements SyncStore {
                 return OpResult.rejected(op.opId(), "RECORD_TOO_LARGE", op.type() + " of " + op.collection() + "/"
                         + op.recordId() + " would make the record " + json.getBytes(StandardCharsets.UTF_8).length
                         + " bytes; a record may be at most " + maxRecordBytes + " bytes");
+            }
+            NaturalKey naturalKey = data == null ? null : policies.naturalKeyOf(op.collection());
+            OpResult unfit = naturalKey == null ? null : NaturalKeyIndexes.unfit(naturalKey, op, data);
+            if (unfit != null) {
+                return unfit;
             }
             RecordKey key = new RecordKey(scope, op.collection(), op.recordId());
             known.put(key, new ServerRecord(op.collection(), op.recordId(), version, deleted, data, recordHlc));

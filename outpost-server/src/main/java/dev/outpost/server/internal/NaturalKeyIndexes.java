@@ -3,6 +3,8 @@ package dev.outpost.server.internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.Names;
+import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.Operation;
 import dev.outpost.server.NaturalKey;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -96,6 +98,71 @@ final class NaturalKeyIndexes {
             dialect.fieldWithin(sql, args, field.getKey(), value.doubleValue(), field.getValue());
         }
         return sql.append(" ORDER BY version, id LIMIT 1").toString();
+    }
+
+    /**
+     * The most bytes a record's exact natural-key values may take together, as JSON. An index
+     * entry holds them with the scope, and PostgreSQL refuses an entry of more than about 2.7 KB.
+     */
+    static final int MAX_EXACT_KEY_BYTES = 1024;
+
+    /**
+     * Why {@code data}, a record of a collection with natural key {@code key}, cannot be held by
+     * the key's index and lookups, or null if it can: it holds the NUL character (in a field
+     * name or text value; PostgreSQL's jsonb, which the index reads the record as, refuses it),
+     * or its exact key values are longer than {@link #MAX_EXACT_KEY_BYTES}. Both stores refuse
+     * the same records, so the server behaves alike on each. The answer is {@code op} REJECTED
+     * with code {@code NUL_CHARACTER} or {@code NATURAL_KEY_TOO_LONG}.
+     */
+    static OpResult unfit(NaturalKey key, Operation op, ObjectNode data) {
+        String collection = op.collection();
+        String recordId = op.recordId();
+        String nul = fieldWithNul(data, "");
+        if (nul != null) {
+            return OpResult.rejected(op.opId(), "NUL_CHARACTER", collection + "/" + recordId + " holds the NUL character (\\u0000) in "
+                    + (nul.isEmpty() ? "a field name" : "field '" + nul + "'") + "; records of " + collection
+                    + ", which has a natural key, may not hold it in field names or text");
+        }
+        int bytes = 0;
+        for (String field : key.exact()) {
+            JsonNode value = data.get(field);
+            if (value != null) {
+                bytes += dev.outpost.protocol.Wire.write(value).getBytes(StandardCharsets.UTF_8).length;
+            }
+        }
+        if (bytes > MAX_EXACT_KEY_BYTES) {
+            return OpResult.rejected(op.opId(), "NATURAL_KEY_TOO_LONG", "the natural key of " + collection + "/" + recordId + " ("
+                    + String.join(", ", new TreeSet<>(key.exact())) + ") takes " + bytes + " bytes as JSON; at most "
+                    + MAX_EXACT_KEY_BYTES + " are allowed");
+        }
+        return null;
+    }
+
+    /** The path of the first field whose name or text holds NUL ("" for a name at the top), or null. */
+    private static String fieldWithNul(JsonNode node, String path) {
+        if (node.isTextual()) {
+            return node.textValue().indexOf('\u0000') >= 0 ? path : null;
+        }
+        if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                String found = fieldWithNul(node.get(i), path + "[" + i + "]");
+                if (found != null) {
+                    return found;
+                }
+            }
+        } else if (node.isObject()) {
+            for (Map.Entry<String, JsonNode> field : node.properties()) {
+                String name = field.getKey();
+                if (name.indexOf('\u0000') >= 0) {
+                    return path;
+                }
+                String found = fieldWithNul(field.getValue(), path.isEmpty() ? name : path + "." + name);
+                if (found != null) {
+                    return found;
+                }
+            }
+        }
+        return null;
     }
 
     /**
