@@ -203,7 +203,8 @@ public final class Tokens {
     /**
      * A token for {@code user}, valid for {@code ttl}.
      *
-     * @throws IllegalArgumentException if user is blank or ttl is not positive
+     * @throws IllegalArgumentException if user is blank, longer than 200 characters or holds
+     *     control characters, or ttl is not positive
      * @throws IllegalStateException if this server only verifies an identity provider's tokens
      */
     public String issue(String user, Duration ttl) {
@@ -213,7 +214,8 @@ public final class Tokens {
     /**
      * A token for {@code user}, valid for {@code ttl}, that also grants {@code scopes}.
      *
-     * @throws IllegalArgumentException if user is blank, ttl is not positive or a scope name is not valid
+     * @throws IllegalArgumentException if user is not valid (as {@link #issue(String, Duration)}), ttl is not
+     *     positive or a scope name is not valid
      * @throws IllegalStateException if this server only verifies an identity provider's tokens
      */
     public String issue(String user, Duration ttl, Map<String, ScopeAccess> scopes) {
@@ -222,6 +224,10 @@ public final class Tokens {
         }
         if (user == null || user.isBlank()) {
             throw new IllegalArgumentException("user must not be blank");
+        }
+        if (!dev.outpost.protocol.Names.isValidId(user)) {
+            throw new IllegalArgumentException("user must be " + dev.outpost.protocol.Names.idRule() + " (got "
+                    + user.length() + " characters)");
         }
         if (ttl == null || ttl.isNegative() || ttl.isZero()) {
             throw new IllegalArgumentException("token lifetime must be positive, got " + ttl);
@@ -258,7 +264,8 @@ public final class Tokens {
      * The user a token was issued to.
      *
      * @throws TokenException if the token is malformed, not signed with this server's key
-     *     under its algorithm, expired, not yet valid, or of another issuer or audience
+     *     under its algorithm, expired, not yet valid, of another issuer or audience, or its
+     *     subject is blank, longer than 200 characters or holds control characters
      */
     public String verify(String token) {
         return authenticate(token).user();
@@ -287,6 +294,10 @@ public final class Tokens {
         }
         try {
             JWTClaimsSet claims = processor.process(token, null);
+            if (!dev.outpost.protocol.Names.isValidId(claims.getSubject())) {
+                throw new TokenException("the token's subject (sub) names no usable user: it must be "
+                        + dev.outpost.protocol.Names.idRule());
+            }
             Identity identity = new Identity(claims.getSubject(), scopes(claims.getClaim(SCOPES_CLAIM)));
             if (verified.size() >= REMEMBERED) {
                 verified.clear();

@@ -314,6 +314,24 @@ class AuthTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("user");
     }
 
+    @ParameterizedTest(name = "user of {0} characters")
+    @ValueSource(ints = {201, 10_000})
+    void issuingForAnOverlongUserFails(int length) {
+        Tokens tokens = Tokens.forDataDir(tmp.resolve("tokens"));
+
+        assertThatThrownBy(() -> tokens.issue("u".repeat(length), Duration.ofHours(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("200");
+    }
+
+    @ParameterizedTest(name = "user \"{0}\"")
+    @ValueSource(strings = {"ali\u0000ce", "alice\n", "\u0007"})
+    void issuingForAUserWithControlCharactersFails(String user) {
+        Tokens tokens = Tokens.forDataDir(tmp.resolve("tokens"));
+
+        assertThatThrownBy(() -> tokens.issue(user, Duration.ofHours(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("control characters");
+    }
+
     @Test
     void issuingForNoUserFails() {
         Tokens tokens = Tokens.forDataDir(tmp.resolve("tokens"));
