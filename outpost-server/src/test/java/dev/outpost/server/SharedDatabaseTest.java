@@ -51,7 +51,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Two server nodes sharing one PostgreSQL database, as a deployment behind a load balancer
- * runs them; and the schema's life under Flyway on both databases.
+ * runs them; pull completeness under concurrent writers on both databases; and the schema's
+ * life under Flyway on both databases.
  */
 class SharedDatabaseTest {
     private static final int WRITERS = 8;
@@ -69,11 +70,17 @@ class SharedDatabaseTest {
         servers.forEach(OutpostServer::close);
     }
 
-    @Test
-    void aFollowerOfTheCursorSeesEveryChangeOnceWhileEightWritersPushThroughTwoNodes() throws Exception {
-        String url = TestDatabases.freshPostgresUrl();
+    /**
+     * Pull completeness on each store: on PostgreSQL through two nodes sharing the database, on
+     * SQLite (one node per file, its embedded deployment) through the one node, whose pulls read
+     * while its writer commits.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aFollowerOfTheCursorSeesEveryChangeOnceWhileEightWritersPush(String database) throws Exception {
+        String url = url(database);
         OutpostServer nodeA = node(url);
-        OutpostServer nodeB = node(url);
+        OutpostServer nodeB = database.equals("sqlite") ? nodeA : node(url);
         String token = nodeA.tokens().issue("alice", Duration.ofHours(1));
         createHotRecords(nodeA, token);
 
