@@ -102,6 +102,7 @@ public final class OutpostServer implements AutoCloseable {
         try {
             created.start(config.host, config.port);
         } catch (RuntimeException e) {
+            api.close();
             store.close();
             throw new IllegalStateException("cannot listen on " + config.host + ":" + config.port + ": " + e.getMessage(), e);
         }
@@ -128,7 +129,8 @@ public final class OutpostServer implements AutoCloseable {
 
     /**
      * Stops accepting requests, lets the running ones finish (up to the shutdown timeout,
-     * default 30 s) and closes the database.
+     * default 30 s) and closes the database. From the start of the stop, {@code /health} and
+     * {@code /health/ready} answer 503 so that a load balancer sends new requests elsewhere.
      */
     @Override
     public synchronized void close() {
@@ -142,6 +144,7 @@ public final class OutpostServer implements AutoCloseable {
             }
             app.stop();
             app = null;
+            api.close();
         }
         if (store != null) {
             store.close();

@@ -60,6 +60,14 @@ public final class TestDatabases {
     }
 
     /**
+     * The JDBC URL of the embedded PostgreSQL's {@code postgres} database as its superuser, for
+     * tests that create, take away and drop databases of their own.
+     */
+    public static String postgresAdminUrl() {
+        return "jdbc:postgresql://localhost:" + postgres().getPort() + "/postgres?user=postgres";
+    }
+
+    /**
      * Drops the schema a {@link #freshPostgresUrl()} URL names, with everything in it, so runs
      * that follow do not share its files or cache.
      *

@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * The HTTP face of protocol v1: routes, bearer authentication, body limits, and the one place
  * where every failure becomes a status and a {@code {"code","message"}} body.
  */
-public final class HttpApi {
+public final class HttpApi implements AutoCloseable {
+    /** How long a readiness probe waits for the database before it reports it down. */
+    static final java.time.Duration READINESS_BOUND = java.time.Duration.ofSeconds(2);
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final String USER = "outpost.user";
     private static final byte[] CHANGES_START = "{\"changes\":[".getBytes(StandardCharsets.US_ASCII);
@@ -42,6 +44,7 @@ public final class HttpApi {
     private final PushParser parser;
     private final ServerMetrics metrics;
     private final Policies policies;
+    private final ReadinessProbe readiness;
 
     public HttpApi(SyncStore store, Tokens tokens, Limits limits, ServerMetrics metrics, Policies policies) {
         this.store = store;
@@ -50,6 +53,7 @@ public final class HttpApi {
         this.parser = new PushParser(limits);
         this.metrics = metrics;
         this.policies = policies;
+        this.readiness = new ReadinessProbe(store::ready, READINESS_BOUND);
         metrics.inFlight(inFlight);
     }
 
@@ -66,7 +70,9 @@ public final class HttpApi {
             }
             authenticate(ctx);
         });
-        app.get("/health", this::health);
+        app.get("/health", this::ready);
+        app.get("/health/ready", this::ready);
+        app.get("/health/live", ctx -> json(ctx, Map.of("status", "UP")));
         app.get("/metrics", ctx -> {
             ctx.contentType("text/plain; version=0.0.4; charset=utf-8");
             ctx.result(metrics.scrape());
@@ -150,10 +156,41 @@ public final class HttpApi {
         }
     }
 
-    private void health(Context ctx) {
-        boolean ready = store.ready();
-        ctx.status(ready ? 200 : 503);
-        json(ctx, Map.of("status", ready ? "UP" : "DOWN", "database", ready ? "UP" : "DOWN"));
+    /**
+     * Readiness: 200 while this node takes requests and its database answers; 503 with a code
+     * once a stop has begun (so a load balancer drains the node) or when the database does not
+     * answer within {@link #READINESS_BOUND}.
+     */
+    private void ready(Context ctx) {
+        if (shuttingDown) {
+            ctx.header("Connection", "close");
+            notReady(ctx, "SHUTTING_DOWN", "the server is stopping; send requests to another node", null);
+            return;
+        }
+        String fault = readiness.fault();
+        if (fault != null) {
+            notReady(ctx, "DATABASE_UNAVAILABLE", "the server cannot reach its database: " + fault, "DOWN");
+            return;
+        }
+        json(ctx, Map.of("status", "UP", "database", "UP"));
+    }
+
+    private static void notReady(Context ctx, String code, String message, String database) {
+        Map<String, String> body = new java.util.LinkedHashMap<>();
+        body.put("code", code);
+        body.put("message", message);
+        body.put("status", "DOWN");
+        if (database != null) {
+            body.put("database", database);
+        }
+        ctx.status(503);
+        json(ctx, body);
+    }
+
+    /** Stops the readiness checks. */
+    @Override
+    public void close() {
+        readiness.close();
     }
 
     private void push(Context ctx) {
