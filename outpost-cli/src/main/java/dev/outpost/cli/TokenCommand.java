@@ -1,6 +1,7 @@
 package dev.outpost.cli;
 
 import dev.outpost.protocol.Names;
+import dev.outpost.server.OutpostServer;
 import dev.outpost.server.ScopeAccess;
 import dev.outpost.server.Tokens;
 import java.nio.file.Files;
@@ -33,6 +34,10 @@ final class TokenCommand implements Callable<Integer> {
             description = "the server's data directory, which holds its signing secret (default: ${DEFAULT-VALUE})")
     Path dataDir;
 
+    @Option(names = "--config", description = "the server's JSON configuration file; its auth.hmacSecret or auth.hmacSecretFile,"
+            + " if set, signs the token instead of the data directory's secret (as do OUTPOST_JWT_SECRET and OUTPOST_JWT_SECRET_FILE)")
+    Path config;
+
     @Option(names = "--ttl", defaultValue = "30d", description = "how long the token is valid: a number and s, m, h or d (default: ${DEFAULT-VALUE})")
     String ttl;
 
@@ -46,12 +51,24 @@ final class TokenCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--user must not be blank");
         }
         Duration lifetime = parseTtl();
-        if (!Files.isDirectory(dataDir)) {
+        Map<String, ScopeAccess> granted = parseScopes();
+        // The server's own settings decide its secret: the configuration file, then the environment.
+        OutpostServer.Builder settings = OutpostServer.builder();
+        if (config != null) {
+            settings.configFile(config);
+        }
+        settings.environment(System.getenv()).dataDir(dataDir);
+        boolean hadDirectory = Files.isDirectory(dataDir);
+        Tokens tokens = settings.build().tokens();
+        if (!tokens.canIssue()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "this server accepts the tokens of an identity provider"
+                    + " (auth.rsaPublicKeyFile or OUTPOST_JWT_PUBLIC_KEY_FILE); get tokens from that provider");
+        }
+        if (!hadDirectory && Files.exists(dataDir.resolve(Tokens.SECRET_FILE))) {
             spec.commandLine().getErr().println("note: " + dataDir + " did not exist; created it with a new signing secret."
                     + " Start the server with --data-dir " + dataDir + " so it accepts this token.");
         }
-        Map<String, ScopeAccess> granted = parseScopes();
-        System.out.println(Tokens.forDataDir(dataDir).issue(user, lifetime, granted));
+        System.out.println(tokens.issue(user, lifetime, granted));
         return 0;
     }
 

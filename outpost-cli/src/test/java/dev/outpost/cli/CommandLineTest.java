@@ -66,6 +66,36 @@ class CommandLineTest {
     }
 
     @Test
+    void tokenIsSignedWithTheSecretTheServersConfigurationFileGives() throws Exception {
+        byte[] secret = "a secret of the configuration, 32 bytes or more".getBytes(StandardCharsets.US_ASCII);
+        Path config = Files.writeString(dir.resolve("server.json"),
+                "{\"auth\": {\"hmacSecret\": \"" + java.util.Base64.getEncoder().encodeToString(secret) + "\"}}");
+
+        int code = Main.run("token", "--user", "ann", "--data-dir", dir.resolve("data").toString(), "--config", config.toString());
+
+        assertThat(code).as(err()).isZero();
+        assertThat(Tokens.withSecret(secret, java.time.Clock.systemUTC()).verify(out().strip())).isEqualTo("ann");
+        assertThat(Files.exists(dir.resolve("data").resolve(Tokens.SECRET_FILE))).isFalse();
+    }
+
+    @Test
+    void tokenRefusesToSignForAServerOfAnIdentityProvider() throws Exception {
+        java.security.KeyPairGenerator generator = java.security.KeyPairGenerator.getInstance("RSA");
+        generator.initialize(2048);
+        String pem = "-----BEGIN PUBLIC KEY-----\n" + java.util.Base64.getMimeEncoder().encodeToString(
+                generator.generateKeyPair().getPublic().getEncoded()) + "\n-----END PUBLIC KEY-----\n";
+        Files.writeString(dir.resolve("idp.pem"), pem);
+        Path config = Files.writeString(dir.resolve("server.json"),
+                "{\"auth\": {\"rsaPublicKeyFile\": \"idp.pem\", \"issuer\": \"https://id.example.com\", \"audience\": \"app\"}}");
+
+        int code = Main.run("token", "--user", "ann", "--data-dir", dir.resolve("data").toString(), "--config", config.toString());
+
+        assertThat(code).isEqualTo(2);
+        assertThat(err()).contains("identity provider");
+        assertThat(out()).isEmpty();
+    }
+
+    @Test
     void badFlagsAreRefusedWithUsageExitCodeAndAClearMessage() {
         assertThat(Main.run("token", "--data-dir", dir.toString())).isEqualTo(2);
         assertThat(err()).contains("--user");

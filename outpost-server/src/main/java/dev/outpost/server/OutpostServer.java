@@ -20,6 +20,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -57,6 +58,8 @@ public final class OutpostServer implements AutoCloseable {
         this.config = config;
         this.tokens = config.rsaKey != null
                 ? Tokens.withRsaPublicKey(config.rsaKey, config.tokenIssuer, config.tokenAudience, config.clock)
+                : config.tokenSecret != null
+                ? Tokens.withSecret(config.tokenSecret, config.clock)
                 : Tokens.forDataDir(config.dataDir, config.clock);
     }
 
@@ -160,7 +163,7 @@ public final class OutpostServer implements AutoCloseable {
 
     private record Config(String host, int port, Path dataDir, String jdbcUrl, int poolSize, int maxBodyBytes, int maxOpsPerPush,
             int maxRecordBytes, int maxPullLimit, Clock clock, Policies policies, RSAPublicKey rsaKey, String tokenIssuer,
-            String tokenAudience, Duration shutdownTimeout) {
+            String tokenAudience, byte[] tokenSecret, Duration shutdownTimeout) {
         String databaseUrl() {
             return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
         }
@@ -179,6 +182,7 @@ public final class OutpostServer implements AutoCloseable {
         private String jdbcUrl;
         private int poolSize = 10;
         private RSAPublicKey rsaKey;
+        private byte[] tokenSecret;
         private Duration shutdownTimeout = Duration.ofSeconds(30);
         private String tokenIssuer;
         private String tokenAudience;
@@ -234,13 +238,21 @@ public final class OutpostServer implements AutoCloseable {
 
         /**
          * Applies environment overrides: OUTPOST_HOST, OUTPOST_PORT, OUTPOST_DATA_DIR,
-         * OUTPOST_DB, OUTPOST_DB_POOL_SIZE,
-         * OUTPOST_JWT_PUBLIC_KEY_FILE (with OUTPOST_JWT_ISSUER and OUTPOST_JWT_AUDIENCE), OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH, OUTPOST_MAX_RECORD_BYTES,
-         * OUTPOST_MAX_PULL_LIMIT. Other variables are ignored.
+         * OUTPOST_DB, OUTPOST_DB_POOL_SIZE, OUTPOST_JWT_SECRET or OUTPOST_JWT_SECRET_FILE
+         * (see {@link #tokenSecret}), OUTPOST_JWT_PUBLIC_KEY_FILE (with OUTPOST_JWT_ISSUER and
+         * OUTPOST_JWT_AUDIENCE), OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH,
+         * OUTPOST_MAX_RECORD_BYTES, OUTPOST_MAX_PULL_LIMIT. Other variables are ignored. Each
+         * one set replaces what the configuration file said.
          *
-         * @throws IllegalArgumentException naming the variable at fault
+         * @throws IllegalArgumentException naming the variable at fault (never showing a
+         *     secret's value), or if more than one way of checking tokens is set
          */
         public Builder environment(Map<String, String> environment) {
+            List<String> keys = TOKEN_KEYS.stream().filter(environment::containsKey).toList();
+            if (keys.size() > 1) {
+                throw new IllegalArgumentException("environment variables " + String.join(" and ", keys)
+                        + " are both set; tokens are checked with one secret or one identity provider's key, so set only one");
+            }
             for (Map.Entry<String, String> entry : environment.entrySet()) {
                 String value = entry.getValue();
                 try {
@@ -250,6 +262,8 @@ public final class OutpostServer implements AutoCloseable {
                         case "OUTPOST_DATA_DIR" -> dataDir(Path.of(value));
                         case "OUTPOST_DB" -> databaseUrl(value);
                         case "OUTPOST_DB_POOL_SIZE" -> databasePoolSize(Integer.parseInt(value.trim()));
+                        case "OUTPOST_JWT_SECRET" -> tokenSecret(value);
+                        case "OUTPOST_JWT_SECRET_FILE" -> tokenSecretFile(Path.of(value));
                         case "OUTPOST_JWT_PUBLIC_KEY_FILE" -> tokenPublicKey(Path.of(value),
                                 required(environment, "OUTPOST_JWT_ISSUER"), required(environment, "OUTPOST_JWT_AUDIENCE"));
                         case "OUTPOST_MAX_BODY_BYTES" -> maxBodyBytes(Integer.parseInt(value.trim()));
@@ -261,12 +275,17 @@ public final class OutpostServer implements AutoCloseable {
                         }
                     }
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("environment variable " + entry.getKey() + "='" + value + "' is not valid: "
+                    String shown = entry.getKey().equals("OUTPOST_JWT_SECRET") ? "" : "='" + value + "'";
+                    throw new IllegalArgumentException("environment variable " + entry.getKey() + shown + " is not valid: "
                             + (e instanceof NumberFormatException ? "not a whole number" : e.getMessage()), e);
                 }
             }
             return this;
         }
+
+        /** The variables that each choose how tokens are checked; at most one may be set. */
+        private static final List<String> TOKEN_KEYS = List.of("OUTPOST_JWT_SECRET", "OUTPOST_JWT_SECRET_FILE",
+                "OUTPOST_JWT_PUBLIC_KEY_FILE");
 
         private static String required(Map<String, String> environment, String name) {
             String value = environment.get(name);
@@ -345,7 +364,7 @@ public final class OutpostServer implements AutoCloseable {
          * Accepts the RS256 tokens of an identity provider instead of issuing its own: they are
          * verified with the RSA public key in {@code pemFile} ({@code -----BEGIN PUBLIC KEY-----})
          * and must carry this issuer and audience. HS256 tokens are then refused, and
-         * {@link Tokens#issue} is not available.
+         * {@link Tokens#issue} is not available. Replaces a {@link #tokenSecret} set before.
          *
          * @throws IllegalArgumentException if the file holds no RSA public key of 2048 bits or more,
          *     or issuer or audience is blank
@@ -356,7 +375,63 @@ public final class OutpostServer implements AutoCloseable {
             this.rsaKey = key;
             this.tokenIssuer = issuer;
             this.tokenAudience = audience;
+            this.tokenSecret = null;
             return this;
+        }
+
+        /**
+         * Signs and checks HS256 tokens with this secret instead of {@code secret.key} in the
+         * data directory, so that nodes share a secret through their configuration. The secret
+         * is written as {@code secret.key} holds it: base64 of at least 32 bytes (for example
+         * the output of {@code openssl rand -base64 32}). Replaces an identity provider's key
+         * set before. Messages about a bad secret never show it.
+         *
+         * @throws IllegalArgumentException if the secret is blank, not base64, or shorter than
+         *     32 bytes once decoded
+         */
+        public Builder tokenSecret(String base64) {
+            if (base64 == null || base64.isBlank()) {
+                throw new IllegalArgumentException("the HMAC token secret is empty; give the base64 of at least 32 random bytes"
+                        + " (for example the output of: openssl rand -base64 32)");
+            }
+            byte[] secret;
+            try {
+                secret = java.util.Base64.getDecoder().decode(base64.trim());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("the HMAC token secret is not base64; give the base64 of at least 32 random bytes"
+                        + " (for example the output of: openssl rand -base64 32)");
+            }
+            if (secret.length < 32) {
+                throw new IllegalArgumentException("the HMAC token secret is " + secret.length
+                        + " bytes once decoded; HS256 needs at least 32 (for example the output of: openssl rand -base64 32)");
+            }
+            this.tokenSecret = secret;
+            this.rsaKey = null;
+            this.tokenIssuer = null;
+            this.tokenAudience = null;
+            return this;
+        }
+
+        /**
+         * As {@link #tokenSecret(String)}, with the secret read from {@code file} (base64, as in
+         * {@code secret.key}; surrounding white space is ignored).
+         *
+         * @throws IllegalArgumentException naming the file, if it cannot be read or does not
+         *     hold a valid secret
+         */
+        public Builder tokenSecretFile(Path file) {
+            Objects.requireNonNull(file, "file");
+            String text;
+            try {
+                text = Files.readString(file, java.nio.charset.StandardCharsets.US_ASCII);
+            } catch (IOException | UncheckedIOException e) {
+                throw new IllegalArgumentException("cannot read the HMAC token secret file " + file + ": " + e.getMessage(), e);
+            }
+            try {
+                return tokenSecret(text);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("the file " + file + " does not hold a usable secret: " + e.getMessage(), e);
+            }
         }
 
         /** The most connections to a PostgreSQL database this server opens at once. Default 10. */
@@ -421,7 +496,7 @@ public final class OutpostServer implements AutoCloseable {
             counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
             return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, poolSize, maxBodyBytes, maxOpsPerPush,
                     maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys), rsaKey,
-                    tokenIssuer, tokenAudience, shutdownTimeout));
+                    tokenIssuer, tokenAudience, tokenSecret, shutdownTimeout));
         }
 
         private static int positive(String name, int value) {

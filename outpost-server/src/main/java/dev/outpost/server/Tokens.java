@@ -201,6 +201,14 @@ public final class Tokens {
     }
 
     /**
+     * Whether these tokens can be issued here: true for an HMAC secret, false when only an
+     * identity provider's RS256 tokens are verified.
+     */
+    public boolean canIssue() {
+        return secret != null;
+    }
+
+    /**
      * A token for {@code user}, valid for {@code ttl}.
      *
      * @throws IllegalArgumentException if user is blank, longer than 200 characters or holds

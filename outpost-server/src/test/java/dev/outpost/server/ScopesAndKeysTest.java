@@ -215,6 +215,120 @@ class ScopesAndKeysTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("issuer");
     }
 
+    // ---- an HMAC secret from the configuration ----
+
+    private static final byte[] SHARED_SECRET = "an hmac secret of more than 32 bytes, shared by nodes".getBytes(
+            java.nio.charset.StandardCharsets.US_ASCII);
+    private static final String SHARED_SECRET_BASE64 = Base64.getEncoder().encodeToString(SHARED_SECRET);
+
+    @Test
+    void nodesGivenOneHmacSecretAcceptEachOthersTokensAndMakeNoSecretFile() {
+        OutpostServer first = start(builder -> builder.tokenSecret(SHARED_SECRET_BASE64));
+        OutpostServer second = start(builder -> builder.tokenSecret(" " + SHARED_SECRET_BASE64 + "\n"));
+        String issuedByFirst = first.tokens().issue("alice", Duration.ofHours(1));
+        String handMade = hmac(claims("bob", Tokens.ISSUER, Tokens.AUDIENCE).build(), SHARED_SECRET);
+        String ofADataDirSecret = Tokens.forDataDir(tmp.resolve("elsewhere")).issue("alice", Duration.ofHours(1));
+
+        assertThat(send(second, get("/v1/pull"), issuedByFirst).statusCode()).isEqualTo(200);
+        assertThat(send(first, get("/v1/pull"), handMade).statusCode()).isEqualTo(200);
+        assertThat(send(first, get("/v1/pull"), ofADataDirSecret).statusCode()).isEqualTo(401);
+        assertThat(Files.exists(tmp.resolve("server-0").resolve(Tokens.SECRET_FILE))).isFalse();
+        assertThat(Files.exists(tmp.resolve("server-1").resolve(Tokens.SECRET_FILE))).isFalse();
+    }
+
+    @Test
+    void aConfigFileNamesAnHmacSecretFileBesideItAndTheEnvironmentReplacesIt() throws IOException {
+        Files.writeString(tmp.resolve("hs256.key"), SHARED_SECRET_BASE64 + "\n");
+        Path config = Files.writeString(tmp.resolve("server.json"), "{\"auth\": {\"hmacSecretFile\": \"hs256.key\"}}");
+        Path inline = Files.writeString(tmp.resolve("inline.json"), "{\"auth\": {\"hmacSecret\": \"" + SHARED_SECRET_BASE64 + "\"}}");
+        byte[] other = new byte[48];
+        java.util.Arrays.fill(other, (byte) 7);
+
+        OutpostServer fromFile = start(builder -> builder.configFile(config));
+        OutpostServer fromInline = start(builder -> builder.configFile(inline));
+        OutpostServer overridden = start(builder -> builder.configFile(config)
+                .environment(Map.of("OUTPOST_JWT_SECRET", Base64.getEncoder().encodeToString(other))));
+        OutpostServer idpOverridden = start(builder -> builder.configFile(config).environment(Map.of(
+                "OUTPOST_JWT_PUBLIC_KEY_FILE", pem(IDP).toString(), "OUTPOST_JWT_ISSUER", IDP_ISSUER,
+                "OUTPOST_JWT_AUDIENCE", IDP_AUDIENCE)));
+        String shared = hmac(claims("alice", Tokens.ISSUER, Tokens.AUDIENCE).build(), SHARED_SECRET);
+
+        assertThat(send(fromFile, get("/v1/pull"), shared).statusCode()).isEqualTo(200);
+        assertThat(send(fromInline, get("/v1/pull"), shared).statusCode()).isEqualTo(200);
+        assertThat(send(overridden, get("/v1/pull"), shared).statusCode()).as("the file's secret is replaced").isEqualTo(401);
+        assertThat(send(overridden, get("/v1/pull"), hmac(claims("alice", Tokens.ISSUER, Tokens.AUDIENCE).build(), other))
+                .statusCode()).isEqualTo(200);
+        assertThat(send(idpOverridden, get("/v1/pull"), shared).statusCode()).isEqualTo(401);
+        assertThat(send(idpOverridden, get("/v1/pull"), rs256(claims("alice", IDP_ISSUER, IDP_AUDIENCE).build(), IDP))
+                .statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void anEmptyShortOrNonBase64HmacSecretIsRefusedWithoutShowingIt() {
+        String short31 = Base64.getEncoder().encodeToString(new byte[31]);
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecret(""))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("empty");
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecret("   "))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("empty");
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecret(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("empty");
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecret(short31))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("31 bytes").hasMessageContaining("at least 32");
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecret("not base64 at all, but long enough to be a secret!"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not base64")
+                .hasMessageNotContaining("long enough");
+        assertThatThrownBy(() -> OutpostServer.builder().environment(Map.of("OUTPOST_JWT_SECRET", "c2hvcnQ=")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("OUTPOST_JWT_SECRET")
+                .hasMessageContaining("5 bytes").hasMessageNotContaining("c2hvcnQ=");
+        assertThatThrownBy(() -> OutpostServer.builder().environment(Map.of("OUTPOST_JWT_SECRET", "")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("OUTPOST_JWT_SECRET").hasMessageContaining("empty");
+    }
+
+    @Test
+    void anUnreadableOrUnusableSecretOrKeyFileIsRefusedNamingTheFile() throws IOException {
+        Path missing = tmp.resolve("missing.key");
+        Path directory = Files.createDirectories(tmp.resolve("a-directory"));
+        Path tooShort = Files.writeString(tmp.resolve("short.key"), Base64.getEncoder().encodeToString(new byte[16]));
+
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecretFile(missing))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot read").hasMessageContaining("missing.key");
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecretFile(directory))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot read").hasMessageContaining("a-directory");
+        assertThatThrownBy(() -> OutpostServer.builder().tokenSecretFile(tooShort))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("short.key").hasMessageContaining("16 bytes");
+        assertThatThrownBy(() -> OutpostServer.builder().environment(Map.of("OUTPOST_JWT_SECRET_FILE", missing.toString())))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("OUTPOST_JWT_SECRET_FILE")
+                .hasMessageContaining("missing.key");
+
+        assertConfigRefused("{\"auth\": {\"hmacSecretFile\": \"missing.key\"}}", "auth.hmacSecretFile", "missing.key");
+        assertConfigRefused("{\"auth\": {\"hmacSecretFile\": \"short.key\"}}", "auth.hmacSecretFile", "16 bytes");
+        assertConfigRefused("{\"auth\": {\"rsaPublicKeyFile\": \"missing.pem\", \"issuer\": \"i\", \"audience\": \"a\"}}",
+                "auth.rsaPublicKeyFile", "missing.pem");
+        assertConfigRefused("{\"auth\": {\"hmacSecret\": \"\"}}", "auth.hmacSecret", "empty");
+        assertConfigRefused("{\"auth\": {\"hmacSecret\": 12345}}", "auth.hmacSecret", "must be a string");
+        assertConfigRefused("{\"auth\": {\"hmacSecret\": \"" + Base64.getEncoder().encodeToString(new byte[8]) + "\"}}",
+                "auth.hmacSecret", "8 bytes");
+        assertConfigRefused("{\"auth\": {\"hmacSecret\": \"" + SHARED_SECRET_BASE64 + "\", \"rsaPublicKeyFile\": \"idp.pem\","
+                + " \"issuer\": \"i\", \"audience\": \"a\"}}", "auth takes one of", "hmacSecret");
+        assertConfigRefused("{\"auth\": {}}", "auth takes one of", "rsaPublicKeyFile");
+    }
+
+    @Test
+    void twoWaysOfCheckingTokensInTheEnvironmentAreRefused() throws IOException {
+        Path key = pem(IDP);
+        assertThatThrownBy(() -> OutpostServer.builder().environment(Map.of("OUTPOST_JWT_SECRET", SHARED_SECRET_BASE64,
+                "OUTPOST_JWT_PUBLIC_KEY_FILE", key.toString(), "OUTPOST_JWT_ISSUER", IDP_ISSUER, "OUTPOST_JWT_AUDIENCE", IDP_AUDIENCE)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("OUTPOST_JWT_SECRET")
+                .hasMessageContaining("OUTPOST_JWT_PUBLIC_KEY_FILE").hasMessageNotContaining(SHARED_SECRET_BASE64);
+    }
+
+    private void assertConfigRefused(String json, String... parts) throws IOException {
+        Path config = Files.writeString(tmp.resolve("auth-" + UUID.randomUUID() + ".json"), json);
+        assertThatThrownBy(() -> OutpostServer.builder().configFile(config))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(config.toString())
+                .hasMessageContaining(parts[0]).hasMessageContaining(parts[1]);
+    }
+
     // ---- fields only the server sets ----
 
     @Test

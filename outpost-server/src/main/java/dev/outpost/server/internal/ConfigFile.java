@@ -20,6 +20,7 @@ import java.util.Set;
  * {"host": "0.0.0.0", "port": 8080, "database": "jdbc:postgresql://db:5432/outpost?user=outpost&password=secret",
  *  "databasePoolSize": 10,
  *  "auth": {"rsaPublicKeyFile": "idp-public.pem", "issuer": "https://id.example.com", "audience": "outpost"},
+ *  (or "auth": {"hmacSecretFile": "hs256.key"}, or "auth": {"hmacSecret": "<base64 of 32 or more bytes>"})
  *  "limits": {"maxBodyBytes": 4194304, "maxOpsPerPush": 1000, "maxRecordBytes": 262144, "maxPullLimit": 1000},
  *  "defaultConflictPolicy": "SERVER_WINS",
  *  "collections": {
@@ -31,7 +32,7 @@ import java.util.Set;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("host", "port", "database", "databasePoolSize", "auth", "limits", "defaultConflictPolicy", "collections");
-    private static final Set<String> AUTH = Set.of("rsaPublicKeyFile", "issuer", "audience");
+    private static final Set<String> AUTH = Set.of("hmacSecret", "hmacSecretFile", "rsaPublicKeyFile", "issuer", "audience");
     private static final Set<String> LIMITS = Set.of("maxBodyBytes", "maxOpsPerPush", "maxRecordBytes", "maxPullLimit");
     private static final Set<String> COLLECTION = Set.of("conflictPolicy", "counters", "naturalKey");
 
@@ -72,14 +73,7 @@ public final class ConfigFile {
             }
             JsonNode auth = root.get("auth");
             if (auth != null) {
-                object(file, auth, "auth");
-                onlyKnown(file, auth, AUTH, "auth.");
-                if (!auth.has("rsaPublicKeyFile") || !auth.has("issuer") || !auth.has("audience")) {
-                    throw fault(file, "field auth needs rsaPublicKeyFile, issuer and audience together");
-                }
-                Path key = Path.of(text(file, auth, "rsaPublicKeyFile"));
-                builder.tokenPublicKey(key.isAbsolute() ? key : file.toAbsolutePath().getParent().resolve(key),
-                        text(file, auth, "issuer"), text(file, auth, "audience"));
+                auth(file, auth, builder);
             }
             JsonNode limits = root.get("limits");
             if (limits != null) {
@@ -115,6 +109,60 @@ public final class ConfigFile {
             }
             throw fault(file, "has a bad value: " + e.getMessage());
         }
+    }
+
+    /**
+     * The way tokens are checked: an HMAC secret (given, or in a file) or an identity
+     * provider's RSA public key with its issuer and audience; one of them.
+     */
+    private static void auth(Path file, JsonNode auth, OutpostServer.Builder builder) {
+        object(file, auth, "auth");
+        onlyKnown(file, auth, AUTH, "auth.");
+        boolean secret = auth.has("hmacSecret");
+        boolean secretFile = auth.has("hmacSecretFile");
+        boolean rsa = auth.has("rsaPublicKeyFile") || auth.has("issuer") || auth.has("audience");
+        if ((secret ? 1 : 0) + (secretFile ? 1 : 0) + (rsa ? 1 : 0) != 1) {
+            throw fault(file, "field auth takes one of: hmacSecret, hmacSecretFile, or rsaPublicKeyFile with issuer and audience");
+        }
+        if (secret) {
+            JsonNode value = auth.get("hmacSecret");
+            if (!value.isTextual()) {
+                throw fault(file, "auth.hmacSecret must be a string: the base64 of at least 32 random bytes");
+            }
+            try {
+                builder.tokenSecret(value.asText());
+            } catch (IllegalArgumentException e) {
+                throw fault(file, "auth.hmacSecret is not usable: " + e.getMessage());
+            }
+        } else if (secretFile) {
+            try {
+                builder.tokenSecretFile(beside(file, text(file, auth, "hmacSecretFile")));
+            } catch (IllegalArgumentException e) {
+                if (e.getMessage().startsWith("configuration file ")) {
+                    throw e;
+                }
+                throw fault(file, "auth.hmacSecretFile is not usable: " + e.getMessage());
+            }
+        } else {
+            if (!auth.has("rsaPublicKeyFile") || !auth.has("issuer") || !auth.has("audience")) {
+                throw fault(file, "field auth needs rsaPublicKeyFile, issuer and audience together");
+            }
+            Path key = beside(file, text(file, auth, "rsaPublicKeyFile"));
+            try {
+                builder.tokenPublicKey(key, text(file, auth, "issuer"), text(file, auth, "audience"));
+            } catch (IllegalArgumentException e) {
+                if (e.getMessage().startsWith("configuration file ")) {
+                    throw e;
+                }
+                throw fault(file, "auth.rsaPublicKeyFile is not usable: " + e.getMessage());
+            }
+        }
+    }
+
+    /** A path named in the file: as it is if absolute, else taken from the file's directory. */
+    private static Path beside(Path file, String name) {
+        Path path = Path.of(name);
+        return path.isAbsolute() ? path : file.toAbsolutePath().getParent().resolve(path);
     }
 
     private static void collection(Path file, OutpostServer.Builder builder, String name, JsonNode settings) {
