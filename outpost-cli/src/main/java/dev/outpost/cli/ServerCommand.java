@@ -33,8 +33,8 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--db-pool-size", description = "most connections to PostgreSQL at once (default: 10)")
     Integer poolSize;
 
-    @Option(names = "--config", description = "a JSON configuration file: limits, conflict policies, counters and natural keys"
-            + " per collection (see docs/SERVER.md)")
+    @Option(names = "--config", description = "a JSON configuration file: token secret or identity provider key, limits,"
+            + " conflict policies, counters and natural keys per collection (see docs/SERVER.md)")
     Path config;
 
     @Override
@@ -59,9 +59,10 @@ final class ServerCommand implements Callable<Integer> {
         Path directory = dataDir != null ? dataDir
                 : System.getenv("OUTPOST_DATA_DIR") != null ? Path.of(System.getenv("OUTPOST_DATA_DIR")) : Path.of("outpost-data");
         builder.dataDir(directory);
-        boolean newSecret = !Files.exists(directory.resolve(Tokens.SECRET_FILE));
+        boolean hadSecret = Files.exists(directory.resolve(Tokens.SECRET_FILE));
         OutpostServer server = builder.build();
-        if (newSecret) {
+        // A server given a secret or an identity provider's key by configuration makes no file.
+        if (!hadSecret && Files.exists(directory.resolve(Tokens.SECRET_FILE))) {
             System.out.println("Created a token signing secret in " + directory.resolve(Tokens.SECRET_FILE));
         }
         server.start();
@@ -71,7 +72,9 @@ final class ServerCommand implements Callable<Integer> {
             stopped.countDown();
         }, "outpost-shutdown"));
         System.out.println("Outpost server listening on " + server.url() + " (data in " + directory.toAbsolutePath().normalize()
-                + "). Get a token with: outpost token --user NAME --data-dir " + directory);
+                + "). " + (server.tokens().canIssue()
+                        ? "Get a token with: outpost token --user NAME --data-dir " + directory + (config == null ? "" : " --config " + config)
+                        : "It accepts the tokens of the identity provider whose key it was given."));
         System.out.flush();
         stopped.await();
         return 0;

@@ -95,6 +95,22 @@ class CommandLineTest {
         assertThat(out()).isEmpty();
     }
 
+    /** The server stops at its busy port, after it has said what it did with the secret. */
+    @Test
+    void serverGivenItsSecretByConfigurationDoesNotSayItCreatedOne() throws Exception {
+        Path config = Files.writeString(dir.resolve("server.json"), "{\"auth\": {\"hmacSecret\": \""
+                + java.util.Base64.getEncoder().encodeToString(new byte[32]) + "\"}}");
+        try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int code = Main.run("server", "--host", "127.0.0.1", "--port", String.valueOf(busy.getLocalPort()),
+                    "--data-dir", dir.resolve("data").toString(), "--config", config.toString());
+
+            assertThat(code).isEqualTo(1);
+        }
+        assertThat(err()).contains("cannot listen");
+        assertThat(out()).doesNotContain("Created a token signing secret");
+        assertThat(Files.exists(dir.resolve("data").resolve(Tokens.SECRET_FILE))).isFalse();
+    }
+
     @Test
     void badFlagsAreRefusedWithUsageExitCodeAndAClearMessage() {
         assertThat(Main.run("token", "--data-dir", dir.toString())).isEqualTo(2);
