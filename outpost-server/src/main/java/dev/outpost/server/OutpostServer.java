@@ -9,6 +9,7 @@ import dev.outpost.server.internal.ServerMetrics;
 import dev.outpost.server.internal.JdbcSyncStore;
 import dev.outpost.protocol.ConflictPolicy;
 import dev.outpost.protocol.Names;
+import dev.outpost.protocol.Wire;
 import io.javalin.Javalin;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -83,7 +84,7 @@ public final class OutpostServer implements AutoCloseable {
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the database " + config.redactedDatabaseUrl() + ": " + e.getMessage(), e);
         }
-        Limits limits = new Limits(config.maxBodyBytes, config.maxOpsPerPush, config.maxRecordBytes,
+        Limits limits = new Limits(config.maxBodyBytes, config.maxOpsPerPush, config.maxRecordBytes, config.maxRecordDepth,
                 config.maxPullLimit, Math.min(500, config.maxPullLimit));
         AtomicReference<Server> jetty = new AtomicReference<>();
         Javalin created = Javalin.create(javalin -> {
@@ -162,7 +163,7 @@ public final class OutpostServer implements AutoCloseable {
     }
 
     private record Config(String host, int port, Path dataDir, String jdbcUrl, int poolSize, int maxBodyBytes, int maxOpsPerPush,
-            int maxRecordBytes, int maxPullLimit, Clock clock, Policies policies, RSAPublicKey rsaKey, String tokenIssuer,
+            int maxRecordBytes, int maxRecordDepth, int maxPullLimit, Clock clock, Policies policies, RSAPublicKey rsaKey, String tokenIssuer,
             String tokenAudience, byte[] tokenSecret, Duration shutdownTimeout) {
         String databaseUrl() {
             return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
@@ -189,6 +190,7 @@ public final class OutpostServer implements AutoCloseable {
         private int maxBodyBytes = 4 * 1024 * 1024;
         private int maxOpsPerPush = 1000;
         private int maxRecordBytes = 256 * 1024;
+        private int maxRecordDepth = Wire.MAX_RECORD_DEPTH;
         private int maxPullLimit = 1000;
         private Clock clock = Clock.systemUTC();
         private ConflictPolicy defaultPolicy = ConflictPolicy.SERVER_WINS;
@@ -241,7 +243,7 @@ public final class OutpostServer implements AutoCloseable {
          * OUTPOST_DB, OUTPOST_DB_POOL_SIZE, OUTPOST_JWT_SECRET or OUTPOST_JWT_SECRET_FILE
          * (see {@link #tokenSecret}), OUTPOST_JWT_PUBLIC_KEY_FILE (with OUTPOST_JWT_ISSUER and
          * OUTPOST_JWT_AUDIENCE), OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH,
-         * OUTPOST_MAX_RECORD_BYTES, OUTPOST_MAX_PULL_LIMIT. Other variables are ignored. Each
+         * OUTPOST_MAX_RECORD_BYTES, OUTPOST_MAX_RECORD_DEPTH, OUTPOST_MAX_PULL_LIMIT. Other variables are ignored. Each
          * one set replaces what the configuration file said.
          *
          * @throws IllegalArgumentException naming the variable at fault (never showing a
@@ -269,6 +271,7 @@ public final class OutpostServer implements AutoCloseable {
                         case "OUTPOST_MAX_BODY_BYTES" -> maxBodyBytes(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_OPS_PER_PUSH" -> maxOpsPerPush(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_RECORD_BYTES" -> maxRecordBytes(Integer.parseInt(value.trim()));
+                        case "OUTPOST_MAX_RECORD_DEPTH" -> maxRecordDepth(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_PULL_LIMIT" -> maxPullLimit(Integer.parseInt(value.trim()));
                         default -> {
                             // not ours
@@ -461,6 +464,22 @@ public final class OutpostServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The deepest nesting of JSON objects and arrays a record may have (the record object
+         * itself is level 1): a CREATE or UPDATE whose data nests deeper is rejected
+         * RECORD_TOO_DEEP, as is a MERGED resolution. From 1 to {@value Wire#MAX_RECORD_DEPTH},
+         * the default: deeper records would not fit every protocol message within
+         * {@value Wire#MAX_DEPTH} levels, which clients refuse beyond.
+         */
+        public Builder maxRecordDepth(int levels) {
+            if (levels < 1 || levels > Wire.MAX_RECORD_DEPTH) {
+                throw new IllegalArgumentException("maxRecordDepth must be from 1 to " + Wire.MAX_RECORD_DEPTH
+                        + " (a message carrying a record must stay within the protocol's " + Wire.MAX_DEPTH + " levels), got " + levels);
+            }
+            this.maxRecordDepth = levels;
+            return this;
+        }
+
         /** The most changes one pull may return. Default 1000. */
         public Builder maxPullLimit(int changes) {
             this.maxPullLimit = positive("maxPullLimit", changes);
@@ -495,7 +514,7 @@ public final class OutpostServer implements AutoCloseable {
             Map<String, Set<String>> counterSets = new HashMap<>();
             counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
             return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, poolSize, maxBodyBytes, maxOpsPerPush,
-                    maxRecordBytes, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys), rsaKey,
+                    maxRecordBytes, maxRecordDepth, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys), rsaKey,
                     tokenIssuer, tokenAudience, tokenSecret, shutdownTimeout));
         }
 

@@ -53,6 +53,34 @@ class ConfigFileTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot be read");
     }
 
+    @Test
+    void badLimitsAreRefusedInTheBuilderTheFileAndTheEnvironment() throws Exception {
+        assertThatThrownBy(() -> OutpostServer.builder().maxRecordDepth(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxRecordDepth must be from 1 to 32").hasMessageContaining("got 0");
+        assertThatThrownBy(() -> OutpostServer.builder().maxRecordDepth(33))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxRecordDepth must be from 1 to 32")
+                .hasMessageContaining("got 33").hasMessageContaining("64");
+        assertRefused("{\"limits\": {\"maxRecordDepth\": 33}}", "maxRecordDepth must be from 1 to 32");
+        assertRefused("{\"limits\": {\"maxRecordDepth\": \"deep\"}}", "maxRecordDepth must be a whole number");
+        assertRefused("{\"limits\": {\"maxRecordDepth\": 2.5}}", "maxRecordDepth must be a whole number");
+        assertRefused("{\"limits\": {\"maxBodyBytes\": 0}}", "maxBodyBytes must be at least 1");
+        assertRefused("{\"limits\": {\"maxBodyBytes\": 4294967296}}", "maxBodyBytes must be a whole number below 2^31");
+        assertRefused("{\"limits\": {\"maxRecordBytes\": -5}}", "maxRecordBytes must be at least 1");
+        assertRefused("{\"limits\": {\"maxPullLimit\": 0}}", "maxPullLimit must be at least 1");
+        assertRefused("{\"limits\": 5}", "limits must be a JSON object");
+        for (Map.Entry<String, String> bad : Map.of("OUTPOST_MAX_RECORD_DEPTH", "0", "OUTPOST_MAX_BODY_BYTES", "-1",
+                "OUTPOST_MAX_OPS_PER_PUSH", "0", "OUTPOST_MAX_RECORD_BYTES", "0", "OUTPOST_MAX_PULL_LIMIT", "0").entrySet()) {
+            assertThatThrownBy(() -> OutpostServer.builder().environment(Map.of(bad.getKey(), bad.getValue())))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining(bad.getKey() + "='" + bad.getValue() + "' is not valid");
+        }
+        assertThatThrownBy(() -> OutpostServer.builder().environment(Map.of("OUTPOST_MAX_RECORD_DEPTH", "deep")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("OUTPOST_MAX_RECORD_DEPTH='deep'")
+                .hasMessageContaining("not a whole number");
+        assertThatThrownBy(() -> OutpostServer.builder().environment(Map.of("OUTPOST_MAX_RECORD_DEPTH", "40")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxRecordDepth must be from 1 to 32");
+    }
+
     private void assertRefused(String json, String message) throws Exception {
         Path config = file(json);
         assertThatThrownBy(() -> OutpostServer.builder().configFile(config))

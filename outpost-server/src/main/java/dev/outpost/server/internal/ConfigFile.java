@@ -21,7 +21,8 @@ import java.util.Set;
  *  "databasePoolSize": 10,
  *  "auth": {"rsaPublicKeyFile": "idp-public.pem", "issuer": "https://id.example.com", "audience": "outpost"},
  *  (or "auth": {"hmacSecretFile": "hs256.key"}, or "auth": {"hmacSecret": "<base64 of 32 or more bytes>"})
- *  "limits": {"maxBodyBytes": 4194304, "maxOpsPerPush": 1000, "maxRecordBytes": 262144, "maxPullLimit": 1000},
+ *  "limits": {"maxBodyBytes": 4194304, "maxOpsPerPush": 1000, "maxRecordBytes": 262144, "maxRecordDepth": 32,
+ *             "maxPullLimit": 1000},
  *  "defaultConflictPolicy": "SERVER_WINS",
  *  "collections": {
  *    "posts": {"conflictPolicy": "LAST_WRITE_WINS"},
@@ -33,7 +34,7 @@ import java.util.Set;
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("host", "port", "database", "databasePoolSize", "auth", "limits", "defaultConflictPolicy", "collections");
     private static final Set<String> AUTH = Set.of("hmacSecret", "hmacSecretFile", "rsaPublicKeyFile", "issuer", "audience");
-    private static final Set<String> LIMITS = Set.of("maxBodyBytes", "maxOpsPerPush", "maxRecordBytes", "maxPullLimit");
+    private static final Set<String> LIMITS = Set.of("maxBodyBytes", "maxOpsPerPush", "maxRecordBytes", "maxRecordDepth", "maxPullLimit");
     private static final Set<String> COLLECTION = Set.of("conflictPolicy", "counters", "naturalKey");
 
     private ConfigFile() {
@@ -87,6 +88,9 @@ public final class ConfigFile {
                 }
                 if (limits.has("maxRecordBytes")) {
                     builder.maxRecordBytes(number(file, limits, "maxRecordBytes"));
+                }
+                if (limits.has("maxRecordDepth")) {
+                    builder.maxRecordDepth(number(file, limits, "maxRecordDepth"));
                 }
                 if (limits.has("maxPullLimit")) {
                     builder.maxPullLimit(number(file, limits, "maxPullLimit"));
@@ -253,7 +257,7 @@ public final class ConfigFile {
     private static int number(Path file, JsonNode node, String field) {
         JsonNode value = node.get(field);
         if (!value.isInt()) {
-            throw fault(file, field + " must be a whole number (got " + value + ")");
+            throw fault(file, field + " must be a whole number" + (value.isIntegralNumber() ? " below 2^31" : "") + " (got " + value + ")");
         }
         return value.asInt();
     }

@@ -292,9 +292,10 @@ public final class HttpApi implements AutoCloseable {
             if (!(data instanceof ObjectNode object)) {
                 throw ApiException.badRequest("data is required for MERGED: the record's fields as the resolution sets them");
             }
-            if (Wire.depth(object) > Wire.MAX_RECORD_DEPTH) {
-                throw new ApiException(400, "RECORD_TOO_DEEP", "data nests " + Wire.depth(object)
-                        + " levels; a record may nest at most " + Wire.MAX_RECORD_DEPTH);
+            int depth = Wire.depth(object);
+            if (depth > limits.maxRecordDepth()) {
+                throw new ApiException(400, "RECORD_TOO_DEEP", "data nests " + depth
+                        + " levels; a record may nest at most " + limits.maxRecordDepth());
             }
             merged = object;
         } else if (data != null && !data.isNull()) {

@@ -124,9 +124,10 @@ final class PushParser {
                 return reject(opId, "INVALID_OP", where + ".data must be a JSON object for " + type
                         + (type == OpType.UPDATE ? " (a merge patch)" : " (the record)") + " (got " + shown(dataNode) + ")");
             }
-            if (Wire.depth(object) > Wire.MAX_RECORD_DEPTH) {
-                return reject(opId, "RECORD_TOO_DEEP", where + ".data nests " + Wire.depth(object)
-                        + " levels; a record may nest at most " + Wire.MAX_RECORD_DEPTH);
+            int depth = Wire.depth(object);
+            if (depth > limits.maxRecordDepth()) {
+                return reject(opId, "RECORD_TOO_DEEP", where + ".data nests " + depth
+                        + " levels; a record may nest at most " + limits.maxRecordDepth());
             }
             data = type == OpType.CREATE ? JsonMergePatch.withoutNulls(object) : object;
             dataJson = Wire.write(data);
