@@ -480,7 +480,7 @@ public final class OutpostServer implements AutoCloseable {
             return this;
         }
 
-        /** The most changes one pull may return. Default 1000. */
+        /** The most changes one pull returns; a pull asking for more gets this many. Default 1000. */
         public Builder maxPullLimit(int changes) {
             this.maxPullLimit = positive("maxPullLimit", changes);
             return this;

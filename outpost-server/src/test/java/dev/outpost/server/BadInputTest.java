@@ -336,7 +336,7 @@ class BadInputTest {
     }
 
     @ParameterizedTest(name = "limit {0}")
-    @ValueSource(strings = {"0", "-1", "abc", "1001", "1.5", "", "99999999999", "1e3"})
+    @ValueSource(strings = {"0", "-1", "abc", "1.5", "", "99999999999", "1e3"})
     void invalidPullLimitIsRefusedAndChangesNothing(String limit) {
         String message = assertRefused(api, () -> api.get("/v1/pull?limit=" + URLEncoder.encode(limit, StandardCharsets.UTF_8)),
                 400, "INVALID_LIMIT");
@@ -347,6 +347,12 @@ class BadInputTest {
     void pullLimitAtTheBoundsIsAccepted() {
         assertThat(api.get("/v1/pull?limit=1").statusCode()).isEqualTo(200);
         assertThat(api.get("/v1/pull?limit=1000").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void pullLimitAboveTheMaximumIsServedAsTheMaximum() {
+        assertThat(api.get("/v1/pull?limit=1001").statusCode()).isEqualTo(200);
+        assertThat(api.get("/v1/pull?limit=" + Integer.MAX_VALUE).statusCode()).isEqualTo(200);
     }
 
     // ---- unknown endpoints ----

@@ -94,19 +94,45 @@ class ConfiguredLimitsTest {
         assertThat(shallow.statusCode()).as(shallow.body()).isEqualTo(200);
     }
 
+    /**
+     * A pull may ask for more than the server's maximum: a device's page size need not know the
+     * server's setting. It gets at most the maximum, and hasMore says the rest follows.
+     */
+    @Test
+    void aPullAskingForMoreThanTheMaximumGetsAtMostTheMaximum() throws IOException {
+        Api api = start(config("{\"limits\": {\"maxPullLimit\": 5}}"), UnaryOperator.identity());
+        for (int i = 0; i < 8; i++) {
+            assertThat(api.push(create("n" + i)).statusCode()).isEqualTo(200);
+        }
+
+        HttpResponse<String> asked = api.get("/v1/pull?limit=500");
+        HttpResponse<String> unasked = api.get("/v1/pull");
+
+        assertThat(asked.statusCode()).as(asked.body()).isEqualTo(200);
+        JsonNode page = TestJson.parse(asked.body());
+        assertThat(page.get("changes")).hasSize(5);
+        assertThat(page.get("hasMore").asBoolean()).isTrue();
+        JsonNode rest = TestJson.parse(api.get("/v1/pull?limit=500&cursor=" + page.get("cursor").asText()).body());
+        assertThat(rest.get("changes")).hasSize(3);
+        assertThat(rest.get("hasMore").asBoolean()).isFalse();
+        assertThat(TestJson.parse(unasked.body()).get("changes")).hasSize(5);
+    }
+
     @Test
     void theEnvironmentBeatsTheFile() throws IOException {
         Path file = config("""
-                {"limits": {"maxOpsPerPush": 5, "maxRecordDepth": 4}}
+                {"limits": {"maxOpsPerPush": 5, "maxRecordDepth": 4, "maxPullLimit": 10}}
                 """);
         Api api = start(file, builder -> builder.environment(Map.of(
-                "OUTPOST_MAX_OPS_PER_PUSH", "2", "OUTPOST_MAX_RECORD_DEPTH", "2")));
+                "OUTPOST_MAX_OPS_PER_PUSH", "2", "OUTPOST_MAX_RECORD_DEPTH", "2", "OUTPOST_MAX_PULL_LIMIT", "1")));
 
         HttpResponse<String> three = api.push(create("a"), create("b"), create("c"));
         assertThat(three.statusCode()).isEqualTo(413);
         assertThat(message(three)).contains("at most 2");
         JsonNode deep = results(api.push(op("d", "notes", "d", "CREATE", null, "{\"a\":{\"b\":{\"c\":1}}}"))).get(0);
         assertThat(deep.get("error").get("code").asText()).isEqualTo("RECORD_TOO_DEEP");
+        api.push(create("e"), create("f"));
+        assertThat(TestJson.parse(api.get("/v1/pull?limit=10").body()).get("changes")).hasSize(1);
     }
 
     @Test

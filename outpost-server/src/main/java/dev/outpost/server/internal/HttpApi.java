@@ -306,20 +306,24 @@ public final class HttpApi implements AutoCloseable {
         json(ctx, Map.of("conflict", resolved.conflict(), "record", resolved.record()));
     }
 
+    /**
+     * The changes a pull returns: its limit, cut to the server's maximum. A device's page size
+     * cannot know how an operator set the maximum, so asking for more is not an error.
+     */
     private int pullLimit(String text) {
         if (text == null) {
             return limits.defaultPullLimit();
         }
         try {
             int limit = Integer.parseInt(text);
-            if (limit >= 1 && limit <= limits.maxPullLimit()) {
-                return limit;
+            if (limit >= 1) {
+                return Math.min(limit, limits.maxPullLimit());
             }
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new ApiException(400, "INVALID_LIMIT", "limit must be a whole number from 1 to " + limits.maxPullLimit()
-                + " (got '" + (text.length() > 20 ? text.substring(0, 20) + "..." : text) + "')");
+        throw new ApiException(400, "INVALID_LIMIT", "limit must be a whole number of at least 1 (this server returns at most "
+                + limits.maxPullLimit() + " changes a page; got '" + (text.length() > 20 ? text.substring(0, 20) + "..." : text) + "')");
     }
 
     private JsonNode readJson(Context ctx) {
