@@ -55,13 +55,76 @@ class OperationsTest {
                     .contains("outpost_ops_total{status=\"MERGED\"} 1")
                     .contains("outpost_ops_total{status=\"REJECTED\"} 1")
                     .contains("outpost_ops_total{status=\"DUPLICATE\"} 1")
-                    .contains("outpost_conflicts_total{policy=\"SERVER_WINS\",settled=\"server_kept\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"SERVER_WINS\",settled=\"server\"} 1")
                     .contains("outpost_conflicts_total{policy=\"MERGE\",settled=\"merged\"} 1")
                     .contains("outpost_pull_seconds_count 1")
                     .contains("outpost_pull_changes_total 3")
                     .contains("outpost_pull_seconds_bucket")
                     .contains("jvm_memory_used_bytes");
         }
+    }
+
+    /**
+     * Each conflict is counted under its collection's policy and who prevailed: the server,
+     * the client (CLIENT_WINS, LAST_WRITE_WINS with the later op, MERGE with a later DELETE),
+     * a field merge, or review (MANUAL); review settlements are counted by their choice, and a
+     * refused one is not.
+     */
+    @Test
+    void metricsCountConflictsByPolicyAndWhoPrevailedAndReviewSettlementsByChoice() throws Exception {
+        try (OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp)
+                .databaseUrl(TestDatabases.freshUrl())
+                .conflictPolicy("tasks", ConflictPolicy.CLIENT_WINS).conflictPolicy("posts", ConflictPolicy.LAST_WRITE_WINS)
+                .conflictPolicy("profiles", ConflictPolicy.MERGE).conflictPolicy("reviews", ConflictPolicy.MANUAL)
+                .build().start()) {
+            String token = server.tokens().issue("alice", Duration.ofHours(1));
+            push(server, token, String.join(",", op("c1", "notes", "n1", "CREATE", null), op("c2", "tasks", "t1", "CREATE", null),
+                    op("c3", "posts", "s1", "CREATE", null), op("c4", "posts", "s2", "CREATE", null),
+                    op("c5", "profiles", "p1", "CREATE", null), op("c6", "profiles", "p2", "CREATE", null),
+                    op("c7", "reviews", "r1", "CREATE", null), op("c8", "reviews", "r2", "CREATE", null),
+                    op("c9", "reviews", "r3", "CREATE", null)));
+            push(server, token, String.join(",", op("u1", "notes", "n1", "UPDATE", 0L), op("u2", "tasks", "t1", "UPDATE", 0L),
+                    opAt("u3", "posts", "s1", "UPDATE", 0L, "1800000000000-00000-device"),
+                    opAt("u4", "posts", "s2", "UPDATE", 0L, "1600000000000-00000-device"),
+                    op("u5", "profiles", "p1", "UPDATE", 0L),
+                    "{\"opId\":\"u6\",\"collection\":\"profiles\",\"recordId\":\"p2\",\"type\":\"DELETE\",\"baseVersion\":0,"
+                            + "\"hlc\":\"1800000000000-00000-device\"}",
+                    op("u7", "reviews", "r1", "UPDATE", 0L), op("u8", "reviews", "r2", "UPDATE", 0L),
+                    op("u9", "reviews", "r3", "UPDATE", 0L)));
+            HttpResponse<String> open = send(server, HttpRequest.newBuilder(URI.create(server.url() + "/v1/conflicts"))
+                    .header("Authorization", "Bearer " + token).GET());
+            com.fasterxml.jackson.databind.JsonNode conflicts = TestJson.parse(open.body()).get("conflicts");
+            assertThat(conflicts).hasSize(3);
+            String[] choices = {"{\"choice\":\"SERVER\"}", "{\"choice\":\"CLIENT\"}", "{\"choice\":\"MERGED\",\"data\":{\"visits\":9}}"};
+            for (int i = 0; i < 3; i++) {
+                assertThat(resolve(server, token, conflicts.get(i).get("id").asText(), choices[i]).statusCode()).isEqualTo(200);
+            }
+            assertThat(resolve(server, token, conflicts.get(0).get("id").asText(), choices[1]).statusCode())
+                    .as("resolved already").isEqualTo(409);
+
+            String metrics = send(server, HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).GET()).body();
+
+            assertThat(metrics)
+                    .contains("outpost_conflicts_total{policy=\"SERVER_WINS\",settled=\"server\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"CLIENT_WINS\",settled=\"client\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"LAST_WRITE_WINS\",settled=\"client\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"LAST_WRITE_WINS\",settled=\"server\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"MERGE\",settled=\"merged\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"MERGE\",settled=\"client\"} 1")
+                    .contains("outpost_conflicts_total{policy=\"MANUAL\",settled=\"review\"} 3")
+                    .contains("outpost_conflicts_resolved_total{settled=\"server\"} 1")
+                    .contains("outpost_conflicts_resolved_total{settled=\"client\"} 1")
+                    .contains("outpost_conflicts_resolved_total{settled=\"merged\"} 1")
+                    .doesNotContain("settled=\"server_kept\"")
+                    .doesNotContain("outpost_conflicts_total{policy=\"CLIENT_WINS\",settled=\"merged\"}");
+        }
+    }
+
+    private HttpResponse<String> resolve(OutpostServer server, String token, String id, String body)
+            throws IOException, InterruptedException {
+        return send(server, HttpRequest.newBuilder(URI.create(server.url() + "/v1/conflicts/" + id + "/resolve"))
+                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
     }
 
     @Test
@@ -236,9 +299,13 @@ class OperationsTest {
     }
 
     private static String op(String opId, String collection, String recordId, String type, Long baseVersion) {
+        return opAt(opId, collection, recordId, type, baseVersion, HLC);
+    }
+
+    private static String opAt(String opId, String collection, String recordId, String type, Long baseVersion, String hlc) {
         return "{\"opId\":\"" + opId + "\",\"collection\":\"" + collection + "\",\"recordId\":\"" + recordId + "\",\"type\":\""
                 + type + "\"" + (baseVersion == null ? "" : ",\"baseVersion\":" + baseVersion)
-                + ",\"data\":{\"visits\":1},\"hlc\":\"" + HLC + "\"}";
+                + ",\"data\":{\"visits\":1},\"hlc\":\"" + hlc + "\"}";
     }
 
     private HttpRequest pushRequest(OutpostServer server, String token, String ops) {

@@ -304,6 +304,7 @@ public final class HttpApi implements AutoCloseable {
         }
         SyncStore.Resolved resolved = store.resolve(scopes(ctx), ctx.pathParam("id"), choice, merged);
         json(ctx, Map.of("conflict", resolved.conflict(), "record", resolved.record()));
+        metrics.resolved(choice);
     }
 
     /**

@@ -3,6 +3,8 @@ package dev.outpost.server.internal;
 import dev.outpost.protocol.ConflictPolicy;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
+import dev.outpost.protocol.OpType;
+import dev.outpost.protocol.Operation;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -19,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The server's metrics, in a Prometheus registry served at {@code GET /metrics}: pushes and
  * their latency, ops by outcome, conflicts by collection policy and how they were settled,
+ * conflicts settled by review,
  * pulls with their latency and the changes they carried, and the JVM's memory, threads, CPU
  * and uptime.
  */
@@ -29,6 +32,7 @@ public final class ServerMetrics {
     private final Counter pulledChanges;
     private final Map<OpStatus, Counter> ops = new EnumMap<>(OpStatus.class);
     private final Map<String, Counter> conflicts = new ConcurrentHashMap<>();
+    private final Map<String, Counter> resolutions = new ConcurrentHashMap<>();
 
     public ServerMetrics() {
         pushes = Timer.builder("outpost.push").description("push requests answered, with their time in the server")
@@ -40,26 +44,71 @@ public final class ServerMetrics {
             ops.put(status, Counter.builder("outpost.ops").description("pushed ops by outcome")
                     .tag("status", status.name()).register(registry));
         }
+        for (String choice : List.of("SERVER", "CLIENT", "MERGED")) {
+            String settled = settledBy(choice);
+            resolutions.put(choice, Counter.builder("outpost.conflicts.resolved")
+                    .description("conflicts kept for review (MANUAL) and settled by POST /v1/conflicts/{id}/resolve, by choice")
+                    .tag("settled", settled).register(registry));
+        }
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
     }
 
-    /** Counts an answered push: each op's outcome, and each conflict by its collection's policy. */
+    /**
+     * Counts an answered push: each op's outcome, and each conflict by its collection's policy
+     * and how it was settled ({@link #settled}).
+     */
     void pushed(long nanos, List<PushParser.Parsed> sent, List<OpResult> results, Policies policies) {
         pushes.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
         for (int i = 0; i < results.size(); i++) {
             OpResult result = results.get(i);
             ops.get(result.status()).increment();
             if (result.status() == OpStatus.CONFLICT || result.status() == OpStatus.MERGED) {
-                ConflictPolicy policy = policies.of(sent.get(i).op().collection());
-                String settled = result.status() == OpStatus.CONFLICT ? "server_kept" : "merged";
+                Operation op = sent.get(i).op();
+                ConflictPolicy policy = policies.of(op.collection());
+                String settled = settled(policy, op.type(), result.status());
                 conflicts.computeIfAbsent(policy + "/" + settled, key -> Counter.builder("outpost.conflicts")
-                        .description("conflicting ops by the policy that settled them and how")
+                        .description("conflicting ops by the policy that settled them and who prevailed")
                         .tag("policy", policy.name()).tag("settled", settled).register(registry)).increment();
             }
         }
+    }
+
+    /**
+     * Who prevailed in a conflict, from the policy and the op's answer: {@code server} (the
+     * server's record stands, answered CONFLICT), {@code review} (MANUAL: the server's record
+     * stands and the conflict waits for {@code POST /v1/conflicts/{id}/resolve}), {@code client}
+     * (the op's change was applied over the server's record: CLIENT_WINS, LAST_WRITE_WINS with
+     * the later op, and MERGE when a DELETE is the later change) or {@code merged} (MERGE
+     * combined both sides' fields).
+     */
+    static String settled(ConflictPolicy policy, OpType type, OpStatus status) {
+        if (status == OpStatus.CONFLICT) {
+            return policy == ConflictPolicy.MANUAL ? "review" : "server";
+        }
+        return switch (policy) {
+            case CLIENT_WINS, LAST_WRITE_WINS -> "client";
+            case MERGE -> type == OpType.DELETE ? "client" : "merged";
+            case SERVER_WINS, MANUAL -> "merged";
+        };
+    }
+
+    /** Counts a conflict settled by review: {@code choice} SERVER, CLIENT or MERGED. */
+    void resolved(String choice) {
+        Counter counter = resolutions.get(choice);
+        if (counter != null) {
+            counter.increment();
+        }
+    }
+
+    private static String settledBy(String choice) {
+        return switch (choice) {
+            case "SERVER" -> "server";
+            case "CLIENT" -> "client";
+            default -> "merged";
+        };
     }
 
     void pulled(long nanos, int changes) {
