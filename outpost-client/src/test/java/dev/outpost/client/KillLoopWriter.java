@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The child process of {@link DurabilityKillTest}: writes to a store as fast as it can from
  * several threads, single puts and batches, and prints {@code ack <id>} for each write whose
- * call has returned, until it is killed.
+ * call has returned, until it is killed. Arguments: the store file, a prefix for record ids,
+ * the number of threads and the {@link Durability} mode.
  */
 public final class KillLoopWriter {
     private KillLoopWriter() {
@@ -16,7 +17,9 @@ public final class KillLoopWriter {
         Path file = Path.of(args[0]);
         String prefix = args[1];
         int threads = Integer.parseInt(args[2]);
-        Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file).build());
+        Durability durability = Durability.valueOf(args[3]);
+        Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file)
+                .durability(durability).build());
         AtomicInteger next = new AtomicInteger();
         System.out.println("ready");
         System.out.flush();
