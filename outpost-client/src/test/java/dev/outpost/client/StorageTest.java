@@ -122,6 +122,80 @@ class StorageTest {
         }
     }
 
+    /** A record the server refuses as too large (its limit is 256 KiB), so its op dies at once. */
+    private static String oversized() {
+        return "{\"blob\":\"" + "x".repeat(300 * 1024) + "\"}";
+    }
+
+    @Test
+    void deadLettersOlderThanTheRetentionPeriodArePurgedAndYoungerOnesStay() throws Exception {
+        FakeClock clock = new FakeClock();
+        try (TestServer server = TestServer.start()) {
+            OutpostConfig config = OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("dead.db"))
+                    .serverUrl(server.url()).clock(clock).tokenProvider(TokenProvider.fixed(server.token("ann"))).build();
+            try (Outpost outpost = Outpost.open(config)) {
+                outpost.put("notes", "old", oversized());
+                outpost.sync();
+                clock.advance(Duration.ofDays(20));
+                outpost.put("notes", "young", oversized());
+                outpost.sync();
+                assertThat(outpost.deadLetters()).extracting(DeadLetter::recordId).containsExactly("old", "young");
+
+                clock.advance(Duration.ofDays(9));
+                outpost.sync();
+                assertThat(outpost.deadLetters()).as("29 and 9 days old").extracting(DeadLetter::recordId)
+                        .containsExactly("old", "young");
+
+                clock.advance(Duration.ofDays(2));
+                outpost.put("notes", "waiting", "{\"a\":1}");
+                assertThat(outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+                assertThat(outpost.deadLetters()).as("after a sync, 31 and 11 days old").extracting(DeadLetter::recordId)
+                        .containsExactly("young");
+                assertThat(outpost.queueStats().dead()).isEqualTo(1);
+                assertThat(outpost.get("notes", "old")).as("the purged dead create no longer shows").isEmpty();
+                assertThat(outpost.get("notes", "young")).isPresent();
+            }
+            clock.advance(Duration.ofDays(20));
+            try (Outpost outpost = Outpost.open(config)) {
+                assertThat(outpost.deadLetters()).as("at open, 31 days old").isEmpty();
+                assertThat(outpost.queueStats().dead()).isZero();
+                assertThat(outpost.get("notes", "young")).isEmpty();
+                assertThat(outpost.get("notes", "waiting")).isPresent();
+            }
+        }
+    }
+
+    @Test
+    void aRetentionOfSevenDaysPurgesFinishedOpsAndDeadLettersAfterSevenDays() throws Exception {
+        FakeClock clock = new FakeClock();
+        try (TestServer server = TestServer.start()) {
+            OutpostConfig config = OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("week.db"))
+                    .serverUrl(server.url()).clock(clock).tokenProvider(TokenProvider.fixed(server.token("ann")))
+                    .retention(Duration.ofDays(7)).build();
+            assertThat(config.retention()).isEqualTo(Duration.ofDays(7));
+            try (Outpost outpost = Outpost.open(config)) {
+                outpost.put("notes", "synced", "{\"a\":1}");
+                outpost.put("notes", "rejected", oversized());
+                outpost.sync();
+                QueueStats stats = outpost.queueStats();
+                assertThat(stats.applied()).isEqualTo(1);
+                assertThat(stats.dead()).isEqualTo(1);
+            }
+            clock.advance(Duration.ofDays(6).plusHours(23));
+            try (Outpost outpost = Outpost.open(config)) {
+                QueueStats stats = outpost.queueStats();
+                assertThat(stats.applied() + stats.dead()).as("kept for 7 days").isEqualTo(2);
+            }
+            clock.advance(Duration.ofHours(2));
+            try (Outpost outpost = Outpost.open(config)) {
+                QueueStats stats = outpost.queueStats();
+                assertThat(stats.applied()).as("applied op purged after 7 days").isZero();
+                assertThat(stats.dead()).as("dead letter purged after 7 days").isZero();
+                assertThat(outpost.get("notes", "synced")).isPresent();
+            }
+        }
+    }
+
     @Test
     void aDurableStoreReachedThroughASymbolicLinkForcesTheLogBesideTheRealFile() throws Exception {
         Path real = Files.createDirectories(dir.resolve("real"));
