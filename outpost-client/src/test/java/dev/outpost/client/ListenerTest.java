@@ -106,6 +106,26 @@ class ListenerTest {
     }
 
     @Test
+    void aStoreThatFellBackToMemoryIsToldToListenersAndTheStatusSaysSoLoudly() throws Exception {
+        Path notADirectory = dir.resolve("plain-file");
+        Files.writeString(notADirectory, "a file where a directory should be");
+        Path file = notADirectory.resolve("store.db");
+        try (Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(file)
+                .listener(recorder).build())) {
+            assertThat(heard).as("told once, at open").containsExactly(outpost.openReport());
+            OpenReport report = (OpenReport) heard.get(0);
+            assertThat(report.mode()).isEqualTo(OpenReport.Mode.MEMORY_ONLY);
+            assertThat(report.message()).contains(file.toString()).contains("memory only")
+                    .contains("lost when the app stops");
+            assertThat(outpost.statusLine()).isEqualTo("Storage unavailable: 0 changes waiting, kept in memory only and lost"
+                    + " if the app stops");
+            outpost.put("notes", "n1", "{}");
+            assertThat(outpost.statusLine()).startsWith("Storage unavailable: 1 change waiting");
+            assertThat(heard).as("a write is not told again as degraded storage").hasSize(1);
+        }
+    }
+
+    @Test
     void anOpDeadLetteredDuringASyncIsToldToListeners() throws Exception {
         try (TestServer server = TestServer.start();
                 Outpost outpost = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("d.db")).serverUrl(server.url())
