@@ -1,6 +1,7 @@
 package dev.outpost.client;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.outpost.client.internal.BackupTimer;
 import dev.outpost.client.internal.CircuitBreaker;
 import dev.outpost.client.internal.ConflictHandling;
 import dev.outpost.client.internal.LocalStore;
@@ -59,6 +60,7 @@ public final class Outpost implements AutoCloseable {
     private volatile java.time.Instant lastSuccess;
     private volatile boolean background;
     private final SyncHistory history = new SyncHistory();
+    private BackupTimer backups;
 
     private Outpost(LocalStore store, SyncEngine engine, List<OutpostListener> listeners) {
         this.store = store;
@@ -106,6 +108,8 @@ public final class Outpost implements AutoCloseable {
             throw e;
         }
         outpost.startSyncing(config);
+        outpost.backups = new BackupTimer(store, config.backupInterval());
+        outpost.backups.start();
         return outpost;
     }
 
@@ -302,8 +306,9 @@ public final class Outpost implements AutoCloseable {
     }
 
     /**
-     * Writes a backup of the store now (SQLite's online backup), keeping the newest few; syncs
-     * also take one when the last is older than the backup interval.
+     * Writes a backup of the store now (SQLite's online backup), keeping the newest few. Backups
+     * are also taken on a schedule, whenever the last is older than
+     * {@link OutpostConfig.Builder#backupInterval the backup interval}.
      *
      * @throws OutpostException STORAGE if it cannot be written, or the store lives in memory
      */
@@ -606,6 +611,11 @@ public final class Outpost implements AutoCloseable {
         return summaries;
     }
 
+    /** Runs the backup schedule's check now, as its timer does; for tests of the schedule. Null if no backup was due. */
+    BackupInfo checkBackupSchedule() throws OutpostException {
+        return backups.check();
+    }
+
     /** Starts an automatic sync as if {@code reason} had happened; for tests of the scheduling rules. */
     java.util.concurrent.CompletableFuture<SyncResult> trigger(SyncReason reason) {
         return scheduler.request(reason);
@@ -706,13 +716,16 @@ public final class Outpost implements AutoCloseable {
     }
 
     /**
-     * Stops syncing (waiting for a running sync, and the scheduled backup a sync may have
-     * started, to end) and closes the local store. Writes already returned are on disk.
+     * Stops syncing and the backup schedule (waiting for a running sync, and a scheduled backup
+     * being taken, to end) and closes the local store. Writes already returned are on disk.
      */
     @Override
     public void close() {
         scheduler.close();
         monitor.stop();
+        if (backups != null) {
+            backups.close();
+        }
         if (engine != null) {
             engine.awaitBackup();
         }

@@ -204,7 +204,7 @@ public final class OutpostConfig {
         return backupDirectory;
     }
 
-    /** How old the last backup may be before a sync takes a new one. */
+    /** The period of scheduled backups: how old the last backup may be before a new one is taken. */
     public Duration backupInterval() {
         return backupInterval;
     }
@@ -459,13 +459,18 @@ public final class OutpostConfig {
         }
 
         /**
-         * How old the last backup may be before the next sync takes a new one; default 24 hours,
-         * at least 1 minute. {@link Outpost#backup()} takes one at any time.
+         * The period of scheduled backups: a backup is taken when the last one (scheduled or on
+         * demand) is older than this by the configured {@link #clock}, whether or not the device
+         * syncs; default 24 hours, from 1 minute to 365 days. The store looks whether one is due
+         * every twelfth of the interval (5 seconds to 1 hour), and after each completed sync.
+         * {@link Outpost#backup()} takes one at any time.
+         *
+         * @throws IllegalArgumentException if the interval is shorter than 1 minute or longer than 365 days
          */
         public Builder backupInterval(Duration interval) {
             Objects.requireNonNull(interval, "backupInterval");
-            if (interval.compareTo(Duration.ofMinutes(1)) < 0) {
-                throw new IllegalArgumentException("backupInterval must be at least 1 minute, got " + interval);
+            if (interval.compareTo(Duration.ofMinutes(1)) < 0 || interval.compareTo(Duration.ofDays(365)) > 0) {
+                throw new IllegalArgumentException("backupInterval must be from 1 minute to 365 days, got " + interval);
             }
             this.backupInterval = interval;
             return this;

@@ -169,6 +169,52 @@ class RecoveryTest {
     }
 
     @Test
+    void backupsAreTakenOnTheirScheduleByTheClockWithoutAnySync() throws Exception {
+        Path file = dir.resolve("scheduled.db");
+        Path backupDir = dir.resolve("scheduled.db.backups");
+        try (Outpost outpost = Outpost.open(config(file).backupInterval(Duration.ofHours(6)).backupsKept(10).build())) {
+            outpost.put("notes", "n1", "{}");
+            BackupInfo first = outpost.checkBackupSchedule();
+            assertThat(first).as("a store with no backup gets one at the first check").isNotNull();
+            assertThat(first.takenAt()).isEqualTo(clock.instant());
+
+            clock.advance(Duration.ofHours(6).minusMinutes(1));
+            assertThat(outpost.checkBackupSchedule()).as("5 h 59 min after the last").isNull();
+            clock.advance(Duration.ofMinutes(1));
+            outpost.put("notes", "n2", "{}");
+            BackupInfo second = outpost.checkBackupSchedule();
+            assertThat(second).as("6 h after the last").isNotNull();
+            assertThat(second.takenAt()).isEqualTo(clock.instant());
+
+            clock.advance(Duration.ofHours(3));
+            outpost.backup();
+            clock.advance(Duration.ofHours(4));
+            assertThat(outpost.checkBackupSchedule()).as("4 h after a backup on demand").isNull();
+            clock.advance(Duration.ofHours(2));
+            assertThat(outpost.checkBackupSchedule()).as("6 h after a backup on demand").isNotNull();
+            assertThat(outpost.lastSync()).as("no sync ran").isEmpty();
+        }
+        assertThat(backups(backupDir)).hasSize(4);
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + backups(backupDir).get(1));
+                Statement statement = db.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT count(*) FROM records")) {
+            rows.next();
+            assertThat(rows.getInt(1)).as("records in the second scheduled backup").isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aStoreInMemoryHasNoScheduledBackups() throws Exception {
+        Path notADirectory = dir.resolve("plain-file");
+        Files.writeString(notADirectory, "a file where a directory should be");
+        try (Outpost outpost = Outpost.open(config(notADirectory.resolve("store.db")).build())) {
+            assertThat(outpost.openReport().mode()).isEqualTo(OpenReport.Mode.MEMORY_ONLY);
+            clock.advance(Duration.ofDays(2));
+            assertThat(outpost.checkBackupSchedule()).isNull();
+        }
+    }
+
+    @Test
     void aCorruptedStoreIsMovedAsideAndRestoredFromTheLastBackup() throws Exception {
         Path file = storeWithBackup(dir.resolve("corrupt.db"));
         byte[] intact = Files.readAllBytes(file);
@@ -252,6 +298,17 @@ class RecoveryTest {
                 .hasMessageContaining("0");
         assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).backupInterval(Duration.ofSeconds(5)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT5S");
+        assertThatThrownBy(() -> OutpostConfig.builder().backupInterval(Duration.ofDays(366)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("backupInterval must be from 1 minute to 365 days, got PT8784H");
+        assertThatThrownBy(() -> OutpostConfig.builder().backupInterval(Duration.ofSeconds(Long.MAX_VALUE)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("backupInterval");
+        assertThatThrownBy(() -> OutpostConfig.builder().backupInterval(Duration.ofHours(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT-1H");
+        assertThatThrownBy(() -> OutpostConfig.builder().backupInterval(null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("backupInterval");
+        assertThat(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("d.db")).build().backupInterval())
+                .as("the default").isEqualTo(Duration.ofHours(24));
         assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).retention(Duration.ofMinutes(5)))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storageQuota(1000)).isInstanceOf(IllegalArgumentException.class)

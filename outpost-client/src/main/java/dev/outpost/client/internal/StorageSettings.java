@@ -12,7 +12,7 @@ import java.util.Set;
  *
  * @param durability what a returned write survives
  * @param backupDirectory where backups go
- * @param backupInterval how old the last backup may be before a sync takes a new one
+ * @param backupInterval how old the last backup may be before a scheduled one is taken
  * @param backupsKept how many backups are kept, newest first
  * @param recoverCorrupt whether a damaged store is moved aside and restored from a backup
  * @param memoryOnlyFallback whether the store falls back to memory when no file storage works
