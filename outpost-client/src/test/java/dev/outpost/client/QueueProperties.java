@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.outpost.protocol.Change;
+import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Operation;
 import dev.outpost.protocol.Priority;
@@ -82,12 +83,15 @@ class QueueProperties {
     // ---- 1. per-record order ----------------------------------------------------------------
 
     /**
-     * Whatever the mix of priorities, records, batch sizes, syncs in between and failed pushes
-     * (a 503 before the server saw the push, or after it applied it), the ops of each record
-     * reach the server in the order they were written: no op is ever sent while an earlier op
-     * of its record has not been confirmed by the server, unless that earlier op goes before it
-     * in the same push. Every write that changed the record is sent exactly as its own op
-     * (coalescing is off), and in the end the server holds what the device shows.
+     * Whatever the mix of priorities, records (chains of up to 30 writes over 5 records), batch
+     * sizes, syncs in between and failed pushes (a 503 before the server saw the push, or after
+     * it applied it, or every op of the push rejected, which dead-letters them), the ops of each
+     * record reach the server in the order they were written: no op is ever sent while an
+     * earlier op of its record has not been confirmed by the server, unless that earlier op goes
+     * before it in the same push; a dead op holds its record's later ops until the app replays
+     * it (an op replayed under a new id counts as the op it was). Every write that changed the
+     * record is sent exactly as its own op (coalescing is off), and in the end the server holds
+     * what the device shows.
      */
     @Property(tries = 50)
     void perRecordOrderHoldsForAnyMixOfPrioritiesAndRecords(
@@ -110,10 +114,10 @@ class QueueProperties {
                     written.computeIfAbsent(action.id(), id -> new ArrayList<>()).add(expectedType(action, liveBefore));
                 }
             }
-            device.syncUntilNothingPending();
+            device.syncReplayingUntilNothingPending();
 
-            List<Attempt> attempts = device.transport.attempts();
-            assertNoOpOvertakesItsRecord(attempts, device.transport.pulls());
+            List<Attempt> attempts = device.attemptsAsWritten();
+            assertNoOpOvertakesItsRecord(attempts, device.pullsAsWritten());
             Map<String, List<Operation>> firstSent = firstSentPerRecord(attempts);
             for (String id : union(written.keySet(), firstSent.keySet())) {
                 List<Operation> sent = firstSent.getOrDefault(id, List.of());
@@ -216,6 +220,50 @@ class QueueProperties {
                 List<String> hlcs = sent.stream().filter(op -> op.priority() == priority).map(Operation::hlc).toList();
                 assertThat(hlcs).as("%s ops in the order they were written", priority).isSorted();
             }
+        }
+    }
+
+    /**
+     * With chains of writes on the same records (coalescing off, so each write that changes a
+     * record is its own op, and it raises its record's earlier ops to its priority) and failed
+     * pushes (a 503 before or after the server, which ends the sync, or every op rejected and
+     * dead-lettered, replayed by the app after the sync), no priority starves: each priority
+     * that a record's first op has when the device starts syncing has an op among the first 15
+     * ops sent, over all the syncs it takes and counting failed pushes. Failures and answers only
+     * take ops out of the draw or bring a record's next op or a retried op in, and none of that
+     * takes a turn from a priority that still has ops. In the end every op has reached the
+     * server and the server holds what the device shows.
+     */
+    @Property(tries = 40)
+    void noPriorityStarvesAmidChainsAndFailures(
+            @ForAll("chainedWrites") List<Put> writes,
+            @ForAll @IntRange(min = 1, max = 16) int batchSize,
+            @ForAll("faultPlans") List<Fault> faults) throws Exception {
+        try (Device device = new Device(false, batchSize, faults, RETRY, 1)) {
+            for (Put put : writes) {
+                device.apply(put);
+            }
+            List<OpInfo> queued = device.outpost.ops(OpQuery.builder().states(OpState.PENDING).limit(1000).build());
+            Map<String, Priority> headPriority = new HashMap<>();
+            for (OpInfo op : queued) {
+                headPriority.putIfAbsent(op.recordId(), op.priority());
+            }
+
+            device.syncReplayingUntilNothingPending();
+
+            List<Attempt> attempts = device.transport.attempts();
+            List<Priority> order = attempts.stream().flatMap(attempt -> attempt.ops().stream()).map(Operation::priority)
+                    .toList();
+            for (Priority priority : new HashSet<>(headPriority.values())) {
+                assertThat(order.indexOf(priority))
+                        .as("position of the first %s op among those sent %s; pushes: %s", priority, order, attempts)
+                        .isBetween(0, ALL_WEIGHTS - 1);
+            }
+            Set<String> sent = new HashSet<>();
+            device.attemptsAsWritten().forEach(attempt -> attempt.ops().forEach(op -> sent.add(op.opId())));
+            assertThat(sent).as("ops that reached the server").containsAll(queued.stream().map(OpInfo::opId).toList());
+            assertThat(device.outpost.queueStats().dead()).isZero();
+            assertThat(device.localView()).as("the device's records against the server's").isEqualTo(serverView(device.user));
         }
     }
 
@@ -433,6 +481,13 @@ class QueueProperties {
                 .list().ofMaxSize(20);
     }
 
+    /** Puts on up to 12 records, so some records get chains of several ops. */
+    @Provide
+    Arbitrary<List<Put>> chainedWrites() {
+        return Combinators.combine(Arbitraries.integers().between(1, 12).map(i -> "c" + i), object(1),
+                Arbitraries.of(Priority.class)).as(Put::new).list().ofMinSize(1).ofMaxSize(40);
+    }
+
     @Provide
     Arbitrary<List<Put>> otherWrites() {
         return puts().list().ofMaxSize(8);
@@ -443,7 +498,8 @@ class QueueProperties {
         return Arbitraries.frequency(
                         Tuple.of(5, Fault.NONE),
                         Tuple.of(1, Fault.BEFORE_SERVER),
-                        Tuple.of(1, Fault.AFTER_SERVER))
+                        Tuple.of(1, Fault.AFTER_SERVER),
+                        Tuple.of(1, Fault.REJECTED))
                 .list().ofMaxSize(12);
     }
 
@@ -697,7 +753,9 @@ class QueueProperties {
         /** Answers 503 without passing it on. */
         BEFORE_SERVER,
         /** Passes it on, the server applies it, then answers 503 instead of the server's answer. */
-        AFTER_SERVER
+        AFTER_SERVER,
+        /** Answers every op REJECTED (a validation error) without passing it on, so the device dead-letters them. */
+        REJECTED
     }
 
     /** One push attempt: the ops in the order sent, and what the transport did with it. */
@@ -737,6 +795,11 @@ class QueueProperties {
             if (fault == Fault.BEFORE_SERVER) {
                 throw new OutpostException(OutpostException.Category.SERVER, "HTTP_503",
                         "injected: push " + index + " failed before reaching the server");
+            }
+            if (fault == Fault.REJECTED) {
+                return new PushResponse(request.ops().stream()
+                        .map(op -> OpResult.rejected(op.opId(), "INJECTED_REJECTION", "injected: push " + index + " rejected"))
+                        .toList());
             }
             PushResponse response = http.push(request, token);
             if (fault == Fault.AFTER_SERVER) {
@@ -837,6 +900,55 @@ class QueueProperties {
                 clock.advance(PAST_ANY_RETRY);
             }
             fail("ops still pending after 100 syncs: %s; pushes: %s", outpost.queueStats(), transport.attempts());
+        }
+
+        /** The app's replays: the id each dead op was replayed under, to the id it was written with. */
+        private final Map<String, String> replayedAs = new HashMap<>();
+
+        /**
+         * As {@link #syncUntilNothingPending}, replaying every dead op after each sync (as the app
+         * does once it has fixed what was wrong), until nothing is pending or dead.
+         */
+        void syncReplayingUntilNothingPending() throws OutpostException {
+            for (int round = 0; round < 100; round++) {
+                SyncResult result = outpost.sync();
+                List<DeadLetter> dead = outpost.deadLetters();
+                if (result.status() == SyncResult.Status.COMPLETED && result.pending() == 0 && dead.isEmpty()) {
+                    return;
+                }
+                for (DeadLetter letter : dead) {
+                    String replayed = outpost.replay(letter.opId());
+                    replayedAs.put(replayed, writtenAs(letter.opId()));
+                }
+                clock.advance(PAST_ANY_RETRY);
+            }
+            fail("ops still pending after 100 syncs: %s; pushes: %s", outpost.queueStats(), transport.attempts());
+        }
+
+        /** The id an op was written with, through any replays under new ids. */
+        String writtenAs(String opId) {
+            String id = opId;
+            while (replayedAs.containsKey(id) && !replayedAs.get(id).equals(id)) {
+                id = replayedAs.get(id);
+            }
+            return id;
+        }
+
+        /** The push attempts, each op under the id it was written with. */
+        List<Attempt> attemptsAsWritten() {
+            return transport.attempts().stream().map(attempt -> new Attempt(attempt.ops().stream()
+                    .map(op -> new Operation(writtenAs(op.opId()), op.collection(), op.recordId(), op.type(), op.baseVersion(),
+                            op.data(), op.hlc(), op.priority(), op.scope()))
+                    .toList(), attempt.fault())).toList();
+        }
+
+        /** The pulls, each change's origin op under the id it was written with. */
+        List<Pull> pullsAsWritten() {
+            return transport.pulls().stream().map(pull -> {
+                Set<String> origins = new HashSet<>();
+                pull.originOpIds().forEach(id -> origins.add(writtenAs(id)));
+                return new Pull(pull.afterPushes(), origins);
+            }).toList();
         }
 
         Map<String, ObjectNode> localView() throws OutpostException {
