@@ -41,6 +41,17 @@ import picocli.CommandLine.ParentCommand;
         subcommands = {ClientCommand.Put.class, ClientCommand.Get.class, ClientCommand.Delete.class, ClientCommand.ListRecords.class,
                 ClientCommand.Sync.class, ClientCommand.Status.class, ClientCommand.Conflicts.class, ClientCommand.Dead.class})
 final class ClientCommand implements Runnable {
+    private final java.util.Map<String, String> environment;
+
+    ClientCommand() {
+        this(System.getenv());
+    }
+
+    /** A command that reads OUTPOST_TOKEN from {@code environment}. */
+    ClientCommand(java.util.Map<String, String> environment) {
+        this.environment = environment;
+    }
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -69,11 +80,29 @@ final class ClientCommand implements Runnable {
             config.serverUrl(server);
         }
         shared.forEach(config::sharedScope);
-        String bearer = token != null ? token : System.getenv("OUTPOST_TOKEN");
+        String bearer = bearer();
         if (bearer != null) {
             config.tokenProvider(TokenProvider.fixed(bearer));
         }
         return Outpost.open(config.build());
+    }
+
+    /** The token from --token or OUTPOST_TOKEN; null if neither is set. A blank one is bad usage. */
+    private String bearer() {
+        String bearer = token != null ? token : environment.get("OUTPOST_TOKEN");
+        if (bearer != null && bearer.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), (token != null ? "--token" : "OUTPOST_TOKEN")
+                    + " is blank; give the bearer token the server issued (outpost token --user NAME)");
+        }
+        return bearer;
+    }
+
+    /** Refuses a sync with a server but no token, which the server could only refuse. */
+    void requireToken() {
+        if (server != null && bearer() == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "syncing with " + server + " needs a token: give --token or set OUTPOST_TOKEN");
+        }
     }
 
     /** The COLLECTION and ID parameters of the commands that address one record. */
@@ -192,8 +221,15 @@ final class ClientCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             try (Outpost outpost = client.open()) {
+                client.requireToken();
                 SyncResult result = outpost.sync();
-                out().println(result.status() + ": " + result.message());
+                if (result.status() == SyncResult.Status.COMPLETED) {
+                    out().println(result.status() + ": " + result.message());
+                } else {
+                    System.err.println(result.status() + (result.failure() == null ? "" : " (" + result.failure() + ")") + ": "
+                            + result.message() + "; " + result.pending() + (result.pending() == 1 ? " change stays" : " changes stay")
+                            + " queued");
+                }
                 return switch (result.status()) {
                     case COMPLETED -> 0;
                     case OFFLINE, DEFERRED -> 3;

@@ -20,7 +20,19 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns its exit code: 0 success, 1 failure, 2 bad usage. */
     static int run(String... args) {
-        CommandLine line = new CommandLine(new Main());
+        return run(System.getenv(), args);
+    }
+
+    /** As {@link #run(String...)}, with {@code environment} read instead of the process's (OUTPOST_TOKEN). */
+    static int run(java.util.Map<String, String> environment, String... args) {
+        CommandLine.IFactory defaults = CommandLine.defaultFactory();
+        CommandLine line = new CommandLine(new Main(), new CommandLine.IFactory() {
+            @Override
+            @SuppressWarnings("unchecked")
+            public <K> K create(Class<K> type) throws Exception {
+                return type == ClientCommand.class ? (K) new ClientCommand(environment) : defaults.create(type);
+            }
+        });
         line.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("outpost " + cmd.getCommandName() + ": " + e.getMessage());
             return 1;

@@ -319,6 +319,72 @@ class CommandLineTest {
     }
 
     @Test
+    void theClientCommandRefusesUnknownIdsAndMissingRecordsWithAClearMessage() {
+        String store = dir.resolve("ids.db").toString();
+        assertThat(Main.run("client", "--store", store, "put", "notes", "n1", "{}")).isZero();
+
+        assertThat(Main.run("client", "--store", store, "conflicts", "--use-server", "no-such-conflict")).isEqualTo(1);
+        assertThat(err()).contains("no-such-conflict");
+        assertThat(Main.run("client", "--store", store, "conflicts", "--use-local", "other-conflict")).isEqualTo(1);
+        assertThat(err()).contains("other-conflict");
+        assertThat(Main.run("client", "--store", store, "conflicts", "--use-server", "a", "--use-local", "b")).isEqualTo(2);
+        assertThat(err()).contains("not both");
+        assertThat(Main.run("client", "--store", store, "dead", "--discard", "no-such-op")).isEqualTo(1);
+        assertThat(err()).contains("no dead op has id no-such-op");
+        assertThat(Main.run("client", "--store", store, "dead", "--replay", "a", "--discard", "b")).isEqualTo(2);
+        assertThat(err()).contains("not both");
+        assertThat(Main.run("client", "--store", store, "delete", "notes", "missing")).isEqualTo(1);
+        assertThat(err()).contains("no record notes/missing");
+        assertThat(Main.run("client", "--store", store, "delete", "bad/name", "n1")).isEqualTo(1);
+        assertThat(err()).contains("bad/name");
+        assertThat(out()).as("nothing claims success").doesNotContain("settled").doesNotContain("discarded");
+        assertThat(Main.run("client", "--store", store, "get", "notes", "n1")).as("the store is untouched").isZero();
+    }
+
+    @Test
+    void aClientSyncThatCannotReachTheServerExitsNonZeroSayingWhy() throws Exception {
+        String store = dir.resolve("unreachable.db").toString();
+        assertThat(Main.run("client", "--store", store, "put", "notes", "n1", "{}")).isZero();
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+
+        int code = Main.run("client", "--store", store, "--server", "http://127.0.0.1:" + port, "--token", "t", "sync");
+
+        assertThat(code).isEqualTo(3);
+        assertThat(err()).contains("OFFLINE").contains("127.0.0.1:" + port).contains("1 change");
+        assertThat(Main.run("client", "--store", store, "status", "--json")).isZero();
+        assertThat(out()).contains("\"pending\":1");
+    }
+
+    @Test
+    void aClientSyncWithAMissingOrBlankTokenFailsSayingSo() throws Exception {
+        try (dev.outpost.testing.TestServer server = dev.outpost.testing.TestServer.start()) {
+            String store = dir.resolve("tokenless.db").toString();
+            assertThat(Main.run("client", "--store", store, "put", "notes", "n1", "{}")).isZero();
+
+            assertThat(Main.run(java.util.Map.of(), "client", "--store", store, "--server", server.url(), "sync")).isEqualTo(2);
+            assertThat(err()).contains("--token").contains("OUTPOST_TOKEN");
+            assertThat(Main.run(java.util.Map.of("OUTPOST_TOKEN", "  "), "client", "--store", store, "--server", server.url(),
+                    "sync")).isEqualTo(2);
+            assertThat(err()).contains("OUTPOST_TOKEN is blank");
+            assertThat(Main.run(java.util.Map.of(), "client", "--store", store, "--server", server.url(), "--token", "",
+                    "sync")).isEqualTo(2);
+            assertThat(err()).contains("--token is blank");
+            assertThat(Main.run(java.util.Map.of("OUTPOST_TOKEN", "not-a-token"), "client", "--store", store, "--server",
+                    server.url(), "sync")).isEqualTo(1);
+            assertThat(err()).contains("AUTH").contains("401");
+            assertThat(server.records("ann")).isEmpty();
+
+            int code = Main.run(java.util.Map.of("OUTPOST_TOKEN", server.token("ann")), "client", "--store", store, "--server",
+                    server.url(), "sync");
+            assertThat(code).as(out() + err()).isZero();
+            assertThat(server.records("ann")).containsOnlyKeys("notes/n1");
+        }
+    }
+
+    @Test
     void tokenRefusesACorruptSecretFile() throws Exception {
         Files.writeString(dir.resolve(Tokens.SECRET_FILE), "not base64 !!!");
 
