@@ -884,6 +884,16 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
+    /** How many reads of one record the memory cache has answered so far. */
+    synchronized long cacheHits() {
+        return cache.hits();
+    }
+
+    /** How many reads of one record went to SQLite because the memory cache did not hold it. */
+    synchronized long cacheMisses() {
+        return cache.misses();
+    }
+
     /** The collection's live records, ordered by id. */
     public synchronized List<LocalRecord> list(String collection) throws OutpostException {
         return select(Query.in(collection), false);
