@@ -105,6 +105,98 @@ class ListenerTest {
         }
     }
 
+    /**
+     * Every event of a device's day, in the order the app hears it: writes queued, a sync that
+     * pushes (progress), one that meets a conflict (the server kept its record; this
+     * collection waits for the user) and a dead letter in one batch, an automatic sync the
+     * network policy holds back on a metered link, and the network change to Wi-Fi that lets
+     * it go.
+     */
+    @Test
+    void listenersHearEveryEventOfASyncInOrder() throws Exception {
+        List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.CountDownLatch restored = new java.util.concurrent.CountDownLatch(1);
+        OutpostListener all = new OutpostListener() {
+            @Override
+            public void opQueued(String collection, String recordId) {
+                events.add("queued " + collection + "/" + recordId);
+            }
+
+            @Override
+            public void syncStarted(SyncReason reason) {
+                events.add("started " + reason);
+            }
+
+            @Override
+            public void syncProgress(int done, int total) {
+                events.add("progress " + done + "/" + total);
+            }
+
+            @Override
+            public void conflictDetected(Conflict conflict, Resolution settledBy) {
+                events.add("conflict " + conflict.collection() + "/" + conflict.recordId() + " " + settledBy.kind());
+            }
+
+            @Override
+            public void deadLettered(DeadLetter letter) {
+                events.add("dead " + letter.collection() + "/" + letter.recordId());
+            }
+
+            @Override
+            public void syncCompleted(SyncResult result) {
+                events.add("completed pushed=" + result.pushed() + " conflicts=" + result.conflicts() + " dead=" + result.dead());
+                if (result.pushed() > 0 && events.contains("network Wi-Fi")) {
+                    restored.countDown();
+                }
+            }
+
+            @Override
+            public void syncFailed(SyncResult result) {
+                events.add("failed " + result.failure());
+            }
+
+            @Override
+            public void syncDeferred(SyncResult result) {
+                events.add("deferred " + result.message().substring(0, result.message().indexOf(':')));
+            }
+
+            @Override
+            public void networkChanged(NetworkState state) {
+                events.add("network " + (state.type() == ConnectionType.WIFI ? "Wi-Fi" : state.type()));
+            }
+        };
+        ManualNetworkMonitor network = NetworkMonitor.manual(NetworkState.online(ConnectionType.CELLULAR, true));
+        try (TestServer server = TestServer.start();
+                Outpost phone = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("phone.db")).serverUrl(server.url())
+                        .tokenProvider(TokenProvider.fixed(server.token("ann"))).networkMonitor(network)
+                        .syncPolicy(SyncPolicy.builder().interval(java.time.Duration.ZERO).noSyncOnWrite().build())
+                        .conflictPolicy("notes", ClientConflictPolicy.PROMPT_USER).listener(all).build());
+                Outpost laptop = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("laptop.db")).serverUrl(server.url())
+                        .tokenProvider(TokenProvider.fixed(server.token("ann"))).syncPolicy(SyncPolicy.MANUAL).build())) {
+            phone.put("notes", "n1", "{\"title\":\"draft\"}");
+            phone.sync();
+            laptop.sync();
+            laptop.update("notes", "n1", "{\"title\":\"laptop's\"}");
+            laptop.sync();
+            phone.update("notes", "n1", "{\"title\":\"phone's\"}");
+            phone.put("notes", "huge", "{\"blob\":\"" + "x".repeat(300 * 1024) + "\"}");
+            phone.sync();
+            phone.put("notes", "n2", "{\"title\":\"later\"}");
+
+            SyncResult held = phone.trigger(SyncReason.SCHEDULED).get(30, java.util.concurrent.TimeUnit.SECONDS);
+            network.update(NetworkState.online(ConnectionType.WIFI, false));
+
+            assertThat(restored.await(30, java.util.concurrent.TimeUnit.SECONDS)).as(String.valueOf(events)).isTrue();
+            assertThat(held.status()).isEqualTo(SyncResult.Status.DEFERRED);
+            assertThat(events).containsExactly(
+                    "queued notes/n1", "started REQUESTED", "progress 1/1", "completed pushed=1 conflicts=0 dead=0",
+                    "queued notes/n1", "queued notes/huge", "started REQUESTED", "conflict notes/n1 LATER", "progress 2/2",
+                    "dead notes/huge", "completed pushed=2 conflicts=1 dead=1",
+                    "queued notes/n2", "deferred waiting for Wi-Fi",
+                    "network Wi-Fi", "started NETWORK_RESTORED", "progress 1/1", "completed pushed=1 conflicts=0 dead=0");
+        }
+    }
+
     @Test
     void aStoreThatFellBackToMemoryIsToldToListenersAndTheStatusSaysSoLoudly() throws Exception {
         Path notADirectory = dir.resolve("plain-file");
