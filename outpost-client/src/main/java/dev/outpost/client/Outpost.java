@@ -643,7 +643,17 @@ public final class Outpost implements AutoCloseable {
             SyncResult result = engine == null
                     ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, 0, store.pendingCount(),
                             OutpostException.Category.NETWORK, "no server is configured; changes stay queued")
-                    : engine.sync((done, total) -> tell(listener -> listener.syncProgress(done, total)));
+                    : engine.sync(new SyncEngine.Progress() {
+                        @Override
+                        public void pushed(int done, int total) {
+                            tell(listener -> listener.syncProgress(done, total));
+                        }
+
+                        @Override
+                        public void pulled(int done, int total) {
+                            tell(listener -> listener.pullProgress(done, total));
+                        }
+                    });
             lastSync = result;
             if (result.dead() > 0 && !listeners.isEmpty()) {
                 java.util.Set<String> known = new java.util.HashSet<>();

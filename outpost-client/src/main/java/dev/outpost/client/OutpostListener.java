@@ -4,7 +4,7 @@ package dev.outpost.client;
  * Hears what happens to the local store and its sync, for an app to show or log (a UI's sync
  * indicator, say). For one sync the calls come in this order: {@link #syncStarted}, then for
  * each pushed batch {@link #conflictDetected} for its conflicts and {@link #syncProgress},
- * then {@link #deadLettered} for ops that died, then {@link #syncCompleted} or
+ * then {@link #pullProgress} after each pulled page, then {@link #deadLettered} for ops that died, then {@link #syncCompleted} or
  * {@link #syncFailed}; an automatic sync the network policy or the circuit breaker holds back
  * is only {@link #syncDeferred}. Every method has a
  * default that does nothing; implement the ones you need. Methods are called on the thread
@@ -49,6 +49,16 @@ public interface OutpostListener {
 
     /** The running sync has had {@code done} of the {@code total} ops it set out to push answered. */
     default void syncProgress(int done, int total) {
+    }
+
+    /**
+     * The running sync's pull has received {@code done} changes of {@code total}: the changes
+     * the server said were waiting when the pull began, or more if more came meanwhile; after
+     * the last page {@code total} equals {@code done}. {@code total} is -1 while unknown: a
+     * {@link Transport} of the app's own does not say how many changes wait. Called after
+     * each page with changes is applied; a pull that finds nothing calls it never.
+     */
+    default void pullProgress(int done, int total) {
     }
 
     /** A sync ended COMPLETED; the result has its counts (pushed, applied, merged, conflicts, dead, pulled). */

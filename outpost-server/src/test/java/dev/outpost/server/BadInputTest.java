@@ -343,6 +343,14 @@ class BadInputTest {
         assertThat(message).contains("1000");
     }
 
+    @ParameterizedTest(name = "count {0}")
+    @ValueSource(strings = {"yes", "1", "TRUE", "", "true "})
+    void anInvalidPullCountIsRefusedAndChangesNothing(String count) {
+        String message = assertRefused(api, () -> api.get("/v1/pull?count=" + URLEncoder.encode(count, StandardCharsets.UTF_8)),
+                400, "INVALID_REQUEST");
+        assertThat(message).contains("count must be true or false");
+    }
+
     @Test
     void pullLimitAtTheBoundsIsAccepted() {
         assertThat(api.get("/v1/pull?limit=1").statusCode()).isEqualTo(200);

@@ -87,7 +87,15 @@ public final class HttpTransport implements Transport {
      * of its body.
      */
     PulledPage pullPage(String cursor, int limit, String token, PageAhead ahead) throws OutpostException {
-        String query = "v1/pull?limit=" + limit
+        return pullPage(cursor, limit, false, token, ahead);
+    }
+
+    /**
+     * As {@link #pullPage(String, int, String, PageAhead)}; with {@code count}, the server is
+     * asked how many changes follow the page ({@link PulledPage#remaining()}).
+     */
+    PulledPage pullPage(String cursor, int limit, boolean count, String token, PageAhead ahead) throws OutpostException {
+        String query = "v1/pull?limit=" + limit + (count ? "&count=true" : "")
                 + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
         HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve(query)), token).GET().build();
         return send(http, PullAnswers::read, "pull", ahead == null ? null : headers -> {

@@ -32,6 +32,7 @@ final class PullAnswers {
             List<PulledPage.Pulled> changes = null;
             String cursor = null;
             boolean hasMore = false;
+            long remaining = -1;
             while (json.nextToken() == JsonToken.FIELD_NAME) {
                 String field = json.currentName();
                 JsonToken value = json.nextToken();
@@ -45,6 +46,13 @@ final class PullAnswers {
                     }
                     case "cursor" -> cursor = text(json, value, "cursor");
                     case "hasMore" -> hasMore = bool(json, value, "hasMore");
+                    case "remaining" -> {
+                        expect(json, value, JsonToken.VALUE_NUMBER_INT, "remaining");
+                        remaining = json.getLongValue();
+                        if (remaining < 0) {
+                            throw new IOException("remaining must not be negative but is " + remaining + ", at " + at(json));
+                        }
+                    }
                     default -> json.skipChildren();
                 }
             }
@@ -54,7 +62,7 @@ final class PullAnswers {
             if (changes == null || cursor == null) {
                 throw new IOException("the answer has no " + (changes == null ? "changes" : "cursor"));
             }
-            return new PulledPage(changes, cursor, hasMore);
+            return new PulledPage(changes, cursor, hasMore, remaining);
         }
     }
 

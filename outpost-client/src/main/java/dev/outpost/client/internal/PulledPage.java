@@ -11,10 +11,17 @@ import java.util.List;
  * data as the JSON text the server sent ({@link HttpTransport#pullPage}), and a record new to
  * the device is stored as that text, without being parsed into a tree and written out again;
  * another {@link dev.outpost.client.Transport} gives a {@link PullResponse}, taken as it is.
+ * {@code remaining} is how many changes the server said follow the page, or -1 if it did not
+ * say (it says only when asked, and another transport cannot ask).
  */
-record PulledPage(List<Pulled> changes, String cursor, boolean hasMore) {
+record PulledPage(List<Pulled> changes, String cursor, boolean hasMore, long remaining) {
     PulledPage {
         changes = List.copyOf(changes);
+    }
+
+    /** A page that does not say how many changes follow it. */
+    PulledPage(List<Pulled> changes, String cursor, boolean hasMore) {
+        this(changes, cursor, hasMore, -1);
     }
 
     static PulledPage of(PullResponse response) {

@@ -88,10 +88,18 @@ public final class SyncEngine {
         worker.allowCoreThreadTimeOut(true);
     }
 
-    /** How far a sync's push has got: ops answered so far of those pending when it began. */
+    /** How far a sync has got. */
     @FunctionalInterface
     public interface Progress {
+        /** The push: ops answered so far of those pending when it began (or more, if more were answered). */
         void pushed(int done, int total);
+
+        /**
+         * The pull: changes received so far of those the server said were waiting when it
+         * began (or more, if more came; on the last page, all of them); total -1 if not known.
+         */
+        default void pulled(int done, int total) {
+        }
     }
 
     /** Runs a sync to the end; a network failure ends it OFFLINE with the ops still queued. */
@@ -99,7 +107,7 @@ public final class SyncEngine {
         return sync((done, total) -> { });
     }
 
-    /** As {@link #sync()}, telling {@code progress} after each pushed batch. */
+    /** As {@link #sync()}, telling {@code progress} after each pushed batch and each pulled page. */
     public SyncResult sync(Progress progress) throws OutpostException {
         synchronized (running) {
             awaitBackup();
@@ -285,7 +293,10 @@ public final class SyncEngine {
      */
     private void pull(Session session, Counts counts) throws OutpostException {
         Ahead ahead = new Ahead();
-        Fetch fetch = new Fetch(session, store.cursor(), ahead, false);
+        Fetch fetch = new Fetch(session, store.cursor(), true, ahead, false);
+        int received = 0;
+        long total = -1;
+        boolean first = true;
         try {
             while (true) {
                 PulledPage page = await(fetch.page, "pull");
@@ -297,10 +308,22 @@ public final class SyncEngine {
                     next = null;
                 }
                 if (next == null && page.hasMore()) {
-                    next = new Fetch(session, page.cursor(), ahead, false);
+                    next = new Fetch(session, page.cursor(), false, ahead, false);
                 }
                 fetch = next;
                 counts.pulled += store.applyChanges(page.changes(), page.cursor());
+                received += page.changes().size();
+                if (!page.hasMore()) {
+                    total = received;
+                } else if (first && page.remaining() >= 0) {
+                    total = received + page.remaining();
+                } else if (total >= 0) {
+                    total = Math.max(total, received);
+                }
+                first = false;
+                if (received > 0) {
+                    counts.progress.pulled(received, (int) Math.min(Integer.MAX_VALUE, total));
+                }
                 if (next == null) {
                     return;
                 }
@@ -328,6 +351,8 @@ public final class SyncEngine {
      */
     private final class Fetch {
         final String after;
+        /** Whether the server is asked how many changes follow this page: only for a pull's first. */
+        final boolean count;
         final FutureTask<PulledPage> page;
         private final Session session;
         private final Ahead ahead;
@@ -335,9 +360,10 @@ public final class SyncEngine {
         private final AtomicBoolean released = new AtomicBoolean();
         volatile Fetch next;
 
-        Fetch(Session session, String after, Ahead ahead, boolean holdsPermit) {
+        Fetch(Session session, String after, boolean count, Ahead ahead, boolean holdsPermit) {
             this.session = session;
             this.after = after;
+            this.count = count;
             this.ahead = ahead;
             this.holdsPermit = holdsPermit;
             this.page = new FutureTask<>(this::fetch);
@@ -346,7 +372,7 @@ public final class SyncEngine {
 
         private PulledPage fetch() throws OutpostException {
             if (transport instanceof HttpTransport http) {
-                return session.call(token -> http.pullPage(after, pullPage, token, this::aheadOf));
+                return session.call(token -> http.pullPage(after, pullPage, count, token, this::aheadOf));
             }
             return PulledPage.of(session.call(token -> transport.pull(after, pullPage, token)));
         }
@@ -357,7 +383,7 @@ public final class SyncEngine {
                 return;
             }
             try {
-                next = new Fetch(session, cursor, ahead, true);
+                next = new Fetch(session, cursor, false, ahead, true);
             } catch (RuntimeException e) {
                 ahead.permits.release();
                 LOG.debug("the next page could not be asked for ahead: {}", e.toString());

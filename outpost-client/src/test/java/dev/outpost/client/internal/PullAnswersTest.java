@@ -43,6 +43,17 @@ class PullAnswersTest {
     }
 
     @Test
+    void anAnswerThatCountsWhatFollowsSaysSoAndOneThatDoesNotSaysUnknown() throws Exception {
+        assertThat(PullAnswers.read(utf8("{\"changes\":[],\"cursor\":\"c\",\"hasMore\":true,\"remaining\":1200}")).remaining())
+                .isEqualTo(1200);
+        assertThat(PullAnswers.read(utf8(ANSWER)).remaining()).isEqualTo(-1);
+        assertThatThrownBy(() -> PullAnswers.read(utf8("{\"changes\":[],\"cursor\":\"c\",\"remaining\":-1}")))
+                .isInstanceOf(IOException.class).hasMessageContaining("remaining must not be negative");
+        assertThatThrownBy(() -> PullAnswers.read(utf8("{\"changes\":[],\"cursor\":\"c\",\"remaining\":\"many\"}")))
+                .isInstanceOf(IOException.class).hasMessageContaining("remaining must be a whole number");
+    }
+
+    @Test
     void aRecordsDataIsKeptAsTheTextTheAnswerHolds() throws Exception {
         PulledPage page = PullAnswers.read(utf8(ANSWER));
 

@@ -206,7 +206,7 @@ public final class HttpApi implements AutoCloseable {
         long started = System.nanoTime();
         long after = Cursor.decode(ctx.queryParam("cursor"));
         int limit = pullLimit(ctx.queryParam("limit"));
-        SyncStore.Page page = store.pull(scopes(ctx), after, limit);
+        SyncStore.Page page = store.pull(scopes(ctx), after, limit, countRemaining(ctx.queryParam("count")));
         ctx.contentType("application/json");
         // The cursor and whether more follow, as in the body, so a client may ask for the next
         // page as soon as the headers arrive, while this page's body is still on its way.
@@ -235,8 +235,8 @@ public final class HttpApi implements AutoCloseable {
             }
             out.writeBytes(page.changes().get(i));
         }
-        out.writeBytes(("],\"cursor\":\"" + cursor + "\",\"hasMore\":" + page.hasMore() + "}")
-                .getBytes(StandardCharsets.US_ASCII));
+        out.writeBytes(("],\"cursor\":\"" + cursor + "\",\"hasMore\":" + page.hasMore()
+                + (page.remaining() < 0 ? "" : ",\"remaining\":" + page.remaining()) + "}").getBytes(StandardCharsets.US_ASCII));
         return out.toByteArray();
     }
 
@@ -311,6 +311,18 @@ public final class HttpApi implements AutoCloseable {
      * The changes a pull returns: its limit, cut to the server's maximum. A device's page size
      * cannot know how an operator set the maximum, so asking for more is not an error.
      */
+    /** Whether a pull asks how many changes follow its page: {@code count=true}; absent or {@code false} does not. */
+    private static boolean countRemaining(String text) {
+        if (text == null || text.equals("false")) {
+            return false;
+        }
+        if (text.equals("true")) {
+            return true;
+        }
+        throw new ApiException(400, "INVALID_REQUEST", "count must be true or false (got '"
+                + (text.length() > 20 ? text.substring(0, 20) + "..." : text) + "')");
+    }
+
     private int pullLimit(String text) {
         if (text == null) {
             return limits.defaultPullLimit();

@@ -345,41 +345,61 @@ public final class JdbcSyncStore implements SyncStore {
     }
 
     @Override
-    public Page pull(Scopes scopes, long afterSeq, int limit) {
+    public Page pull(Scopes scopes, long afterSeq, int limit, boolean countRemaining) {
         List<String> readable = scopes.readable();
+        String inScopes = readable.size() == 1 ? "scope = ?" : "scope IN (" + marks(readable.size()) + ")";
         try {
             return connections.read(reader -> {
                 dialect.readInLogOrder(reader);
-                try (PreparedStatement select = reader.prepareStatement(
-                        "SELECT seq, " + changeJson + " FROM changes WHERE "
-                                + (readable.size() == 1 ? "scope = ?" : "scope IN (" + marks(readable.size()) + ")")
-                                + " AND seq > ? ORDER BY seq LIMIT ?")) {
-                    select.setString(1, scopes.own());
-                    int i = 2;
+                Page page = page(reader, scopes, readable, inScopes, afterSeq, limit);
+                if (!countRemaining || !page.hasMore()) {
+                    return countRemaining ? new Page(page.changes(), page.lastSeq(), false, 0) : page;
+                }
+                try (PreparedStatement count = reader.prepareStatement(
+                        "SELECT count(*) FROM changes WHERE " + inScopes + " AND seq > ?")) {
+                    int i = 1;
                     for (String scope : readable) {
-                        select.setString(i++, scope);
+                        count.setString(i++, scope);
                     }
-                    select.setLong(i++, afterSeq);
-                    select.setInt(i, limit + 1);
-                    List<byte[]> changes = new ArrayList<>();
-                    long lastSeq = afterSeq;
-                    boolean hasMore = false;
-                    try (ResultSet rows = select.executeQuery()) {
-                        while (rows.next()) {
-                            if (changes.size() == limit) {
-                                hasMore = true;
-                                break;
-                            }
-                            lastSeq = rows.getLong(1);
-                            changes.add(dialect.utf8(rows, 2));
-                        }
+                    count.setLong(i, page.lastSeq());
+                    try (ResultSet rows = count.executeQuery()) {
+                        rows.next();
+                        return new Page(page.changes(), page.lastSeq(), true, rows.getLong(1));
                     }
-                    return new Page(changes, lastSeq, hasMore);
                 }
             });
         } catch (SQLException e) {
             throw new IllegalStateException("pull for user " + scopes.user() + " after change " + afterSeq + " failed: "
                     + e.getMessage(), e);
+        }
+    }
+
+    /** One page of the log after {@code afterSeq}, and whether more follow. */
+    private Page page(Connection reader, Scopes scopes, List<String> readable, String inScopes, long afterSeq, int limit)
+            throws SQLException {
+        try (PreparedStatement select = reader.prepareStatement(
+                "SELECT seq, " + changeJson + " FROM changes WHERE " + inScopes + " AND seq > ? ORDER BY seq LIMIT ?")) {
+            select.setString(1, scopes.own());
+            int i = 2;
+            for (String scope : readable) {
+                select.setString(i++, scope);
+            }
+            select.setLong(i++, afterSeq);
+            select.setInt(i, limit + 1);
+            List<byte[]> changes = new ArrayList<>();
+            long lastSeq = afterSeq;
+            boolean hasMore = false;
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    if (changes.size() == limit) {
+                        hasMore = true;
+                        break;
+                    }
+                    lastSeq = rows.getLong(1);
+                    changes.add(dialect.utf8(rows, 2));
+                }
+            }
+            return new Page(changes, lastSeq, hasMore);
         }
     }
 

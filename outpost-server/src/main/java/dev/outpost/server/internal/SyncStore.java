@@ -25,7 +25,16 @@ interface SyncStore extends AutoCloseable {
      * Up to {@code limit} changes committed after {@code afterSeq} in the scopes the token may
      * read, in commit order.
      */
-    Page pull(Scopes scopes, long afterSeq, int limit);
+    default Page pull(Scopes scopes, long afterSeq, int limit) {
+        return pull(scopes, afterSeq, limit, false);
+    }
+
+    /**
+     * As {@link #pull(Scopes, long, int)}; with {@code countRemaining}, the page also says how
+     * many changes follow it (one count over the change log's index, made only when more
+     * follow), so a client can show the progress of a pull from its first page.
+     */
+    Page pull(Scopes scopes, long afterSeq, int limit, boolean countRemaining);
 
     /** Open conflicts (MANUAL collections) in the scopes the token may write, oldest first, at most {@code limit}. */
     List<ConflictInfo> conflicts(Scopes scopes, int limit);
@@ -61,7 +70,13 @@ interface SyncStore extends AutoCloseable {
      * A page of changes and the sequence number of its last one. Each change is its
      * {@link dev.outpost.protocol.Change} as JSON text in UTF-8, the record's data the JSON the
      * server stored, so a pull sends it without decoding, parsing or encoding it.
+     * {@code remaining} is how many changes the user may read after the page, if they were
+     * counted (0 when none follow), else -1.
      */
-    record Page(List<byte[]> changes, long lastSeq, boolean hasMore) {
+    record Page(List<byte[]> changes, long lastSeq, boolean hasMore, long remaining) {
+        /** A page whose later changes were not counted. */
+        Page(List<byte[]> changes, long lastSeq, boolean hasMore) {
+            this(changes, lastSeq, hasMore, -1);
+        }
     }
 }

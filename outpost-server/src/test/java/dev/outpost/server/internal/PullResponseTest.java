@@ -108,6 +108,33 @@ class PullResponseTest {
         assertThat(rest.hasMore()).isFalse();
     }
 
+    /**
+     * Asked to, a page says how many changes the user may read after it, counting shared
+     * scopes it may read and leaving out other users'; asked or not, the changes are the same.
+     */
+    @Test
+    void aPageAskedToCountSaysHowManyChangesFollowIt() throws Exception {
+        for (int i = 1; i <= 5; i++) {
+            log("user:ann", "notes", "n" + i, 1, false, "{\"i\":" + i + "}", null, "phone", "op-" + i);
+            log("user:bob", "notes", "b" + i, 1, false, "{}", null, "other", "op-b" + i);
+        }
+        log("shared:team", "notes", "t1", 1, false, "{}", null, "laptop", "op-t1");
+
+        SyncStore.Page first = store.pull(ANN, 0, 2, true);
+        SyncStore.Page uncounted = store.pull(ANN, 0, 2);
+        SyncStore.Page last = store.pull(ANN, 9, 2, true);
+        PullResponse answer = Wire.read(answer(first), PullResponse.class);
+
+        assertThat(first.remaining()).as("n3, n4, n5 and t1").isEqualTo(4);
+        assertThat(uncounted.remaining()).as("not counted").isEqualTo(-1);
+        assertThat(uncounted.lastSeq()).isEqualTo(first.lastSeq());
+        assertThat(last.hasMore()).isFalse();
+        assertThat(last.remaining()).isZero();
+        assertThat(answer.changes()).extracting(Change::recordId).containsExactly("n1", "n2");
+        assertThat(Wire.mapper().readTree(answer(first)).get("remaining").asLong()).isEqualTo(4);
+        assertThat(Wire.mapper().readTree(answer(uncounted)).has("remaining")).isFalse();
+    }
+
     /** A record larger than any buffer on the way is copied in whole. */
     @Test
     void aLargeRecordIsCopiedWhole() throws Exception {
