@@ -123,7 +123,7 @@ public final class Outpost implements AutoCloseable {
                 : engine != null && policy.automatic() ? NetworkMonitor.probing(config.transport(), Duration.ofSeconds(15))
                 : NetworkMonitor.manual(NetworkState.UNKNOWN);
         boolean automatic = policy.automatic() && engine != null;
-        scheduler = new SyncScheduler(this::runSync, policy.interval(), policy.writeDebounce(), automatic);
+        scheduler = new SyncScheduler(this::runSync, policy.interval(), policy.writeDebounce(), automatic, config.syncExecutor());
         java.util.concurrent.atomic.AtomicReference<NetworkState> seen = new java.util.concurrent.atomic.AtomicReference<>(monitor.current());
         monitor.subscribe(state -> {
             NetworkState before = seen.getAndSet(state);

@@ -60,6 +60,7 @@ public final class OutpostConfig {
     private final KeyProvider keyProvider;
     private final List<OutpostListener> listeners;
     private final SyncPolicy syncPolicy;
+    private final java.util.concurrent.ScheduledExecutorService syncExecutor;
     private final int recordCacheSize;
     private final NetworkMonitor networkMonitor;
 
@@ -98,6 +99,7 @@ public final class OutpostConfig {
         this.syncPolicy = builder.syncPolicy;
         this.recordCacheSize = builder.recordCacheSize;
         this.networkMonitor = builder.networkMonitor;
+        this.syncExecutor = builder.syncExecutor;
         this.keyProvider = builder.keyProvider != null
                 ? builder.keyProvider
                 : KeyProvider.keysetFile(builder.storeFile.resolveSibling(builder.storeFile.getFileName() + ".keyset.json"));
@@ -106,6 +108,11 @@ public final class OutpostConfig {
     /** How many records the memory cache in front of the local view holds; 0 for none. */
     public int recordCacheSize() {
         return recordCacheSize;
+    }
+
+    /** Where syncs run and their timers wait; null for a thread of Outpost's own. For tests of the scheduling. */
+    java.util.concurrent.ScheduledExecutorService syncExecutor() {
+        return syncExecutor;
     }
 
     /** When Outpost syncs by itself; default {@link SyncPolicy#DEFAULTS}. */
@@ -303,8 +310,19 @@ public final class OutpostConfig {
         private SyncPolicy syncPolicy = SyncPolicy.DEFAULTS;
         private int recordCacheSize = 1000;
         private NetworkMonitor networkMonitor;
+        private java.util.concurrent.ScheduledExecutorService syncExecutor;
 
         private Builder() {
+        }
+
+        /**
+         * Runs syncs, and waits the write debounce and the period, on {@code executor} instead
+         * of a thread of Outpost's own, which shuts it down on close: tests of the scheduling
+         * pass one a fake clock drives.
+         */
+        Builder syncExecutor(java.util.concurrent.ScheduledExecutorService executor) {
+            this.syncExecutor = Objects.requireNonNull(executor, "syncExecutor");
+            return this;
         }
 
         /**

@@ -42,11 +42,21 @@ public final class SyncScheduler implements AutoCloseable {
      * @param auto whether anything but requests starts syncs
      */
     public SyncScheduler(Runner runner, Duration interval, Duration writeDebounce, boolean auto) {
+        this(runner, interval, writeDebounce, auto, null);
+    }
+
+    /**
+     * As the constructor above, running syncs and timing the debounce and the period on
+     * {@code executor} (one that runs one task at a time), or on a thread of its own if null.
+     * The scheduler shuts it down when closed.
+     */
+    public SyncScheduler(Runner runner, Duration interval, Duration writeDebounce, boolean auto,
+            ScheduledExecutorService executor) {
         this.runner = runner;
         this.interval = interval;
         this.writeDebounce = writeDebounce;
         this.auto = auto;
-        this.thread = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        this.thread = executor != null ? executor : Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread worker = new Thread(runnable, "outpost-sync");
             worker.setDaemon(true);
             return worker;
