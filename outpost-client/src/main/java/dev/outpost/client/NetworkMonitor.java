@@ -24,6 +24,17 @@ public interface NetworkMonitor {
     default void subscribe(Consumer<NetworkState> listener) {
     }
 
+    /**
+     * Told of each push and pull request a sync made through the built-in HTTP transport:
+     * {@code bytes} sent and received, as on the wire, in {@code elapsed}, from sending the
+     * request to the answer's last byte (the server's work included, so small requests say more
+     * about latency than throughput). A monitor may fold it into {@link NetworkState#quality()};
+     * the default monitor does. Called on the sync's threads; it must return quickly, and an
+     * exception it throws is logged and ignored. The default implementation ignores it.
+     */
+    default void transferred(long bytes, Duration elapsed) {
+    }
+
     /** Starts whatever background work the monitor does (probing); called once when Outpost opens. */
     default void start() {
     }
@@ -42,12 +53,15 @@ public interface NetworkMonitor {
 
     /**
      * The default: probes the server's {@code /health} through {@code transport} every
-     * {@code interval} (and at once when asked), online when it answers, quality from the
-     * answer's latency (1 under 100 ms, falling to 0.1 at 2 s and beyond), stability the
+     * {@code interval} (and at once when asked), online when it answers. Quality is the worse
+     * of two scores: the probe's latency (1 under 100 ms, falling to 0.1 at 2 s and beyond) and
+     * the throughput of the sync's own transfers of 16 KiB or more ({@link #transferred}; a
+     * moving average, 1 at 1 MB/s and above, falling with its logarithm to 0.1 at 10 KB/s and
+     * below; left out once no such transfer has been seen for 10 minutes). Stability is the
      * share of the last 10 probes that succeeded. It cannot tell Wi-Fi from cellular and
      * reports UNKNOWN, unmetered.
      */
     static NetworkMonitor probing(Transport transport, Duration interval) {
-        return new ProbingNetworkMonitor(transport, interval);
+        return new ProbingNetworkMonitor(transport, interval, java.time.Clock.systemUTC());
     }
 }

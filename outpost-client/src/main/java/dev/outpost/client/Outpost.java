@@ -120,8 +120,12 @@ public final class Outpost implements AutoCloseable {
         breaker = new CircuitBreaker(clock, policy.breakerFailures(), policy.breakerCoolDown(),
                 policy.breakerCoolDown().compareTo(Duration.ofMinutes(10)) > 0 ? policy.breakerCoolDown() : Duration.ofMinutes(10));
         monitor = config.networkMonitor() != null ? config.networkMonitor()
-                : engine != null && policy.automatic() ? NetworkMonitor.probing(config.transport(), Duration.ofSeconds(15))
+                : engine != null && policy.automatic() ? new ProbingNetworkMonitor(config.transport(), Duration.ofSeconds(15), clock)
                 : NetworkMonitor.manual(NetworkState.UNKNOWN);
+        if (engine != null) {
+            NetworkMonitor measuring = monitor;
+            engine.measureWith((bytes, elapsed) -> measuring.transferred(bytes, elapsed));
+        }
         boolean automatic = policy.automatic() && engine != null;
         scheduler = new SyncScheduler(this::runSync, policy.interval(), policy.writeDebounce(), automatic, config.syncExecutor());
         java.util.concurrent.atomic.AtomicReference<NetworkState> seen = new java.util.concurrent.atomic.AtomicReference<>(monitor.current());

@@ -47,8 +47,22 @@ public final class HttpTransport implements Transport {
         this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
     }
 
+    /** Told of each sync request's bytes on the wire and how long it took, for the network's throughput. */
+    @FunctionalInterface
+    public interface TransferMeter {
+        /** {@code bytes} sent and received (as on the wire, gzipped or not) in {@code nanos}, from send to the answer's last byte. */
+        void transferred(long bytes, long nanos);
+
+        TransferMeter NONE = (bytes, nanos) -> { };
+    }
+
     @Override
     public PushResponse push(PushRequest request, String token) throws OutpostException {
+        return push(request, token, TransferMeter.NONE);
+    }
+
+    /** As {@link #push(PushRequest, String)}, telling {@code meter} the request's bytes and time if it is answered. */
+    PushResponse push(PushRequest request, String token, TransferMeter meter) throws OutpostException {
         byte[] body = Wire.writeBytes(request);
         HttpRequest.Builder builder = authorized(HttpRequest.newBuilder(base.resolve("v1/push")), token)
                 .header("Content-Type", "application/json");
@@ -57,8 +71,8 @@ public final class HttpTransport implements Transport {
             body = gzip(body);
         }
         HttpRequest http = builder.POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
-        PushResponse response = send(http, answer -> Wire.read(answer, PushResponse.class), "push of " + request.ops().size()
-                + " ops");
+        PushResponse response = send(http, body.length, answer -> Wire.read(answer, PushResponse.class), "push of "
+                + request.ops().size() + " ops", null, meter);
         if (response.results() == null || response.results().size() != request.ops().size()) {
             throw new OutpostException(Category.SERVER, "BAD_RESPONSE", "the server answered a push of "
                     + request.ops().size() + " ops with " + (response.results() == null ? 0 : response.results().size())
@@ -87,24 +101,26 @@ public final class HttpTransport implements Transport {
      * of its body.
      */
     PulledPage pullPage(String cursor, int limit, String token, PageAhead ahead) throws OutpostException {
-        return pullPage(cursor, limit, false, token, ahead);
+        return pullPage(cursor, limit, false, token, ahead, TransferMeter.NONE);
     }
 
     /**
      * As {@link #pullPage(String, int, String, PageAhead)}; with {@code count}, the server is
-     * asked how many changes follow the page ({@link PulledPage#remaining()}).
+     * asked how many changes follow the page ({@link PulledPage#remaining()}); {@code meter} is
+     * told the answer's bytes and time.
      */
-    PulledPage pullPage(String cursor, int limit, boolean count, String token, PageAhead ahead) throws OutpostException {
+    PulledPage pullPage(String cursor, int limit, boolean count, String token, PageAhead ahead, TransferMeter meter)
+            throws OutpostException {
         String query = "v1/pull?limit=" + limit + (count ? "&count=true" : "")
                 + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
         HttpRequest http = authorized(HttpRequest.newBuilder(base.resolve(query)), token).GET().build();
-        return send(http, PullAnswers::read, "pull", ahead == null ? null : headers -> {
+        return send(http, 0, PullAnswers::read, "pull", ahead == null ? null : headers -> {
             String next = headers.firstValue(PullResponse.CURSOR_HEADER).orElse(null);
             String more = headers.firstValue(PullResponse.HAS_MORE_HEADER).orElse(null);
             if (next != null && ("true".equals(more) || "false".equals(more))) {
                 ahead.known(next, Boolean.parseBoolean(more));
             }
-        });
+        }, meter);
     }
 
     /** Told a pull answer's cursor, and whether more follow, when its headers arrive. */
@@ -148,13 +164,13 @@ public final class HttpTransport implements Transport {
         T read(byte[] body) throws IOException;
     }
 
-    private <T> T send(HttpRequest request, Reader<T> reader, String what) throws OutpostException {
-        return send(request, reader, what, null);
-    }
-
-    /** Sends a request; {@code onHeaders}, if not null, is given a 200 answer's headers before its body is read. */
-    private <T> T send(HttpRequest request, Reader<T> reader, String what, Consumer<HttpHeaders> onHeaders)
-            throws OutpostException {
+    /**
+     * Sends a request whose body is {@code sent} bytes; {@code onHeaders}, if not null, is given a
+     * 200 answer's headers before its body is read, and {@code meter} the bytes both ways and the
+     * time once a 200 answer's body has arrived.
+     */
+    private <T> T send(HttpRequest request, long sent, Reader<T> reader, String what, Consumer<HttpHeaders> onHeaders,
+            TransferMeter meter) throws OutpostException {
         HttpResponse<byte[]> response;
         HttpResponse.BodyHandler<byte[]> handler = onHeaders == null ? HttpResponse.BodyHandlers.ofByteArray() : info -> {
             if (info.statusCode() == 200) {
@@ -162,6 +178,7 @@ public final class HttpTransport implements Transport {
             }
             return HttpResponse.BodySubscribers.ofByteArray();
         };
+        long started = System.nanoTime();
         try {
             response = http.send(request, handler);
         } catch (IOException e) {
@@ -172,6 +189,9 @@ public final class HttpTransport implements Transport {
             throw new OutpostException(Category.NETWORK, "INTERRUPTED", what + " was interrupted", e);
         }
         int status = response.statusCode();
+        if (status == 200) {
+            meter.transferred(sent + response.body().length, System.nanoTime() - started);
+        }
         byte[] answer;
         try {
             answer = gunzipIfEncoded(response);

@@ -70,6 +70,8 @@ public final class SyncEngine {
     private final ThreadPoolExecutor worker;
     /** The scheduled backup the last sync started after it ended; null if none. */
     private Future<?> backup;
+    /** Told of each request's bytes and time through the built-in transport. */
+    private volatile HttpTransport.TransferMeter meter = HttpTransport.TransferMeter.NONE;
 
     public SyncEngine(LocalStore store, Transport transport, TokenProvider tokens, int pushBatch, int pullPage,
             int pushesInFlight) {
@@ -86,6 +88,22 @@ public final class SyncEngine {
                     return thread;
                 });
         worker.allowCoreThreadTimeOut(true);
+    }
+
+    /**
+     * Tells {@code measured} the bytes and time of each push and pull request answered through
+     * the built-in transport (another {@link Transport} cannot say how many bytes it moved). An
+     * exception it throws is logged and ignored.
+     */
+    public void measureWith(java.util.function.BiConsumer<Long, java.time.Duration> measured) {
+        Objects.requireNonNull(measured, "measured");
+        this.meter = (bytes, nanos) -> {
+            try {
+                measured.accept(bytes, java.time.Duration.ofNanos(nanos));
+            } catch (RuntimeException e) {
+                LOG.warn("the network monitor failed on a measured transfer and was ignored: {}", e.toString());
+            }
+        };
     }
 
     /** How far a sync has got. */
@@ -257,7 +275,9 @@ public final class SyncEngine {
                 .map(op -> op.toWire(store.sharedScopeOf(op.collection()))).toList());
         return worker.submit(() -> {
             store.markedSent(drawn);
-            return session.call(token -> transport.push(request, token));
+            HttpTransport.TransferMeter measured = meter;
+            return session.call(token -> transport instanceof HttpTransport http ? http.push(request, token, measured)
+                    : transport.push(request, token));
         });
     }
 
@@ -372,7 +392,8 @@ public final class SyncEngine {
 
         private PulledPage fetch() throws OutpostException {
             if (transport instanceof HttpTransport http) {
-                return session.call(token -> http.pullPage(after, pullPage, count, token, this::aheadOf));
+                HttpTransport.TransferMeter measured = meter;
+                return session.call(token -> http.pullPage(after, pullPage, count, token, this::aheadOf, measured));
             }
             return PulledPage.of(session.call(token -> transport.pull(after, pullPage, token)));
         }
