@@ -61,10 +61,11 @@ import net.jqwik.api.statistics.Statistics;
  * seconds), put, update and delete three overlapping records (fields a, b, c), also while a
  * sync pushes or pulls, going offline and online, syncing one at a time or all at once,
  * restarting, and having pushes cut (before the server, or after it applied them: the answer
- * lost or replaced by a 503), under every pair of server and device conflict policies (the server's MANUAL leaves its review
+ * lost or replaced by a 503), under every pair of server and device conflict policies, a custom
+ * {@link ConflictResolver} among the device's (the server's MANUAL leaves its review
  * conflicts open: the server's record stands, which is what the devices must end with). When
  * writes stop, every device goes online, the app settles what waits for it (PROMPT_USER
- * conflicts, at random: the server's record, its own change, or a merge; dead letters
+ * conflicts and those the resolver left or failed on, at random: the server's record, its own change, or a merge; dead letters
  * replayed), and every device syncs, in order, twice around. Then:
  *
  * <ul>
@@ -98,7 +99,7 @@ class ConvergenceProperties {
     @AddLifecycleHook(TriesFromSystemProperty.class)
     void everyDeviceEndsWithTheServersRecordsAndEveryAcknowledgedWriteIsAccountedFor(
             @ForAll ConflictPolicy serverPolicy,
-            @ForAll ClientConflictPolicy devicePolicy,
+            @ForAll("deviceRules") DeviceRule devicePolicy,
             @ForAll @IntRange(min = 1, max = 3) int pushBatchSize,
             @ForAll("skews") List<Integer> clockSkewSeconds,
             @ForAll("runs") List<Step> steps,
@@ -127,7 +128,7 @@ class ConvergenceProperties {
                 new Offline(2), delete(2, "n3"), new Sync(2), put(2, "n3", "{\"c\":3}"), update(0, "n3", "{\"a\":2}"),
                 new Sync(0), new Sync(1), new Online(2), new Sync(2), new Sync(1), new Sync(0));
         for (ConflictPolicy serverPolicy : ConflictPolicy.values()) {
-            for (ClientConflictPolicy devicePolicy : ClientConflictPolicy.values()) {
+            for (DeviceRule devicePolicy : DeviceRule.all()) {
                 check(serverPolicy, devicePolicy, 100, List.of(0, 0, 0), steps, 7);
             }
         }
@@ -149,7 +150,7 @@ class ConvergenceProperties {
                 new Cut(2, 0, CutMode.ANSWER_LOST), new Sync(2), put(2, "n2", "{\"a\":4}"), new Sync(2),
                 new Online(0), new Sync(0), delete(1, "n1"), new Sync(1), new Resolve(2), new Sync(2));
         for (ConflictPolicy serverPolicy : ConflictPolicy.values()) {
-            for (ClientConflictPolicy devicePolicy : ClientConflictPolicy.values()) {
+            for (DeviceRule devicePolicy : DeviceRule.all()) {
                 check(serverPolicy, devicePolicy, 1, List.of(2, -2, 0), steps, 11);
             }
         }
@@ -175,7 +176,7 @@ class ConvergenceProperties {
                 steps.add(new Sync(1));
             }
             steps.add(new Sync(1));
-            try (World world = new World(ConflictPolicy.SERVER_WINS, ClientConflictPolicy.CLIENT_WINS, 100,
+            try (World world = new World(ConflictPolicy.SERVER_WINS, DeviceRule.of(ClientConflictPolicy.CLIENT_WINS), 100,
                     List.of(0, 0, 0), 1)) {
                 world.run(steps);
                 world.settleAndSyncAround();
@@ -209,7 +210,7 @@ class ConvergenceProperties {
                 new MidSync(2, put(2, "n1", "{\"b\":2}"), Phase.PULL), new Sync(2),
                 delete(2, "n1"), new Sync(2));
         for (ConflictPolicy serverPolicy : ConflictPolicy.values()) {
-            for (ClientConflictPolicy devicePolicy : ClientConflictPolicy.values()) {
+            for (DeviceRule devicePolicy : DeviceRule.all()) {
                 check(serverPolicy, devicePolicy, 100, List.of(0, 0, 0), steps, 3);
             }
         }
@@ -231,6 +232,68 @@ class ConvergenceProperties {
 
     private static void check(ConflictPolicy serverPolicy, ClientConflictPolicy devicePolicy, int batchSize,
             List<Integer> skews, List<Step> steps, long appChoices) throws Exception {
+        check(serverPolicy, DeviceRule.of(devicePolicy), batchSize, skews, steps, appChoices);
+    }
+
+    /**
+     * How the devices settle a conflict: a built-in policy, or the app's own resolver
+     * ({@link #RESOLVER}) registered for the collection, which decides instead.
+     */
+    record DeviceRule(ClientConflictPolicy policy, boolean customResolver) {
+        static DeviceRule of(ClientConflictPolicy policy) {
+            return new DeviceRule(policy, false);
+        }
+
+        /** Every built-in policy, and the custom resolver. */
+        static List<DeviceRule> all() {
+            List<DeviceRule> all = new ArrayList<>();
+            for (ClientConflictPolicy policy : ClientConflictPolicy.values()) {
+                all.add(of(policy));
+            }
+            all.add(new DeviceRule(ClientConflictPolicy.SERVER_WINS, true));
+            return all;
+        }
+
+        /** Whether a conflict may wait for the app: under PROMPT_USER, or when the resolver defers or fails. */
+        boolean mayWaitForTheApp() {
+            return customResolver || policy == ClientConflictPolicy.PROMPT_USER;
+        }
+
+        @Override
+        public String toString() {
+            return customResolver ? "a custom resolver" : policy.name();
+        }
+    }
+
+    /**
+     * An app's own resolver, as an app might write one: a record the device deleted goes as the
+     * server has it, a record the server deleted comes back, and otherwise the device's fields go
+     * on top of the server's record; a conflict over a record whose field {@code b} is "x" on
+     * the server it leaves for the user, and one where it is "y" it fails on (throws), both of
+     * which then wait for the app.
+     */
+    static final ConflictResolver RESOLVER = conflict -> {
+        ObjectNode remote = conflict.remote();
+        String b = remote == null || !remote.hasNonNull("b") ? "" : remote.get("b").asText();
+        if (b.equals("x")) {
+            return Resolution.later();
+        }
+        if (b.equals("y")) {
+            throw new IllegalStateException("the resolver cannot decide over b = y");
+        }
+        if (conflict.local() == null) {
+            return Resolution.useServer();
+        }
+        if (remote == null || conflict.remoteDeleted()) {
+            return Resolution.useLocal();
+        }
+        ObjectNode merged = remote.deepCopy();
+        conflict.local().fields().forEachRemaining(field -> merged.set(field.getKey(), field.getValue()));
+        return Resolution.merged(merged);
+    };
+
+    private static void check(ConflictPolicy serverPolicy, DeviceRule devicePolicy, int batchSize,
+            List<Integer> skews, List<Step> steps, long appChoices) throws Exception {
         try (World world = new World(serverPolicy, devicePolicy, batchSize, skews, appChoices)) {
             world.run(steps);
             world.settleAndSyncAround();
@@ -242,7 +305,7 @@ class ConvergenceProperties {
     /** One try: a server, three devices, and what the test saw them do. */
     private static final class World implements AutoCloseable {
         final ConflictPolicy serverPolicy;
-        final ClientConflictPolicy devicePolicy;
+        final DeviceRule devicePolicy;
         final int batchSize;
         final Path dir;
         final TestServer server;
@@ -251,7 +314,7 @@ class ConvergenceProperties {
         /** What happened, for failure messages; written from the syncing threads too (writes made mid-sync). */
         final List<String> trace = java.util.Collections.synchronizedList(new ArrayList<>());
 
-        World(ConflictPolicy serverPolicy, ClientConflictPolicy devicePolicy, int batchSize, List<Integer> skews,
+        World(ConflictPolicy serverPolicy, DeviceRule devicePolicy, int batchSize, List<Integer> skews,
                 long appChoices) throws OutpostException {
             this.serverPolicy = serverPolicy;
             this.devicePolicy = devicePolicy;
@@ -363,7 +426,7 @@ class ConvergenceProperties {
                 if (open == 0) {
                     return;
                 }
-                if (devicePolicy != ClientConflictPolicy.PROMPT_USER) {
+                if (!devicePolicy.mayWaitForTheApp()) {
                     fail("%d conflict(s) wait for the app after two rounds of syncs, although the devices' policy %s "
                             + "settles every conflict itself%n%s", open, devicePolicy, trace());
                 }
@@ -538,7 +601,7 @@ class ConvergenceProperties {
         }
 
         private Outpost open() throws OutpostException {
-            return Outpost.open(OutpostConfig.builder()
+            OutpostConfig.Builder config = OutpostConfig.builder()
                     .syncPolicy(SyncPolicy.MANUAL)
                     .storeFile(world.dir.resolve("device-" + index + ".db"))
                     .transport(transport)
@@ -548,14 +611,17 @@ class ConvergenceProperties {
                     .pushBatchSize(world.batchSize)
                     .pullPageSize(world.batchSize)
                     .random(new SplittableRandom(index))
-                    .conflictPolicy(NOTES, world.devicePolicy)
+                    .conflictPolicy(NOTES, world.devicePolicy.policy())
                     .listener(new OutpostListener() {
                         @Override
                         public void conflictDetected(Conflict conflict, Resolution settledBy) {
                             heard.add(new Heard(conflict.opId(), conflict.recordId(), settledBy.kind()));
                         }
-                    })
-                    .build());
+                    });
+            if (world.devicePolicy.customResolver()) {
+                config.conflictResolver(NOTES, RESOLVER);
+            }
+            return Outpost.open(config.build());
         }
 
         /** The app stops and starts again on the same store file. */
@@ -1025,6 +1091,11 @@ class ConvergenceProperties {
     }
 
     // ---- generators -------------------------------------------------------------------------
+
+    @Provide
+    Arbitrary<DeviceRule> deviceRules() {
+        return Arbitraries.of(DeviceRule.all());
+    }
 
     @Provide
     Arbitrary<List<Integer>> skews() {
