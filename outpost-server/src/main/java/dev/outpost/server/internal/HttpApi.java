@@ -307,10 +307,6 @@ public final class HttpApi implements AutoCloseable {
         metrics.resolved(choice);
     }
 
-    /**
-     * The changes a pull returns: its limit, cut to the server's maximum. A device's page size
-     * cannot know how an operator set the maximum, so asking for more is not an error.
-     */
     /** Whether a pull asks how many changes follow its page: {@code count=true}; absent or {@code false} does not. */
     private static boolean countRemaining(String text) {
         if (text == null || text.equals("false")) {
@@ -323,6 +319,10 @@ public final class HttpApi implements AutoCloseable {
                 + (text.length() > 20 ? text.substring(0, 20) + "..." : text) + "')");
     }
 
+    /**
+     * The changes a pull returns: its limit, cut to the server's maximum. A device's page size
+     * cannot know how an operator set the maximum, so asking for more is not an error.
+     */
     private int pullLimit(String text) {
         if (text == null) {
             return limits.defaultPullLimit();
