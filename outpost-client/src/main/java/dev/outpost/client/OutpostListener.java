@@ -4,9 +4,9 @@ package dev.outpost.client;
  * Hears what happens to the local store and its sync, for an app to show or log (a UI's sync
  * indicator, say). For one sync the calls come in this order: {@link #syncStarted}, then for
  * each pushed batch {@link #conflictDetected} for its conflicts and {@link #syncProgress},
- * then {@link #pullProgress} after each pulled page, then {@link #deadLettered} for ops that died, then {@link #syncCompleted} or
- * {@link #syncFailed}; an automatic sync the network policy or the circuit breaker holds back
- * is only {@link #syncDeferred}. Every method has a
+ * then {@link #pullProgress} after each pulled page, then {@link #deadLettered} for ops that
+ * died, then {@link #syncCompleted} or {@link #syncFailed}; an automatic sync the network
+ * policy or the circuit breaker holds back is only {@link #syncDeferred}. Every method has a
  * default that does nothing; implement the ones you need. Methods are called on the thread
  * that caused the event (a writer, or the syncing thread), after the store has settled it;
  * they should return quickly. An exception thrown by a listener is logged and ignored: it
