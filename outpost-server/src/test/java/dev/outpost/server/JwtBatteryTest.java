@@ -15,9 +15,7 @@ import com.nimbusds.jwt.SignedJWT;
 import dev.outpost.testdb.TestDatabases;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -282,18 +280,6 @@ class JwtBatteryTest {
     }
 
     private HttpResponse<String> send(String method, String path, String token, String body) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + token)
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (body != null) {
-            request.header("Content-Type", "application/json");
-        }
-        try {
-            return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return TestHttp.send(http, server.url(), method, path, token, body);
     }
 }
