@@ -12,8 +12,6 @@ import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Wire;
 import dev.outpost.testdb.TestDatabases;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.math.BigInteger;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -721,14 +719,7 @@ class BadInputTest {
         }
 
         private HttpResponse<String> send(HttpRequest.Builder request) {
-            try {
-                return http.send(request.build(), BodyHandlers.ofString());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
+            return TestHttp.send(http, request);
         }
     }
 }

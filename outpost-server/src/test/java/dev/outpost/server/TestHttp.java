@@ -22,6 +22,11 @@ final class TestHttp {
         if (body != null) {
             request.header("Content-Type", "application/json");
         }
+        return send(http, request);
+    }
+
+    /** Sends {@code request}, answered as text; an I/O failure is thrown unchecked. */
+    static HttpResponse<String> send(HttpClient http, HttpRequest.Builder request) {
         try {
             return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {

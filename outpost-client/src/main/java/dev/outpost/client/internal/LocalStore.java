@@ -1826,7 +1826,6 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** How many pushes in a row the server has failed (5xx, 429, unreadable); batches shrink by half per failure. */
     /** When a sync last completed on this store, by the store's clock; null if none has. */
     public synchronized Instant lastSyncCompletedAt() throws OutpostException {
         try {
@@ -1848,6 +1847,7 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
+    /** How many pushes in a row the server has failed (5xx, 429, unreadable); batches shrink by half per failure. */
     synchronized int serverFailures() throws OutpostException {
         try {
             String value = meta(statements, "server_failures");
