@@ -50,14 +50,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>sqlite: an insert per transaction, WAL, {@code synchronous=FULL}; and 100 per transaction;
  *   <li>outpost: durable {@code put} from 1 and 8 threads (group commit), batch writes of 100,
  *       the size reduction of realistic 5 KB payloads stored compressed,
- *       open time and retained heap with {@code pending} queued ops, the same durable puts and
- *       batches again behind that backlog (enqueue cost must not grow with it), peak heap while the client
- *       drains them to a server that applies everything (answered in-process, so the network is
- *       not what is measured).
+ *       open time and retained heap with {@code pending} queued ops, durable puts and batches
+ *       behind that backlog in rounds alternated with the same writes into an empty store
+ *       (enqueue cost must not grow with the backlog), peak heap while the client drains them to
+ *       a server that applies everything (answered in-process, so the network is not what is
+ *       measured).
  * </ul>
  */
 public final class QueueBench {
     private static final byte[] PAYLOAD = new byte[100];
+    /** Rounds of each kind of write in {@link #besideAnEmptyStore}. */
+    private static final int ROUNDS = 4;
     private static final String RECORD = "{\"title\":\"a note of about a hundred bytes\",\"done\":false,\"tags\":[\"a\",\"b\"],\"n\":";
 
     private final Path work;
@@ -66,6 +69,10 @@ public final class QueueBench {
     private final PrintStream progress;
     /** Prefix of the write measurements' file names, so that each run writes new files. */
     private String round = "";
+    /** Ids of the records {@link Writes} puts, new on every write. */
+    private long nextId;
+    /** Ops {@link #besideAnEmptyStore} queued behind the backlog, drained with it. */
+    private long writtenBehind;
 
     /**
      * @param work an empty directory for the files
@@ -241,25 +248,10 @@ public final class QueueBench {
         results.add(new BenchResult("open with " + pending + " pending ops", "outpost", openMillis, "ms"));
         results.add(new BenchResult("heap retained after open with " + pending + " pending ops", "outpost",
                 retained / 1e6, "MB"));
-        // The same writes as on an empty store, now behind the backlog: enqueue must not slow with it.
-        say("outpost: " + ops + " durable puts, then " + ops * 25 + " in batches of 100, behind " + pending + " pending ops");
-        long putStart = System.nanoTime();
-        for (int n = 0; n < ops; n++) {
-            opened.put("notes", "behind-" + n, RECORD + n + "}");
-        }
-        results.add(new BenchResult("durable enqueue (put), 1 writer, behind " + pending + " pending ops", "outpost",
-                rate(ops, putStart), "ops/s"));
-        long batchStart = System.nanoTime();
-        for (int first = 0; first < ops * 25; first += 100) {
-            WriteBatch batch = opened.newBatch();
-            for (int n = first; n < Math.min(ops * 25, first + 100); n++) {
-                batch.put("notes", "behind-batch-" + n, RECORD + n + "}");
-            }
-            batch.commit();
-        }
-        results.add(new BenchResult("durable enqueue, batches of 100, behind " + pending + " pending ops", "outpost",
-                rate(ops * 25, batchStart), "ops/s"));
-        int queued = pending + ops + ops * 25;
+        // The same writes behind the backlog and into an empty store, in alternating rounds, so
+        // that a disk whose speed drifts during the run weighs on both alike.
+        results.addAll(besideAnEmptyStore(opened));
+        long queued = pending + writtenBehind;
         opened.close();
 
         say("outpost: draining " + queued + " ops to a server that applies them all");
@@ -281,6 +273,117 @@ public final class QueueBench {
         results.add(new BenchResult("peak live heap (after GC) while draining " + queued + " ops", "outpost",
                 sampler.peak() / 1e6, "MB"));
         return results;
+    }
+
+    /**
+     * Durable puts and batches of 100 into {@code behind} and into a new empty store, in
+     * {@value #ROUNDS} alternating rounds each: enqueue must not slow with the backlog. Where
+     * the system tells (Linux's {@code /proc/self/io}), also the bytes each put and each
+     * batched op hands to the file system, which no other load on the machine changes.
+     */
+    private List<BenchResult> besideAnEmptyStore(Outpost behind) throws Exception {
+        say("outpost: " + ops + " durable puts, then " + ops * 25 + " in batches of 100, behind " + pending
+                + " pending ops and into an empty store, " + ROUNDS + " alternating rounds each");
+        String backlog = "behind " + pending + " pending ops";
+        String empty = "into an empty store, rounds alternated with those";
+        Writes putsBehind = new Writes();
+        Writes putsEmpty = new Writes();
+        Writes batchesBehind = new Writes();
+        Writes batchesEmpty = new Writes();
+        try (Outpost beside = open("beside-backlog.db", Durability.DURABLE)) {
+            int puts = Math.max(1, ops / ROUNDS);
+            int batched = Math.max(100, ops * 25 / ROUNDS / 100 * 100);
+            for (int round = 0; round < ROUNDS; round++) {
+                boolean behindFirst = round % 2 == 0;
+                (behindFirst ? putsBehind : putsEmpty).put(behindFirst ? behind : beside, puts);
+                (behindFirst ? putsEmpty : putsBehind).put(behindFirst ? beside : behind, puts);
+                (behindFirst ? batchesBehind : batchesEmpty).batches(behindFirst ? behind : beside, batched);
+                (behindFirst ? batchesEmpty : batchesBehind).batches(behindFirst ? beside : behind, batched);
+            }
+        }
+        writtenBehind = putsBehind.ops + batchesBehind.ops;
+        List<BenchResult> results = new ArrayList<>();
+        results.add(new BenchResult("durable enqueue (put), 1 writer, " + empty, "outpost", putsEmpty.rate(), "ops/s"));
+        results.add(new BenchResult("durable enqueue (put), 1 writer, " + backlog, "outpost", putsBehind.rate(), "ops/s"));
+        results.add(new BenchResult("durable enqueue, batches of 100, " + empty, "outpost", batchesEmpty.rate(), "ops/s"));
+        results.add(new BenchResult("durable enqueue, batches of 100, " + backlog, "outpost", batchesBehind.rate(), "ops/s"));
+        if (WrittenBytes.known()) {
+            results.add(new BenchResult("bytes written per durable put, " + empty, "outpost", putsEmpty.bytesPerOp(), "B"));
+            results.add(new BenchResult("bytes written per durable put, " + backlog, "outpost", putsBehind.bytesPerOp(), "B"));
+            results.add(new BenchResult("bytes written per op in batches of 100, " + empty, "outpost",
+                    batchesEmpty.bytesPerOp(), "B"));
+            results.add(new BenchResult("bytes written per op in batches of 100, " + backlog, "outpost",
+                    batchesBehind.bytesPerOp(), "B"));
+        }
+        return results;
+    }
+
+    /** Writes into one store, added up over rounds: ops, time and bytes handed to the file system. */
+    private final class Writes {
+        private long ops;
+        private long nanos;
+        private long bytes;
+
+        void put(Outpost outpost, int count) throws OutpostException {
+            long written = WrittenBytes.now();
+            long start = System.nanoTime();
+            for (int n = 0; n < count; n++) {
+                outpost.put("notes", "w" + nextId++, RECORD + n + "}");
+            }
+            add(count, start, written);
+        }
+
+        void batches(Outpost outpost, int count) throws OutpostException {
+            long written = WrittenBytes.now();
+            long start = System.nanoTime();
+            for (int first = 0; first < count; first += 100) {
+                WriteBatch batch = outpost.newBatch();
+                for (int n = first; n < Math.min(count, first + 100); n++) {
+                    batch.put("notes", "w" + nextId++, RECORD + n + "}");
+                }
+                batch.commit();
+            }
+            add(count, start, written);
+        }
+
+        private void add(int count, long start, long written) {
+            nanos += System.nanoTime() - start;
+            bytes += WrittenBytes.now() - written;
+            ops += count;
+        }
+
+        double rate() {
+            return ops / (nanos / 1e9);
+        }
+
+        double bytesPerOp() {
+            return (double) bytes / ops;
+        }
+    }
+
+    /**
+     * The bytes this process has handed to {@code write} calls so far, from Linux's
+     * {@code /proc/self/io} ({@code wchar}); -1 where the system does not tell.
+     */
+    private static final class WrittenBytes {
+        private static final Path FILE = Path.of("/proc/self/io");
+
+        static boolean known() {
+            return now() >= 0;
+        }
+
+        static long now() {
+            try {
+                for (String line : Files.readAllLines(FILE)) {
+                    if (line.startsWith("wchar:")) {
+                        return Long.parseLong(line.substring("wchar:".length()).trim());
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                return -1;
+            }
+            return -1;
+        }
     }
 
     private Outpost open(String file, Durability durability) throws OutpostException {
