@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -28,7 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Promise 1, by killing the process: a child JVM writes and reports each write whose call
  * returned; the test kills it with SIGKILL at a random moment, reopens the store and checks
  * that every acknowledged write is there exactly once and the file passes SQLite's integrity
- * check. In DURABLE mode 200 rounds by default ({@code -Doutpost.killRounds=N} for more); in
+ * check. A thread of the child rewrites and deletes a few records over and over (ops folded
+ * into earlier ones, a CREATE cancelled by a DELETE): each must show its last acknowledged
+ * state, or the write that was in flight. In DURABLE mode 200 rounds by default ({@code -Doutpost.killRounds=N} for more); in
  * PROCESS_SAFE mode half as many; and from a store file found corrupted (bytes overwritten) or
  * truncated, with a backup beside it, an eighth as many after the open has recovered it.
  */
@@ -127,6 +130,7 @@ class DurabilityKillTest {
             throws Exception {
         int before = acknowledged.size();
         int killedMidWrite = 0;
+        Rewrites rewritten = new Rewrites();
 
         for (int round = 0; round < rounds; round++) {
             Path errors = dir.resolve("child-errors.txt");
@@ -147,12 +151,16 @@ class DurabilityKillTest {
                 if (line.startsWith("ack ")) {
                     acknowledged.add(line.substring(4));
                     seen++;
+                } else {
+                    rewritten.heard(line);
                 }
             }
             child.toHandle().destroyForcibly();
             while ((line = out.readLine()) != null) {
                 if (line.startsWith("ack ")) {
                     acknowledged.add(line.substring(4));
+                } else {
+                    rewritten.heard(line);
                 }
             }
             assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -168,10 +176,57 @@ class DurabilityKillTest {
                 assertThat(reopened.openReport().mode()).as("open after round %d (%s)", round, durability)
                         .isEqualTo(OpenReport.Mode.OPENED);
                 assertThat(reopened.pendingCount()).isGreaterThanOrEqualTo(acknowledged.size());
+                rewritten.check(reopened, "after round " + round + " (" + durability + ")");
             }
         }
         assertThat(killedMidWrite).isEqualTo(rounds);
         assertThat(acknowledged.size() - before).as("writes acknowledged in the %d rounds", rounds).isGreaterThan(rounds);
+        assertThat(rewritten.acknowledged).as("rewrites and deletes acknowledged in the %d rounds", rounds).isPositive();
+    }
+
+    /**
+     * What the child's rewriting thread said of each of its records: the value (or
+     * {@code deleted}) of the last write whose call returned, and of the write it had begun
+     * after that one, if any. After a kill the record must show one of the two: the
+     * acknowledged write, or the one in flight if it landed ({@code deleted} also stands for a
+     * record never written).
+     */
+    private static final class Rewrites {
+        private final Map<String, String> last = new HashMap<>();
+        private final Map<String, String> inFlight = new HashMap<>();
+        private int acknowledged;
+
+        void heard(String line) {
+            String[] words = line.split(" ");
+            if (words.length != 3) {
+                return;
+            }
+            if (words[0].equals("try")) {
+                inFlight.put(words[1], words[2]);
+            } else if (words[0].equals("set")) {
+                last.put(words[1], words[2]);
+                inFlight.remove(words[1]);
+                acknowledged++;
+            }
+        }
+
+        void check(Outpost store, String when) throws OutpostException {
+            Set<String> ids = new HashSet<>(last.keySet());
+            ids.addAll(inFlight.keySet());
+            for (String id : ids) {
+                Optional<LocalRecord> record = store.get("notes", id);
+                String shown = record.map(r -> r.data().get("v").asText()).orElse("deleted");
+                List<String> allowed = new ArrayList<>();
+                allowed.add(last.getOrDefault(id, "deleted"));
+                if (inFlight.containsKey(id)) {
+                    allowed.add(inFlight.get(id));
+                }
+                assertThat(shown).as("rewritten record %s %s", id, when).isIn(allowed);
+                // What the kill left is what every later check must find: no later child writes this record.
+                last.put(id, shown);
+                inFlight.remove(id);
+            }
+        }
     }
 
     private static Map<String, Integer> opsPerRecord(Path file) throws Exception {

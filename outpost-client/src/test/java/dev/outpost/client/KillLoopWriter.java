@@ -6,8 +6,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The child process of {@link DurabilityKillTest}: writes to a store as fast as it can from
  * several threads, single puts and batches, and prints {@code ack <id>} for each write whose
- * call has returned, until it is killed. Arguments: the store file, a prefix for record ids,
- * the number of threads and the {@link Durability} mode.
+ * call has returned, until it is killed. One more thread rewrites and deletes a few records of
+ * its own over and over, so that ops fold into earlier ones and a CREATE and DELETE cancel: it
+ * prints {@code try <id> <value>} before each write and {@code set <id> <value>} once the call
+ * has returned ({@code deleted} for a delete). Arguments: the store file, a prefix for record
+ * ids, the number of threads and the {@link Durability} mode.
  */
 public final class KillLoopWriter {
     private KillLoopWriter() {
@@ -23,6 +26,25 @@ public final class KillLoopWriter {
         AtomicInteger next = new AtomicInteger();
         System.out.println("ready");
         System.out.flush();
+        Thread rewriter = new Thread(() -> {
+            try {
+                for (int n = 0; ; n++) {
+                    String id = prefix + "u" + (n % 3);
+                    if (n % 7 == 6) {
+                        said("try " + id + " deleted");
+                        outpost.delete("notes", id);
+                        said("set " + id + " deleted");
+                    } else {
+                        said("try " + id + " " + n);
+                        outpost.put("notes", id, "{\"v\":" + n + ",\"f" + (n % 4) + "\":" + n + "}");
+                        said("set " + id + " " + n);
+                    }
+                }
+            } catch (OutpostException e) {
+                System.err.println("write failed: " + e);
+            }
+        });
+        rewriter.start();
         for (int t = 0; t < threads; t++) {
             boolean batches = t % 2 == 1;
             Thread writer = new Thread(() -> {
@@ -52,8 +74,12 @@ public final class KillLoopWriter {
         }
     }
 
-    private static synchronized void ack(String id) {
-        System.out.println("ack " + id);
+    private static void ack(String id) {
+        said("ack " + id);
+    }
+
+    private static synchronized void said(String line) {
+        System.out.println(line);
         System.out.flush();
     }
 }
