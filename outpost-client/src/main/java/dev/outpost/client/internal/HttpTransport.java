@@ -18,6 +18,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,12 +26,21 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 
-/** Protocol v1 over {@code java.net.http}, one client (and connection pool) per transport. */
+/**
+ * Protocol v1 over {@code java.net.http}, one client (and connection pool) per transport. The
+ * timeout bounds each whole exchange, from sending the request to the answer's last byte: the
+ * JDK's own request timeout stops counting once the answer's headers have come (JDK-8208693),
+ * so a body that stalls after them would otherwise be waited for forever.
+ */
 public final class HttpTransport implements Transport {
     /** Request bodies larger than this many bytes are sent gzipped. */
     static final int GZIP_OVER = 1024;
@@ -135,13 +145,10 @@ public final class HttpTransport implements Transport {
         long started = System.nanoTime();
         HttpResponse<Void> response;
         try {
-            response = http.send(request, HttpResponse.BodyHandlers.discarding());
+            response = exchange(request, HttpResponse.BodyHandlers.discarding(), "health check");
         } catch (IOException e) {
             throw new OutpostException(Category.NETWORK, "UNREACHABLE", "health check of " + base + " failed: "
                     + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new OutpostException(Category.NETWORK, "INTERRUPTED", "health check was interrupted", e);
         }
         if (response.statusCode() != 200) {
             throw new OutpostException(Category.SERVER, "HTTP_" + response.statusCode(), "health check of " + base
@@ -180,13 +187,10 @@ public final class HttpTransport implements Transport {
         };
         long started = System.nanoTime();
         try {
-            response = http.send(request, handler);
+            response = exchange(request, handler, what);
         } catch (IOException e) {
             throw new OutpostException(Category.NETWORK, "UNREACHABLE", what + " to " + base + " failed: "
                     + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new OutpostException(Category.NETWORK, "INTERRUPTED", what + " was interrupted", e);
         }
         int status = response.statusCode();
         if (status == 200) {
@@ -228,6 +232,35 @@ public final class HttpTransport implements Transport {
         }
         throw new OutpostException(Category.SERVER, code, message, null,
                 retryAfter(response.headers().firstValue("Retry-After").orElse(null)));
+    }
+
+    /**
+     * Sends {@code request} and waits for its whole answer, body included, at most the timeout;
+     * past it the exchange is cancelled (which closes its connection) and an
+     * {@link HttpTimeoutException} thrown.
+     */
+    private <T> HttpResponse<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler, String what)
+            throws IOException, OutpostException {
+        CompletableFuture<HttpResponse<T>> answer = http.sendAsync(request, handler);
+        try {
+            return answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            answer.cancel(true);
+            throw new HttpTimeoutException("no complete answer within " + timeout);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException failure) {
+                throw failure;
+            }
+            if (cause instanceof RuntimeException failure) {
+                throw failure;
+            }
+            throw new IOException(String.valueOf(cause), cause);
+        } catch (InterruptedException e) {
+            answer.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new OutpostException(Category.NETWORK, "INTERRUPTED", what + " was interrupted", e);
+        }
     }
 
     /** The longest wait a Retry-After header is taken for; a longer one is cut to this. */

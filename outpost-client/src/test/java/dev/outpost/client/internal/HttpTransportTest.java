@@ -48,6 +48,7 @@ import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -287,6 +288,26 @@ class HttpTransportTest {
         for (OutpostException e : List.of(push, pull, health)) {
             assertThat(e.category()).isEqualTo(Category.NETWORK);
             assertThat(e.code()).isEqualTo("UNREACHABLE");
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void answerWhoseBodyStallsAfterItsHeadersFailsAtTheTimeoutInsteadOfHanging() {
+        // On JDK 17 the request timeout stops at the headers (JDK-8208693); the body has none.
+        server.answer(request -> request.target().startsWith("/v1/push")
+                ? Reply.stalled(200, "{\"results\":[{\"opId\":\"o", 400)
+                : Reply.stalled(200, "{\"changes\":[", 400, PullResponse.CURSOR_HEADER + ": c2", PullResponse.HAS_MORE_HEADER + ": true"));
+        HttpTransport impatient = new HttpTransport(server.uri(), Duration.ofMillis(300));
+
+        OutpostException push = catchThrowableOfType(OutpostException.class, () -> impatient.push(smallPush(), TOKEN));
+        OutpostException pull = catchThrowableOfType(OutpostException.class, () -> impatient.pull(null, 10, TOKEN));
+        OutpostException pageAhead = catchThrowableOfType(OutpostException.class,
+                () -> impatient.pullPage(null, 10, TOKEN, (cursor, hasMore) -> { }));
+
+        for (OutpostException e : List.of(push, pull, pageAhead)) {
+            assertThat(e).as("the exchange should fail, not hang").isNotNull();
+            assertThat(e.getMessage()).contains("no complete answer within");
         }
     }
 
@@ -669,24 +690,35 @@ class HttpTransportTest {
         return copy;
     }
 
-    /** What the server writes back: the bytes of an answer, and whether it then closes the connection. */
-    private record Reply(byte[] bytes, boolean thenClose) {
+    /**
+     * What the server writes back: the bytes of an answer, whether it then closes the connection,
+     * and whether it then goes quiet, sending nothing more but keeping the connection open.
+     */
+    private record Reply(byte[] bytes, boolean thenClose, boolean thenStall) {
         static Reply of(int status, String body, String... headers) {
             return of(status, body.getBytes(StandardCharsets.UTF_8), headers);
         }
 
         static Reply of(int status, byte[] body, String... headers) {
-            return new Reply(concat(head(status, body.length, headers), body), false);
+            return new Reply(concat(head(status, body.length, headers), body), false, false);
         }
 
         /** An answer that says {@code Connection: close}, after which the server closes the connection. */
         static Reply closing(int status, byte[] body) {
-            return new Reply(of(status, body, "Connection: close").bytes(), true);
+            return new Reply(of(status, body, "Connection: close").bytes(), true, false);
         }
 
         /** An answer that promises {@code length} bytes of body, sends {@code body}, and closes the connection. */
         static Reply cut(int status, String body, int length) {
-            return new Reply(concat(head(status, length), body.getBytes(StandardCharsets.UTF_8)), true);
+            return new Reply(concat(head(status, length), body.getBytes(StandardCharsets.UTF_8)), true, false);
+        }
+
+        /**
+         * An answer that promises {@code length} bytes of body, sends {@code body}, and then
+         * sends nothing more on a connection it keeps open, as a link that died without a reset.
+         */
+        static Reply stalled(int status, String body, int length, String... headers) {
+            return new Reply(concat(head(status, length, headers), body.getBytes(StandardCharsets.UTF_8)), false, true);
         }
 
         private static byte[] head(int status, int length, String... headers) {
@@ -802,6 +834,13 @@ class HttpTransportTest {
                     }
                     out.write(reply.bytes());
                     out.flush();
+                    if (reply.thenStall()) {
+                        // Quiet until the client gives up and closes, or the test ends.
+                        while (in.read() >= 0) {
+                            // whatever the client still sends is not answered
+                        }
+                        return;
+                    }
                     if (reply.thenClose()) {
                         return;
                     }
