@@ -6,6 +6,7 @@ import dev.outpost.client.Outpost;
 import dev.outpost.client.OutpostConfig;
 import dev.outpost.client.OutpostException;
 import dev.outpost.client.QueueStats;
+import dev.outpost.client.RetryPolicy;
 import dev.outpost.client.SyncPolicy;
 import dev.outpost.client.SyncResult;
 import dev.outpost.client.TokenProvider;
@@ -17,6 +18,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -47,6 +49,13 @@ final class DemoCommand implements Callable<Integer> {
     private static final int SHARED = 5;
     private static final int FLAKY_ROUNDS = 6;
     private static final int WRITES_PER_ROUND = 3;
+    /**
+     * The retry schedule of the demo's devices: a push whose connection broke after it went out
+     * is the server's failure and waits out a backoff, here short so the demo runs in seconds.
+     */
+    private static final RetryPolicy QUICK_RETRIES = new RetryPolicy(5, Duration.ofMillis(100), Duration.ofSeconds(1), 0.2);
+    /** The most rounds of syncs the stable network gets for every queue to drain. */
+    private static final int STABLE_ROUNDS = 30;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -109,6 +118,7 @@ final class DemoCommand implements Callable<Integer> {
                         .serverUrl(network.url())
                         .tokenProvider(TokenProvider.fixed(token))
                         .requestTimeout(Duration.ofSeconds(5))
+                        .retryPolicy(QUICK_RETRIES)
                         .build())));
             }
             Random random = new Random(seed);
@@ -154,13 +164,21 @@ final class DemoCommand implements Callable<Integer> {
             }
 
             out.println();
-            out.println("4. Stable: the network is good again; every device syncs twice.");
+            out.println("4. Stable: the network is good again; every device syncs until its queue is empty (pushes that"
+                    + " failed wait out their retry backoff), then once more to pull the others' last changes.");
             network.set(TcpFaultProxy.Fault.NONE);
-            for (int pass = 0; pass < 2; pass++) {
+            for (int round = 0; round < STABLE_ROUNDS; round++) {
                 for (Device device : devices) {
                     SyncResult result = device.outpost.sync();
                     report(device, result);
                 }
+                if (devices.stream().allMatch(device -> device.pending() == 0)) {
+                    break;
+                }
+                waitForRetries(devices);
+            }
+            for (Device device : devices) {
+                report(device, device.outpost.sync());
             }
 
             out.println();
@@ -246,6 +264,19 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /** Sleeps until the earliest op of any device is due again, at most a second. */
+    private static void waitForRetries(List<Device> devices) throws OutpostException, InterruptedException {
+        Instant due = null;
+        for (Device device : devices) {
+            Instant next = device.outpost.queueStats().nextAttemptAt();
+            if (next != null && (due == null || next.isBefore(due))) {
+                due = next;
+            }
+        }
+        long millis = due == null ? 0 : Duration.between(Instant.now(), due).toMillis();
+        Thread.sleep(Math.max(10, Math.min(millis + 10, 1_000)));
+    }
+
     private void report(Device device, SyncResult result) {
         String detail = switch (result.status()) {
             case COMPLETED -> (result.pushed() == 0 ? "nothing to push"
@@ -267,6 +298,14 @@ final class DemoCommand implements Callable<Integer> {
         Device(String name, Outpost outpost) {
             this.name = name;
             this.outpost = outpost;
+        }
+
+        int pending() {
+            try {
+                return outpost.pendingCount();
+            } catch (OutpostException e) {
+                throw new IllegalStateException("the demo's store failed: " + e.getMessage(), e);
+            }
         }
 
         void writeRandomly(Random random, int count) throws OutpostException {

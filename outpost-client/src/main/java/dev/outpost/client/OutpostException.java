@@ -13,7 +13,11 @@ public final class OutpostException extends Exception {
 
     /** The kinds of failure. */
     public enum Category {
-        /** The server could not be reached or the connection broke; the change stays queued. */
+        /**
+         * The server could not be reached (no connection could be made); the change stays
+         * queued and no attempt is counted. A connection that breaks after the request went out
+         * is {@link #SERVER}.
+         */
         NETWORK,
         /** The server refused the credentials. */
         AUTH,
@@ -25,7 +29,10 @@ public final class OutpostException extends Exception {
         STORAGE,
         /** A storage or size limit was reached. */
         QUOTA,
-        /** The server failed or answered something this client does not understand. */
+        /**
+         * The server failed, answered something this client does not understand, or was sent
+         * the request and then dropped the connection or gave no answer in time.
+         */
         SERVER
     }
 

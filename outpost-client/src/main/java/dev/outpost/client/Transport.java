@@ -11,10 +11,14 @@ import java.time.Duration;
  * How the client talks to the server: the two calls of protocol v1 sync.
  *
  * <p>Implementations throw {@link OutpostException} with category NETWORK when the server
- * cannot be reached or the connection breaks (the client then counts itself offline and does
- * not count an attempt against the ops), AUTH on HTTP 401, VALIDATION on other 4xx answers
- * with the server's error code, and SERVER (retried) on 5xx, 408, 429 or an answer that is not
- * protocol v1, with the wait a Retry-After header asks for.
+ * cannot be reached: no connection could be made, so the request cannot have gone out (the
+ * client then counts itself offline and does not count an attempt against the ops). Once the
+ * request may have gone out, a connection that breaks or an answer that does not come in time
+ * is SERVER, like a 5xx: the server was reached, and an op that makes it hang or drop the
+ * connection is narrowed down and in the end dead-lettered rather than taken for a network that
+ * is away. AUTH on HTTP 401, VALIDATION on other 4xx answers with the server's error code, and
+ * SERVER (retried) on 5xx, 408, 429 or an answer that is not protocol v1, with the wait a
+ * Retry-After header asks for.
  * They must not return null. The default, {@link #http}, uses {@code java.net.http}.
  */
 public interface Transport {
@@ -40,7 +44,8 @@ public interface Transport {
 
     /**
      * The HTTP transport to the server at {@code baseUrl} (for example
-     * {@code http://127.0.0.1:8080}), with one connection pool and the given per-request timeout.
+     * {@code http://127.0.0.1:8080}), with one connection pool and the given per-request timeout,
+     * which bounds each whole exchange, the answer's body included; connecting may take half of it.
      */
     static Transport http(URI baseUrl, Duration timeout) {
         return new HttpTransport(baseUrl, timeout);

@@ -11,6 +11,7 @@ import dev.outpost.protocol.PushRequest;
 import dev.outpost.protocol.PushResponse;
 import dev.outpost.protocol.Priority;
 import dev.outpost.protocol.Wire;
+import dev.outpost.testing.FakeClock;
 import dev.outpost.testing.TcpFaultProxy;
 import dev.outpost.server.ScopeAccess;
 import dev.outpost.testing.TestServer;
@@ -185,10 +186,11 @@ class SyncEndToEndTest {
 
     @Test
     void aPushWhoseResponseWasLostIsAppliedOnce() throws Exception {
+        FakeClock clock = new FakeClock();
         try (TcpFaultProxy proxy = TcpFaultProxy.start("127.0.0.1", server.port())) {
             // Coalescing off, so a chain of two ops of one record is what gets re-sent.
             Outpost phone = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL).storeFile(dir.resolve("phone.db")).serverUrl(proxy.url())
-                    .tokenProvider(TokenProvider.fixed(server.token("ann"))).coalescing(false).build());
+                    .tokenProvider(TokenProvider.fixed(server.token("ann"))).coalescing(false).clock(clock).build());
             open.add(phone);
             phone.put("notes", "n1", "{\"title\":\"once\"}");
             phone.update("notes", "n1", "{\"count\":1}");
@@ -196,10 +198,15 @@ class SyncEndToEndTest {
             proxy.cutAfterBytes(0);
             proxy.set(TcpFaultProxy.Fault.CUT_RESPONSE);
             SyncResult lost = phone.sync();
-            assertThat(lost.status()).isEqualTo(SyncResult.Status.OFFLINE);
+            // The push reached the server, so losing its answer is the server's failure (retried
+            // by the retry policy), not the device being offline.
+            assertThat(lost.status()).isEqualTo(SyncResult.Status.FAILED);
+            assertThat(lost.failure()).isEqualTo(OutpostException.Category.SERVER);
+            assertThat(lost.message()).contains("lost its connection");
             assertThat(phone.pendingCount()).isEqualTo(2);
 
             proxy.set(TcpFaultProxy.Fault.NONE);
+            clock.advance(Duration.ofSeconds(20));
             SyncResult retried = phone.sync();
             assertThat(retried.status()).isEqualTo(SyncResult.Status.COMPLETED);
             assertThat(retried.applied()).isEqualTo(2);

@@ -12,13 +12,18 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
 import java.net.URI;
 import java.net.URLEncoder;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,16 +35,28 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Protocol v1 over {@code java.net.http}, one client (and connection pool) per transport. The
  * timeout bounds each whole exchange, from sending the request to the answer's last byte: the
  * JDK's own request timeout stops counting once the answer's headers have come (JDK-8208693),
  * so a body that stalls after them would otherwise be waited for forever.
+ *
+ * <p>A failure is NETWORK (offline) only while connecting: a refused connection, a host that
+ * does not resolve, a connect that times out (connecting gets half the timeout, so a timeout
+ * passed later always means the connection was made) or a failed TLS handshake. Once the
+ * request may have gone out, a connection that breaks or an answer that does not come in time
+ * is SERVER ({@code CONNECTION_LOST}, {@code NO_ANSWER}): the server was reached, and an op that
+ * makes it hang or drop the connection must be narrowed down like one that makes it fail. A
+ * connection that breaks before the answer's headers (as a pooled connection the server closed
+ * while idle does) is tried once more first; resending a push is safe, the server answers an
+ * op it has seen DUPLICATE.
  */
 public final class HttpTransport implements Transport {
     /** Request bodies larger than this many bytes are sent gzipped. */
@@ -54,7 +71,13 @@ public final class HttpTransport implements Transport {
         String text = baseUrl.toString();
         this.base = URI.create(text.endsWith("/") ? text : text + "/");
         this.timeout = Objects.requireNonNull(timeout, "timeout");
-        this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
+        this.http = HttpClient.newBuilder().connectTimeout(connectTimeout(timeout)).build();
+    }
+
+    /** Connecting may take half the timeout: a connect still pending at the deadline would be taken for a silent server. */
+    static Duration connectTimeout(Duration timeout) {
+        Duration half = timeout.dividedBy(2);
+        return half.isZero() ? timeout : half;
     }
 
     /** Told of each sync request's bytes on the wire and how long it took, for the network's throughput. */
@@ -147,8 +170,7 @@ public final class HttpTransport implements Transport {
         try {
             response = exchange(request, HttpResponse.BodyHandlers.discarding(), "health check");
         } catch (IOException e) {
-            throw new OutpostException(Category.NETWORK, "UNREACHABLE", "health check of " + base + " failed: "
-                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+            throw failed(e, "health check");
         }
         if (response.statusCode() != 200) {
             throw new OutpostException(Category.SERVER, "HTTP_" + response.statusCode(), "health check of " + base
@@ -189,8 +211,7 @@ public final class HttpTransport implements Transport {
         try {
             response = exchange(request, handler, what);
         } catch (IOException e) {
-            throw new OutpostException(Category.NETWORK, "UNREACHABLE", what + " to " + base + " failed: "
-                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+            throw failed(e, what);
         }
         int status = response.statusCode();
         if (status == 200) {
@@ -241,6 +262,23 @@ public final class HttpTransport implements Transport {
      */
     private <T> HttpResponse<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler, String what)
             throws IOException, OutpostException {
+        AtomicBoolean headed = new AtomicBoolean();
+        HttpResponse.BodyHandler<T> noting = info -> {
+            headed.set(true);
+            return handler.apply(info);
+        };
+        try {
+            return exchangeOnce(request, noting, what);
+        } catch (IOException e) {
+            if (headed.get() || e instanceof HttpTimeoutException || connecting(e)) {
+                throw e;
+            }
+            return exchangeOnce(request, handler, what);
+        }
+    }
+
+    private <T> HttpResponse<T> exchangeOnce(HttpRequest request, HttpResponse.BodyHandler<T> handler, String what)
+            throws IOException, OutpostException {
         CompletableFuture<HttpResponse<T>> answer = http.sendAsync(request, handler);
         try {
             return answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -261,6 +299,35 @@ public final class HttpTransport implements Transport {
             Thread.currentThread().interrupt();
             throw new OutpostException(Category.NETWORK, "INTERRUPTED", what + " was interrupted", e);
         }
+    }
+
+    /** The failure of an exchange, by whether it happened while connecting (see the class comment). */
+    private OutpostException failed(IOException e, String what) {
+        String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        if (connecting(e)) {
+            return new OutpostException(Category.NETWORK, "UNREACHABLE", what + " to " + base + " failed: " + reason, e);
+        }
+        if (e instanceof HttpTimeoutException) {
+            return new OutpostException(Category.SERVER, "NO_ANSWER", what + " to " + base + " was sent but got no complete"
+                    + " answer within " + timeout, e);
+        }
+        return new OutpostException(Category.SERVER, "CONNECTION_LOST", what + " to " + base + " lost its connection"
+                + " after the request went out: " + reason, e);
+    }
+
+    /** Whether {@code e} says the connection was never made, so the request cannot have gone out. */
+    private static boolean connecting(Throwable e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof ConnectException || cause instanceof HttpConnectTimeoutException
+                    || cause instanceof UnresolvedAddressException || cause instanceof UnknownHostException
+                    || cause instanceof NoRouteToHostException || cause instanceof SSLHandshakeException) {
+                return true;
+            }
+            if (cause.getCause() == cause) {
+                break;
+            }
+        }
+        return false;
     }
 
     /** The longest wait a Retry-After header is taken for; a longer one is cut to this. */

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>How a failed push is handled, by the failure's category:
  * <ul>
- *   <li>NETWORK: the sync ends OFFLINE; the ops are untouched and no attempt is counted.
+ *   <li>NETWORK (no connection could be made, so nothing reached the server): the sync ends
+ *       OFFLINE; the ops are untouched and no attempt is counted.
  *   <li>AUTH: the sync ends FAILED and the queue pauses: later syncs ask the token provider
  *       for a new token and send nothing until it gives one other than the refused token.
  *   <li>The batch is too large for the server (413, PAYLOAD_TOO_LARGE, TOO_MANY_OPS): the
@@ -44,7 +45,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Any other 4xx of the request as a whole (a wrong URL, a proxy, a device bound to another
  *       user): the sync ends FAILED and the ops stay as they are, no attempt counted; such an
  *       answer is about the request, not about any one op.
- *   <li>SERVER (5xx, 429, an unreadable answer): the batch is postponed by the retry policy (no
+ *   <li>SERVER (5xx, 429, an unreadable answer, and a connection that broke or an answer that
+ *       did not come in time after the request went out): the batch is postponed by the retry policy (no
  *       sooner than Retry-After) and later batches shrink by half per failure in a row, so an op
  *       that makes the server fail ends up sent alone; only an op sent alone counts an attempt
  *       and is dead-lettered after its last one. The sync ends FAILED rather than press a

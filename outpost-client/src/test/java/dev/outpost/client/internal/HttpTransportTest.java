@@ -236,26 +236,54 @@ class HttpTransportTest {
     }
 
     @Test
-    void answerCutShortOfItsLengthIsNetworkAsABrokenConnection() {
+    void answerCutShortOfItsLengthIsServerAsAConnectionLostAfterTheRequestWentOut() {
+        // The request reached the server: an op that makes it drop the connection must be
+        // narrowed down like one that makes it fail, not taken for a device that is offline.
         server.answer(request -> Reply.cut(200, "{\"results\":[{\"opId\":\"o", 400));
 
         OutpostException push = pushFails(smallPush());
         OutpostException pull = pullFails();
 
         for (OutpostException e : List.of(push, pull)) {
-            assertThat(e.category()).isEqualTo(Category.NETWORK);
-            assertThat(e.code()).isEqualTo("UNREACHABLE");
+            assertThat(e.category()).isEqualTo(Category.SERVER);
+            assertThat(e.code()).isEqualTo("CONNECTION_LOST");
+            assertThat(e.getMessage()).contains("after the request went out");
         }
     }
 
     @Test
-    void connectionClosedWithoutAnAnswerIsNetwork() {
+    void connectionClosedWithoutAnAnswerIsTriedOnceMoreThenServer() {
         server.answer(request -> null);
 
         OutpostException e = pushFails(smallPush());
 
-        assertThat(e.category()).isEqualTo(Category.NETWORK);
-        assertThat(e.code()).isEqualTo("UNREACHABLE");
+        assertThat(e.category()).isEqualTo(Category.SERVER);
+        assertThat(e.code()).isEqualTo("CONNECTION_LOST");
+        assertThat(server.requests()).as("sent again once on a new connection").hasSize(2);
+        assertThat(server.connections()).isEqualTo(2);
+    }
+
+    @Test
+    void connectionClosedWithoutAnAnswerOnceIsSentAgainAndAnswered() throws Exception {
+        // What a pooled connection the server closed while idle looks like to the JDK.
+        AtomicInteger pushes = new AtomicInteger();
+        server.answer(request -> pushes.incrementAndGet() == 1 ? null : FakeServer.applyAll(request));
+
+        PushResponse response = transport.push(smallPush(), TOKEN);
+
+        assertThat(response.results()).extracting(OpResult::opId).containsExactly("o1");
+        assertThat(server.requests()).hasSize(2);
+    }
+
+    @Test
+    void serverThatClosesIdleConnectionsWithoutSayingSoIsReconnectedTo() throws Exception {
+        server.answer(request -> Reply.silentlyClosing(200, Wire.writeBytes(applied(Wire.read(request.body(), PushRequest.class)))));
+
+        for (int i = 0; i < 3; i++) {
+            transport.push(smallPush(), TOKEN);
+        }
+
+        assertThat(server.requests()).hasSizeGreaterThanOrEqualTo(3);
     }
 
     @Test
@@ -274,7 +302,8 @@ class HttpTransportTest {
     }
 
     @Test
-    void serverThatNeverAnswersTimesOutAsNetwork() {
+    void serverThatNeverAnswersIsServerWithNoAnswerNotOffline() {
+        // The connection was made and the request sent: a server that hangs on it is failing.
         server.answer(request -> {
             release.await();
             return null;
@@ -286,9 +315,16 @@ class HttpTransportTest {
         OutpostException health = catchThrowableOfType(OutpostException.class, impatient::health);
 
         for (OutpostException e : List.of(push, pull, health)) {
-            assertThat(e.category()).isEqualTo(Category.NETWORK);
-            assertThat(e.code()).isEqualTo("UNREACHABLE");
+            assertThat(e.category()).isEqualTo(Category.SERVER);
+            assertThat(e.code()).isEqualTo("NO_ANSWER");
+            assertThat(e.getMessage()).contains("was sent but got no complete answer");
         }
+    }
+
+    @Test
+    void connectingGetsHalfTheTimeoutSoADeadlinePassedMeansTheConnectionWasMade() {
+        assertThat(HttpTransport.connectTimeout(Duration.ofSeconds(30))).isEqualTo(Duration.ofSeconds(15));
+        assertThat(HttpTransport.connectTimeout(Duration.ofNanos(1))).isEqualTo(Duration.ofNanos(1));
     }
 
     @Test
@@ -307,6 +343,8 @@ class HttpTransportTest {
 
         for (OutpostException e : List.of(push, pull, pageAhead)) {
             assertThat(e).as("the exchange should fail, not hang").isNotNull();
+            assertThat(e.category()).isEqualTo(Category.SERVER);
+            assertThat(e.code()).isEqualTo("NO_ANSWER");
             assertThat(e.getMessage()).contains("no complete answer within");
         }
     }
@@ -706,6 +744,11 @@ class HttpTransportTest {
         /** An answer that says {@code Connection: close}, after which the server closes the connection. */
         static Reply closing(int status, byte[] body) {
             return new Reply(of(status, body, "Connection: close").bytes(), true, false);
+        }
+
+        /** An answer that keeps the connection alive as far as its headers say, after which the server closes it. */
+        static Reply silentlyClosing(int status, byte[] body) {
+            return new Reply(of(status, body).bytes(), true, false);
         }
 
         /** An answer that promises {@code length} bytes of body, sends {@code body}, and closes the connection. */
