@@ -11,8 +11,9 @@ import java.time.Duration;
  * How the client talks to the server: the two calls of protocol v1 sync.
  *
  * <p>Implementations throw {@link OutpostException} with category NETWORK when the server
- * cannot be reached: no connection could be made, so the request cannot have gone out (the
- * client then counts itself offline and does not count an attempt against the ops). Once the
+ * cannot be reached: no connection could be made, so the request cannot have gone out, or
+ * something else answered in its place (a redirect, a captive portal's page). The client then
+ * counts itself offline and does not count an attempt against the ops. Once the
  * request may have gone out, a connection that breaks or an answer that does not come in time
  * is SERVER, like a 5xx: the server was reached, and an op that makes it hang or drop the
  * connection is narrowed down and in the end dead-lettered rather than taken for a network that

@@ -13,6 +13,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,7 +34,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * A failure after the request went out (the server drops the connection, or never answers) is
  * the server's failure, not the device being offline: the batch is narrowed down, and an op
  * that makes the server do so ends dead-lettered while the other records' ops get through.
- * A server that cannot be connected to is offline, and that is never an attempt.
+ * A server that cannot be connected to is offline, and that is never an attempt; so is a
+ * captive portal that answers in the server's place (a redirect, or its sign-in page).
  *
  * <p>Pushes that carry the poison record go through the built-in HTTP transport to a loopback
  * socket that takes the request and then drops it or says nothing; the rest go to a real
@@ -146,10 +148,49 @@ class AfterSendFailureTest {
                 .satisfies(op -> assertThat(op.attempts()).isZero());
     }
 
-    /** A loopback socket that reads each request's head and then drops the connection or goes quiet. */
+    /** What answers in the server's place, as a captive portal does. */
+    enum Portal {
+        /** A redirect to a sign-in page. */
+        REDIRECT("HTTP/1.1 302 Found\r\nLocation: http://portal.invalid/login\r\nContent-Length: 0\r\n"
+                + "Connection: close\r\n\r\n"),
+        /** The sign-in page itself, answered 200 to whatever was asked. */
+        SIGN_IN_PAGE("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 39\r\nConnection: close\r\n\r\n"
+                + "<html>Sign in to the hotel Wi-Fi</html>");
+
+        final String reply;
+
+        Portal(String reply) {
+            this.reply = reply;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Portal.class)
+    void aCaptivePortalIsOfflineAndNeverCountsAnAttempt(Portal portal) throws Exception {
+        unhelpful = new Unhelpful(portal.reply);
+        Outpost phone = phone(Transport.http(unhelpful.uri(), Duration.ofSeconds(5)));
+        phone.put("notes", POISON, "{}");
+
+        for (int round = 0; round < 10; round++) {
+            SyncResult result = phone.sync();
+            assertThat(result.status()).isEqualTo(SyncResult.Status.OFFLINE);
+            assertThat(result.failure()).isEqualTo(OutpostException.Category.NETWORK);
+            clock.advance(Duration.ofSeconds(20));
+        }
+
+        assertThat(phone.deadLetters()).isEmpty();
+        assertThat(phone.ops(OpQuery.builder().build())).singleElement()
+                .satisfies(op -> assertThat(op.attempts()).isZero());
+    }
+
+    /**
+     * A loopback socket that reads each request's head and then drops the connection, goes
+     * quiet, or answers with a fixed reply and closes.
+     */
     private static final class Unhelpful implements AutoCloseable {
         private final ServerSocket listener;
         private final Misbehaviour misbehaviour;
+        private final String reply;
         private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
         private final ExecutorService threads = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "unhelpful-server");
@@ -158,7 +199,16 @@ class AfterSendFailureTest {
         });
 
         Unhelpful(Misbehaviour misbehaviour) throws IOException {
+            this(misbehaviour, null);
+        }
+
+        Unhelpful(String reply) throws IOException {
+            this(null, reply);
+        }
+
+        private Unhelpful(Misbehaviour misbehaviour, String reply) throws IOException {
             this.misbehaviour = misbehaviour;
+            this.reply = reply;
             this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
             threads.execute(this::accept);
         }
@@ -184,6 +234,11 @@ class AfterSendFailureTest {
                 InputStream in = socket.getInputStream();
                 int read = in.read(new byte[8192]);
                 if (read < 0 || misbehaviour == Misbehaviour.DROP) {
+                    return;
+                }
+                if (reply != null) {
+                    socket.getOutputStream().write(reply.getBytes(StandardCharsets.US_ASCII));
+                    socket.getOutputStream().flush();
                     return;
                 }
                 while (in.read() >= 0) {

@@ -57,6 +57,10 @@ import javax.net.ssl.SSLHandshakeException;
  * connection that breaks before the answer's headers (as a pooled connection the server closed
  * while idle does) is tried once more first; resending a push is safe, the server answers an
  * op it has seen DUPLICATE.
+ *
+ * <p>An answer that is not from an Outpost server (a redirect, or a 200 that is not a JSON
+ * object, as a captive portal sends) is NETWORK too ({@code REDIRECTED}, {@code NOT_OUTPOST}):
+ * the server was not reached, so no op may count an attempt for it.
  */
 public final class HttpTransport implements Transport {
     /** Request bodies larger than this many bytes are sent gzipped. */
@@ -166,12 +170,13 @@ public final class HttpTransport implements Transport {
     public Duration health() throws OutpostException {
         HttpRequest request = HttpRequest.newBuilder(base.resolve("health")).timeout(timeout).GET().build();
         long started = System.nanoTime();
-        HttpResponse<Void> response;
+        HttpResponse<byte[]> response;
         try {
-            response = exchange(request, HttpResponse.BodyHandlers.discarding(), "health check");
+            response = exchange(request, HttpResponse.BodyHandlers.ofByteArray(), "health check");
         } catch (IOException e) {
             throw failed(e, "health check");
         }
+        notFromTheServer(response, response.statusCode() == 200 ? response.body() : null, "health check");
         if (response.statusCode() != 200) {
             throw new OutpostException(Category.SERVER, "HTTP_" + response.statusCode(), "health check of " + base
                     + " answered HTTP " + response.statusCode());
@@ -228,6 +233,7 @@ public final class HttpTransport implements Transport {
             // An error answer is classified by its status; a body that cannot be read adds nothing.
             answer = new byte[0];
         }
+        notFromTheServer(response, status == 200 ? answer : null, what);
         if (status == 200) {
             T value;
             try {
@@ -299,6 +305,39 @@ public final class HttpTransport implements Transport {
             Thread.currentThread().interrupt();
             throw new OutpostException(Category.NETWORK, "INTERRUPTED", what + " was interrupted", e);
         }
+    }
+
+    /**
+     * Throws NETWORK if the answer did not come from an Outpost server: a redirect (3xx; this
+     * client follows none), or a 200 whose body ({@code body}, null for another status) is not a
+     * JSON object, as a captive portal's login page. The request never reached the server, so,
+     * as when offline, no op may count an attempt for it.
+     */
+    private void notFromTheServer(HttpResponse<?> response, byte[] body, String what) throws OutpostException {
+        int status = response.statusCode();
+        if (status >= 300 && status < 400) {
+            String location = response.headers().firstValue("Location").map(at -> " to " + at).orElse("");
+            throw new OutpostException(Category.NETWORK, "REDIRECTED", what + " to " + base + " was redirected (HTTP "
+                    + status + location + "), so it did not reach the Outpost server: a network that wants a sign-in"
+                    + " first (a captive portal), or a server URL that has moved (such as http to https)");
+        }
+        if (body != null && !jsonObject(body)) {
+            String start = new String(body, 0, Math.min(body.length, 40), StandardCharsets.UTF_8).strip();
+            throw new OutpostException(Category.NETWORK, "NOT_OUTPOST", what + " to " + base + " was answered HTTP 200 with "
+                    + (start.isEmpty() ? "an empty body" : "\"" + start + "\"" + (body.length > 40 ? "..." : ""))
+                    + ", not protocol v1 JSON: something other than the Outpost server answered, such as a captive"
+                    + " portal's sign-in page");
+        }
+    }
+
+    /** Whether {@code body} starts, after white space, as a JSON object, as every Outpost answer does. */
+    private static boolean jsonObject(byte[] body) {
+        for (byte b : body) {
+            if (b != ' ' && b != '\t' && b != '\r' && b != '\n') {
+                return b == '{';
+            }
+        }
+        return false;
     }
 
     /** The failure of an exchange, by whether it happened while connecting (see the class comment). */

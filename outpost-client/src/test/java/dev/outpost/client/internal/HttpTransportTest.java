@@ -174,20 +174,29 @@ class HttpTransportTest {
         assertThat(e.code()).isEqualTo("SHUTTING_DOWN");
     }
 
-    @Test
-    void redirectIsServerAsAnAnswerThisClientDoesNotUnderstand() {
-        server.answer(request -> Reply.of(301, "", "Location: http://elsewhere.invalid/v1/push"));
+    @ParameterizedTest
+    @ValueSource(ints = {301, 302, 303, 307, 308})
+    void redirectIsNetworkAsTheServerWasNotReached(int status) throws Exception {
+        // Was SERVER, which let a captive portal's redirect count attempts until ops died.
+        server.answer(request -> Reply.of(status, "", "Location: http://portal.invalid/login"));
 
-        OutpostException e = pushFails(smallPush());
+        OutpostException push = pushFails(smallPush());
+        OutpostException pull = pullFails();
+        OutpostException health = catchThrowableOfType(OutpostException.class, transport::health);
 
-        assertThat(e.category()).isEqualTo(Category.SERVER);
-        assertThat(e.code()).isEqualTo("HTTP_301");
+        for (OutpostException e : List.of(push, pull, health)) {
+            assertThat(e.category()).isEqualTo(Category.NETWORK);
+            assertThat(e.code()).isEqualTo("REDIRECTED");
+            assertThat(e.getMessage()).contains("HTTP " + status).contains("http://portal.invalid/login")
+                    .contains("captive portal");
+        }
+        assertThat(server.requests()).as("no redirect is followed").hasSize(3);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"<html>It works!</html>", "", "{\"results\":", "{\"results\":[]} trailing",
-            "{\"results\":\"none\"}", "{}", "[]", "{\"results\":[null]}"})
-    void pushAnsweredOkWithSomethingElseThanItsResultsIsBadResponse(String body) {
+    @ValueSource(strings = {"{\"results\":", "{\"results\":[]} trailing", "{\"results\":\"none\"}", "{}",
+            "{\"results\":[null]}", "  {\"results\":"})
+    void pushAnsweredOkWithAJsonObjectOtherThanItsResultsIsBadResponse(String body) {
         server.answer(request -> Reply.of(200, body));
 
         OutpostException e = pushFails(smallPush());
@@ -196,20 +205,27 @@ class HttpTransportTest {
         assertThat(e.code()).isEqualTo("BAD_RESPONSE");
     }
 
-    @Test
-    void pushAnsweredOkWithJsonNullIsBadResponse() {
-        server.answer(request -> Reply.of(200, "null"));
+    @ParameterizedTest
+    @ValueSource(strings = {"<html>Sign in to the hotel Wi-Fi</html>", "", "   ", "[]", "null", "OK"})
+    void answerOkThatIsNotAJsonObjectIsNetworkAsSomethingElseAnswered(String body) {
+        // Was SERVER BAD_RESPONSE, which let a captive portal's page count attempts until ops died.
+        server.answer(request -> Reply.of(200, body, "Content-Type: text/html"));
 
-        OutpostException e = pushFails(smallPush());
+        OutpostException push = pushFails(smallPush());
+        OutpostException pull = pullFails();
+        OutpostException health = catchThrowableOfType(OutpostException.class, transport::health);
 
-        assertThat(e.category()).isEqualTo(Category.SERVER);
-        assertThat(e.code()).isEqualTo("BAD_RESPONSE");
+        for (OutpostException e : List.of(push, pull, health)) {
+            assertThat(e.category()).isEqualTo(Category.NETWORK);
+            assertThat(e.code()).isEqualTo("NOT_OUTPOST");
+            assertThat(e.getMessage()).contains("HTTP 200").contains("captive portal");
+        }
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"<html>It works!</html>", "", "{\"changes\":[],\"cursor\":", "{\"changes\":[]}",
-            "{\"changes\":[{\"collection\":\"notes\"}],\"cursor\":\"c1\"}", "null"})
-    void pullAnsweredOkWithSomethingElseThanAPageIsBadResponse(String body) {
+    @ValueSource(strings = {"{\"changes\":[],\"cursor\":", "{\"changes\":[]}",
+            "{\"changes\":[{\"collection\":\"notes\"}],\"cursor\":\"c1\"}"})
+    void pullAnsweredOkWithAJsonObjectOtherThanAPageIsBadResponse(String body) {
         server.answer(request -> Reply.of(200, body));
 
         OutpostException e = pullFails();
