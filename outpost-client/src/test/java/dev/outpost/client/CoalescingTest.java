@@ -182,6 +182,8 @@ class CoalescingTest {
         phone.put("notes", "n1", "{\"a\":1}");
         phone.put("notes", "n2", "{\"a\":1}");
         transport.loseNextAnswer();
+        // A sync pulls after a failed push, and that pull would show the device what the server holds.
+        transport.failNextPull();
         assertThat(phone.sync().status()).isNotEqualTo(SyncResult.Status.COMPLETED);
         assertThat(server.records("ann")).as("the server applied the push").containsKeys("notes/n1", "notes/n2");
 
@@ -241,6 +243,7 @@ class CoalescingTest {
         private CountDownLatch entered;
         private CountDownLatch release;
         private boolean loseAnswer;
+        private boolean failPull;
 
         RecordingTransport(Transport http) {
             this.http = http;
@@ -277,7 +280,20 @@ class CoalescingTest {
 
         @Override
         public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+            boolean fail;
+            synchronized (this) {
+                fail = failPull;
+                failPull = false;
+            }
+            if (fail) {
+                throw new OutpostException(OutpostException.Category.SERVER, "HTTP_503", "injected: the pull failed");
+            }
             return http.pull(cursor, limit, token);
+        }
+
+        /** Fails the next pull, so that it does not show the device what the server holds. */
+        synchronized void failNextPull() {
+            failPull = true;
         }
 
         synchronized void holdNextPush(CountDownLatch entered, CountDownLatch release) {

@@ -52,6 +52,8 @@ class QueueFailureModesTest {
         private final Transport http;
         volatile Predicate<PushRequest> failBefore = request -> false;
         volatile Predicate<PushRequest> failAfter = request -> false;
+        /** Whether pulls fail too, with the same failure, so that no pull shows what the server has. */
+        volatile boolean failPulls;
         volatile OutpostException failure = new OutpostException(OutpostException.Category.SERVER, "HTTP_503", "injected");
         final List<PushRequest> sent = new ArrayList<>();
 
@@ -74,6 +76,9 @@ class QueueFailureModesTest {
 
         @Override
         public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+            if (failPulls) {
+                throw failure;
+            }
             return http.pull(cursor, limit, token);
         }
     }
@@ -132,7 +137,9 @@ class QueueFailureModesTest {
 
     @Test
     void anOpAppliedWhoseAnswersWereLostUntilItDiedIsRecognisedWhenItsChangeIsPulled() throws Exception {
+        // A sync pulls after a failed push, and that pull would show the server has the op.
         transport.failAfter = request -> carries(request, "m1");
+        transport.failPulls = true;
         try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             phone.put("notes", "m1", "{\"t\":\"x\"}");
             syncUntilDead(phone);
@@ -140,6 +147,7 @@ class QueueFailureModesTest {
             String opId = phone.deadLetters().get(0).opId();
 
             transport.failAfter = request -> false;
+            transport.failPulls = false;
             phone.sync();
             assertThat(phone.deadLetters()).as("the pull showed the server has it").isEmpty();
             assertThat(phone.ops(OpQuery.builder().states(OpState.APPLIED).build()))
@@ -150,13 +158,35 @@ class QueueFailureModesTest {
     }
 
     @Test
-    void aReplayOfAnOpTheServerNeverAnsweredKeepsItsIdSoItIsNotAppliedTwice() throws Exception {
+    void anOpAppliedWhoseAnswerWasLostIsRecognisedByThePullOfTheSameSync() throws Exception {
         transport.failAfter = request -> carries(request, "m1");
+        try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
+            phone.put("notes", "m1", "{\"t\":\"x\"}");
+
+            SyncResult result = phone.sync();
+
+            assertThat(result.status()).as("the push failed").isEqualTo(SyncResult.Status.FAILED);
+            assertThat(phone.pendingCount()).as("the pull showed the server has it").isZero();
+            assertThat(phone.ops(OpQuery.builder().states(OpState.APPLIED).build())).hasSize(1);
+            assertThat(phone.get("notes", "m1").orElseThrow().state()).isEqualTo(SyncState.SYNCED);
+            clock.advance(Duration.ofSeconds(20));
+            assertThat(phone.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+            assertThat(transport.sent).as("so it is not sent again").hasSize(1);
+            assertThat(phone.get("notes", "m1").orElseThrow().state()).isEqualTo(SyncState.SYNCED);
+        }
+    }
+
+    @Test
+    void aReplayOfAnOpTheServerNeverAnsweredKeepsItsIdSoItIsNotAppliedTwice() throws Exception {
+        // A sync pulls after a failed push, and that pull would show the server has the op.
+        transport.failAfter = request -> carries(request, "m1");
+        transport.failPulls = true;
         try (Outpost phone = device("phone", OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL))) {
             phone.put("notes", "m1", "{\"t\":\"x\"}");
             syncUntilDead(phone);
             String opId = phone.deadLetters().get(0).opId();
             transport.failAfter = request -> false;
+            transport.failPulls = false;
 
             assertThat(phone.replay(opId)).isEqualTo(opId);
             phone.sync();

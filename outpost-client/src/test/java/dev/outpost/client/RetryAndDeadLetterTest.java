@@ -246,6 +246,25 @@ class RetryAndDeadLetterTest {
         assertThat(phone.queueStats().nextAttemptAt()).isEqualTo(in(Duration.ofSeconds(10)));
     }
 
+    @Test
+    void aPushThatFailsOnTheServerStillPullsOthersChanges() throws Exception {
+        Outpost laptop = open(config("laptop").transport(Transport.http(URI.create(server.url()), Duration.ofSeconds(5))));
+        laptop.put("notes", "l1", "{\"title\":\"from the laptop\"}");
+        laptop.sync();
+        Outpost phone = device();
+        phone.put("notes", "n1", "{}");
+        transport.failEveryPush(() -> http503(null));
+
+        SyncResult result = phone.sync();
+
+        assertThat(result.status()).isEqualTo(SyncResult.Status.FAILED);
+        assertThat(result.failure()).isEqualTo(Category.SERVER);
+        assertThat(result.message()).contains("HTTP 503");
+        assertThat(result.pulled()).isEqualTo(1);
+        assertThat(phone.get("notes", "l1")).isPresent();
+        assertThat(phone.pendingCount()).isEqualTo(1);
+    }
+
     // ---- 4. offline -----------------------------------------------------------------------------
 
     @Test

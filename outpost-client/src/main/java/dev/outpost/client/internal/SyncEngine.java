@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One sync: push every ready op in batches, record each result, then pull every change after
- * the stored cursor. One sync runs at a time per store.
+ * the stored cursor. One sync runs at a time per store. The pull runs even when the push fails
+ * on the server (the sync still ends FAILED), so others' changes keep coming while the server
+ * will not take this device's.
  *
  * <p>How a failed push is handled, by the failure's category:
  * <ul>
@@ -49,8 +51,8 @@ import org.slf4j.LoggerFactory;
  *       did not come in time after the request went out): the batch is postponed by the retry policy (no
  *       sooner than Retry-After) and later batches shrink by half per failure in a row, so an op
  *       that makes the server fail ends up sent alone; only an op sent alone counts an attempt
- *       and is dead-lettered after its last one. The sync ends FAILED rather than press a
- *       failing server.
+ *       and is dead-lettered after its last one. The push ends rather than press a failing
+ *       server, and the sync ends FAILED after its pull.
  * </ul>
  * Ops the server rejects one by one (REJECTED results) are dead-lettered at once; the rest of
  * their batch goes on.
@@ -136,8 +138,21 @@ public final class SyncEngine {
                 Session session = new Session(initialToken());
                 counts.total = store.pendingCount();
                 counts.progress = progress;
-                push(session, counts);
-                pull(session, counts);
+                OutpostException pushFailed = pushUnlessServerFails(session, counts);
+                try {
+                    pull(session, counts);
+                } catch (OutpostException e) {
+                    if (pushFailed == null || e.category() == Category.STORAGE) {
+                        throw e;
+                    }
+                    LOG.debug("the pull after a failed push failed too: {}", e.getMessage());
+                    if (e != pushFailed) {
+                        pushFailed.addSuppressed(e);
+                    }
+                }
+                if (pushFailed != null) {
+                    throw pushFailed;
+                }
                 store.purge();
                 store.syncCompleted();
                 backup = worker.submit(this::backupIfDue);
@@ -169,6 +184,22 @@ public final class SyncEngine {
             return fresh;
         }
         return token;
+    }
+
+    /**
+     * Pushes; returns a failure of the server instead of throwing it, so the sync still pulls:
+     * others' changes keep coming while the server will not take this device's.
+     */
+    private OutpostException pushUnlessServerFails(Session session, Counts counts) throws OutpostException {
+        try {
+            push(session, counts);
+            return null;
+        } catch (OutpostException e) {
+            if (e.category() != Category.SERVER) {
+                throw e;
+            }
+            return e;
+        }
     }
 
     /**
