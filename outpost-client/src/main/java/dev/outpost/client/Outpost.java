@@ -447,8 +447,8 @@ public final class Outpost implements AutoCloseable {
     /**
      * Pushes every queued change, then pulls every change since the last pull, and returns
      * when done. Without a reachable server it returns OFFLINE and the changes stay queued.
-     * Changes waiting out a retry stay queued until then; the pull still runs, also when the
-     * push fails. If a sync is running already, this waits for it and returns its result. Network policy
+     * Changes waiting out a retry, or a wait the server asked for (Retry-After), stay queued
+     * until then; the pull still runs, also when the push fails. If a sync is running already, this waits for it and returns its result. Network policy
      * does not hold back a sync the app asks for.
      *
      * @throws OutpostException STORAGE if the local store failed; network and server failures

@@ -13,7 +13,9 @@ import java.util.Map;
  * @param conflicts ops that conflicted; the server's record was kept and the op kept with it
  * @param dead ops in the dead-letter queue: rejected by the server, or out of attempts
  * @param discarded dead ops the app dropped
- * @param nextAttemptAt when the earliest op waiting out a retry backoff is due; null if none waits
+ * @param nextAttemptAt when the earliest op waiting out a retry backoff is due; null if none waits.
+ *     While the server has asked every push to wait (a Retry-After), every pending op waits,
+ *     and this is when the first of them may go
  * @param pendingByPriority pending ops per priority (priorities with none are absent)
  * @param pendingBytes the pending ops' payloads, in bytes of JSON
  * @param oldestPendingAt when the oldest pending op was written; null if none is pending

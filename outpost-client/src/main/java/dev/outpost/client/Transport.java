@@ -19,7 +19,8 @@ import java.time.Duration;
  * connection is narrowed down and in the end dead-lettered rather than taken for a network that
  * is away. AUTH on HTTP 401, VALIDATION on other 4xx answers with the server's error code, and
  * SERVER (retried) on 5xx, 408, 429 or an answer that is not protocol v1, with the wait a
- * Retry-After header asks for.
+ * Retry-After header asks for ({@link OutpostException#retryAfter()}; a push failure that
+ * carries one holds every push until then).
  * They must not return null. The default, {@link #http}, uses {@code java.net.http}.
  */
 public interface Transport {

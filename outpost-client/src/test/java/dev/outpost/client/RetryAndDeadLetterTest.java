@@ -247,6 +247,61 @@ class RetryAndDeadLetterTest {
     }
 
     @Test
+    void aRetryAfterHoldsThePushesOfEveryOpEvenAfterARestartWhilePullsGoOn() throws Exception {
+        Path file = dir.resolve("phone.db");
+        Outpost laptop = open(config("laptop").transport(Transport.http(URI.create(server.url()), Duration.ofSeconds(5))));
+        Instant due = in(Duration.ofSeconds(120));
+        try (Outpost phone = Outpost.open(config("phone").build())) {
+            phone.put("notes", "n1", "{\"title\":\"throttled\"}");
+            transport.failNextPushes(1, () -> http503(Duration.ofSeconds(120)));
+            assertThat(phone.sync().status()).isEqualTo(SyncResult.Status.FAILED);
+
+            clock.advance(Duration.ofSeconds(1));
+            phone.put("notes", "n2", "{\"title\":\"written after the 503\"}");
+            SyncResult held = phone.sync();
+            assertThat(held.pushed()).isZero();
+            assertThat(held.message()).contains("Retry-After");
+            assertThat(phone.queueStats().nextAttemptAt()).as("no op goes before the server's time").isEqualTo(due);
+        }
+        assertThat(transport.pushCalls()).as("the op written after the 503 was not sent either").isEqualTo(1);
+
+        laptop.put("notes", "l1", "{\"title\":\"from the laptop\"}");
+        assertThat(laptop.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+        Outpost reopened = open(config("phone").storeFile(file));
+        clock.set(due.minusMillis(1));
+        SyncResult afterRestart = reopened.sync();
+        assertThat(transport.pushCalls()).as("no push before the Retry-After, after a restart").isEqualTo(1);
+        assertThat(afterRestart.pulled()).as("pulls go on meanwhile").isEqualTo(1);
+        assertThat(reopened.get("notes", "l1")).isPresent();
+
+        clock.set(due);
+        SyncResult result = reopened.sync();
+        assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(result.applied()).isEqualTo(2);
+        assertThat(serverView()).containsKeys("notes/n1", "notes/n2");
+    }
+
+    @Test
+    void aLaterRetryAfterExtendsTheHoldAndAnEarlierOneDoesNotShortenIt() throws Exception {
+        Outpost phone = device();
+        phone.put("notes", "n1", "{}");
+        transport.failNextPushes(1, () -> http503(Duration.ofSeconds(60)));
+        phone.sync();
+        Instant due = in(Duration.ofSeconds(60));
+        assertThat(phone.queueStats().nextAttemptAt()).isEqualTo(due);
+
+        clock.set(due);
+        transport.failNextPushes(1, () -> http503(Duration.ofSeconds(300)));
+        phone.sync();
+        Instant later = in(Duration.ofSeconds(300));
+        assertThat(phone.queueStats().nextAttemptAt()).isEqualTo(later);
+
+        clock.set(later);
+        assertThat(phone.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(transport.pushCalls()).isEqualTo(3);
+    }
+
+    @Test
     void aPushThatFailsOnTheServerStillPullsOthersChanges() throws Exception {
         Outpost laptop = open(config("laptop").transport(Transport.http(URI.create(server.url()), Duration.ofSeconds(5))));
         laptop.put("notes", "l1", "{\"title\":\"from the laptop\"}");

@@ -1008,7 +1008,7 @@ public final class LocalStore implements AutoCloseable {
         try {
             Map<String, Integer> counts = queue.counts();
             OpQueue.PendingSummary pending = queue.pendingSummary();
-            Long next = queue.nextAttemptAt(clock.millis());
+            Long next = nextAttemptMillis();
             Double mean = queue.meanProcessingMillis();
             int applied = counts.getOrDefault("APPLIED", 0);
             int conflicts = counts.getOrDefault("CONFLICT", 0);
@@ -1025,14 +1025,22 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** The earliest retry time of an op waiting out its backoff, or null. */
+    /**
+     * The earliest retry time of an op waiting out its backoff, or null; while the server has
+     * every push wait (Retry-After), when the first pending op may go.
+     */
     public synchronized Instant nextAttemptAt() throws OutpostException {
         try {
-            Long at = queue.nextAttemptAt(clock.millis());
+            Long at = nextAttemptMillis();
             return at == null ? null : Instant.ofEpochMilli(at);
         } catch (SQLException e) {
             throw storage("cannot read the retry schedule: " + e.getMessage(), e);
         }
+    }
+
+    private Long nextAttemptMillis() throws SQLException, OutpostException {
+        Instant held = pushesHeldUntil();
+        return held == null ? queue.nextAttemptAt(clock.millis()) : queue.nextAttemptAtHeld(held.toEpochMilli());
     }
 
     // ---- dead letters -----------------------------------------------------------------------
@@ -1860,6 +1868,38 @@ public final class LocalStore implements AutoCloseable {
     synchronized void serverFailures(int streak) throws OutpostException {
         try {
             putMeta(statements, "server_failures", String.valueOf(streak));
+            commitRecoverable();
+        } catch (SQLException | RuntimeException e) {
+            rollback(e);
+            throw storage("cannot write the store's metadata: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Until when every push waits because the server asked (Retry-After); null if pushes may go
+     * now. A hold further off than {@link HttpTransport#MAX_RETRY_AFTER} says the clock was set
+     * back, and is not kept to.
+     */
+    synchronized Instant pushesHeldUntil() throws OutpostException {
+        try {
+            String value = meta(statements, "push_not_before");
+            long now = clock.millis();
+            long until = value == null ? 0 : Long.parseLong(value);
+            return until <= now || until - now > HttpTransport.MAX_RETRY_AFTER.toMillis() ? null : Instant.ofEpochMilli(until);
+        } catch (SQLException | NumberFormatException e) {
+            throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+        }
+    }
+
+    /** Holds every push for {@code wait} (at most {@link HttpTransport#MAX_RETRY_AFTER}), or longer if a hold already says so. */
+    synchronized void holdPushes(Duration wait) throws OutpostException {
+        Instant held = pushesHeldUntil();
+        long until = clock.millis() + Math.min(wait.toMillis(), HttpTransport.MAX_RETRY_AFTER.toMillis());
+        if (held != null && held.toEpochMilli() >= until) {
+            return;
+        }
+        try {
+            putMeta(statements, "push_not_before", String.valueOf(until));
             commitRecoverable();
         } catch (SQLException | RuntimeException e) {
             rollback(e);

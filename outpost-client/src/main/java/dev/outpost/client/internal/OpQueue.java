@@ -572,6 +572,18 @@ final class OpQueue {
         }
     }
 
+    /** When the earliest pending op may go while every push waits until {@code heldUntil}; null if none is pending. */
+    Long nextAttemptAtHeld(long heldUntil) throws SQLException {
+        PreparedStatement select = statements.get(
+            "SELECT MIN(MAX(COALESCE(next_attempt_at, 0), ?)) FROM ops WHERE status = 'PENDING'");
+        select.setLong(1, heldUntil);
+        try (ResultSet rows = select.executeQuery()) {
+            rows.next();
+            long at = rows.getLong(1);
+            return rows.wasNull() ? null : at;
+        }
+    }
+
     // ---- dead letters -----------------------------------------------------------------------
 
     List<DeadLetter> deadLetters() throws SQLException {

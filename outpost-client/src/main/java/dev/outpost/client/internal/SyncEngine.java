@@ -52,7 +52,9 @@ import org.slf4j.LoggerFactory;
  *       sooner than Retry-After) and later batches shrink by half per failure in a row, so an op
  *       that makes the server fail ends up sent alone; only an op sent alone counts an attempt
  *       and is dead-lettered after its last one. The push ends rather than press a failing
- *       server, and the sync ends FAILED after its pull.
+ *       server, and the sync ends FAILED after its pull. A Retry-After holds every push, of
+ *       any op, until then (kept in the store, so a restart keeps to it); syncs meanwhile only
+ *       pull.
  * </ul>
  * Ops the server rejects one by one (REJECTED results) are dead-lettered at once; the rest of
  * their batch goes on.
@@ -156,7 +158,9 @@ public final class SyncEngine {
                 store.purge();
                 store.syncCompleted();
                 backup = worker.submit(this::backupIfDue);
-                return counts.result(SyncResult.Status.COMPLETED, null, "synced: " + counts.summary());
+                return counts.result(SyncResult.Status.COMPLETED, null, "synced: " + counts.summary()
+                        + (counts.heldUntil == null ? "" : "; pushes wait until " + counts.heldUntil
+                                + ", as the server asked (Retry-After)"));
             } catch (OutpostException e) {
                 if (e.category() == Category.STORAGE) {
                     throw e;
@@ -187,10 +191,16 @@ public final class SyncEngine {
     }
 
     /**
-     * Pushes; returns a failure of the server instead of throwing it, so the sync still pulls:
-     * others' changes keep coming while the server will not take this device's.
+     * Pushes, unless the server has asked every push to wait (Retry-After); returns a failure of
+     * the server instead of throwing it, so the sync still pulls: others' changes keep coming
+     * while the server will not take this device's.
      */
     private OutpostException pushUnlessServerFails(Session session, Counts counts) throws OutpostException {
+        counts.heldUntil = store.pushesHeldUntil();
+        if (counts.heldUntil != null) {
+            LOG.debug("pushes wait until {}, as the server asked", counts.heldUntil);
+            return null;
+        }
         try {
             push(session, counts);
             return null;
@@ -252,6 +262,9 @@ public final class SyncEngine {
                             store.postpone(batch, error, streak + 1, e.retryAfter().orElse(null));
                         } else {
                             counts.dead += store.retryLater(batch, error, e.retryAfter().orElse(null));
+                        }
+                        if (e.retryAfter().isPresent()) {
+                            store.holdPushes(e.retryAfter().get());
                         }
                         throw e;
                     }
@@ -625,6 +638,8 @@ public final class SyncEngine {
         int conflicts;
         int dead;
         int pulled;
+        /** Until when the server asked every push to wait; null if the sync pushed. */
+        java.time.Instant heldUntil;
 
         SyncResult result(SyncResult.Status status, Category failure, String message) throws OutpostException {
             return new SyncResult(status, pushed, applied, merged, conflicts, dead, pulled, store.pendingCount(), failure,
