@@ -9,7 +9,9 @@ public enum Durability {
     DURABLE,
     /**
      * The write reaches the operating system before the call returns: it survives a killed
-     * process but not a power loss or kernel crash. For bulk loads that can be redone.
+     * process but not a power loss or kernel crash. For bulk loads that can be redone. A sync
+     * still forces the store once per pushed batch, before it goes, so that ops the server may
+     * hold are never taken for unsent after a power loss.
      */
     PROCESS_SAFE
 }

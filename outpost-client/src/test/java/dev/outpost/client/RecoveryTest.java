@@ -3,6 +3,8 @@ package dev.outpost.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.outpost.protocol.OpType;
+import dev.outpost.protocol.Wire;
 import dev.outpost.testing.FakeClock;
 import dev.outpost.testing.TestServer;
 import java.io.RandomAccessFile;
@@ -240,6 +242,86 @@ class RecoveryTest {
             assertThat(outpost.get("notes", "after")).as("written after the backup").isEmpty();
             outpost.put("notes", "new", "{}");
             assertThat(outpost.pendingCount()).isEqualTo(51);
+        }
+    }
+
+    private static void damage(Path file) throws Exception {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            byte[] garbage = new byte[4096];
+            new Random(7).nextBytes(garbage);
+            raf.seek(4096);
+            raf.write(garbage);
+        }
+    }
+
+    private OutpostConfig.Builder synced(Path file, TestServer server) {
+        return config(file).serverUrl(server.url()).tokenProvider(TokenProvider.fixed(server.token("ann")));
+    }
+
+    /**
+     * A backup taken while an update of n1 waited; the server then applied that update, and the
+     * store was restored from the backup, where the update still waits. A later edit of n1 must
+     * not be folded into it (the server would answer the old op id DUPLICATE and drop the edit).
+     */
+    @Test
+    void afterARestoreAnEditOfARecordWhoseOpTheServerAppliedSinceTheBackupReachesTheServer() throws Exception {
+        Path file = dir.resolve("edited.db");
+        try (TestServer server = TestServer.start()) {
+            try (Outpost outpost = Outpost.open(synced(file, server).build())) {
+                outpost.put("notes", "n1", "{\"title\":\"first\"}");
+                outpost.sync();
+                outpost.update("notes", "n1", "{\"title\":\"second\"}");
+                outpost.update("notes", "n1", "{\"tag\":\"t\"}");
+                outpost.backup();
+                assertThat(outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+            }
+            damage(file);
+            try (Outpost outpost = Outpost.open(synced(file, server).build())) {
+                assertThat(outpost.openReport().mode()).isEqualTo(OpenReport.Mode.RECOVERED_FROM_BACKUP);
+                assertThat(outpost.pendingCount()).as("the updates, applied since, wait again").isPositive();
+                outpost.update("notes", "n1", "{\"body\":\"written after the restore\"}");
+                for (int round = 0; round < 5 && outpost.pendingCount() > 0; round++) {
+                    outpost.sync();
+                }
+                assertThat(outpost.pendingCount()).isZero();
+                assertThat(server.records("ann").get("notes/n1")).isEqualTo(
+                        Wire.object("{\"title\":\"second\",\"tag\":\"t\",\"body\":\"written after the restore\"}"));
+                assertThat(outpost.get("notes", "n1").orElseThrow().data().get("body").asText())
+                        .isEqualTo("written after the restore");
+                assertThat(outpost.queueStats().dead() + outpost.queueStats().conflicts()).isZero();
+            }
+        }
+    }
+
+    /**
+     * A backup taken while the create of c1 waited; the server then applied it, and the store
+     * was restored from the backup. A delete of c1 must not cancel the create (the server holds
+     * the record): it must reach the server.
+     */
+    @Test
+    void afterARestoreADeleteOfARecordWhoseCreateTheServerAppliedSinceTheBackupReachesTheServer() throws Exception {
+        Path file = dir.resolve("deleted.db");
+        try (TestServer server = TestServer.start()) {
+            try (Outpost outpost = Outpost.open(synced(file, server).durability(Durability.PROCESS_SAFE).build())) {
+                outpost.put("notes", "keep", "{\"a\":1}");
+                outpost.put("notes", "c1", "{\"a\":1}");
+                outpost.backup();
+                assertThat(outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+            }
+            assertThat(server.records("ann")).containsOnlyKeys("notes/keep", "notes/c1");
+            damage(file);
+            try (Outpost outpost = Outpost.open(synced(file, server).durability(Durability.PROCESS_SAFE).build())) {
+                assertThat(outpost.openReport().mode()).isEqualTo(OpenReport.Mode.RECOVERED_FROM_BACKUP);
+                assertThat(outpost.delete("notes", "c1")).isTrue();
+                assertThat(outpost.ops(OpQuery.builder().record("notes", "c1").states(OpState.PENDING).build()))
+                        .extracting(OpInfo::type).containsExactly(OpType.CREATE, OpType.DELETE);
+                for (int round = 0; round < 5 && outpost.pendingCount() > 0; round++) {
+                    outpost.sync();
+                }
+                assertThat(outpost.pendingCount()).isZero();
+                assertThat(server.records("ann")).containsOnlyKeys("notes/keep");
+                assertThat(outpost.get("notes", "c1")).isEmpty();
+            }
         }
     }
 

@@ -191,6 +191,7 @@ public final class LocalStore implements AutoCloseable {
             try {
                 StoreFiles.restore(backup, file);
                 LocalStore store = openFile(file, clock, settings, storage);
+                store.markRestoredOpsPossiblySent();
                 Instant taken = StoreFiles.takenAt(backup).orElseThrow();
                 store.report = new OpenReport(OpenReport.Mode.RECOVERED_FROM_BACKUP, found + " and the backup taken at "
                         + taken + " was restored: " + store.counts() + " came back; changes written after that backup are lost",
@@ -215,6 +216,23 @@ public final class LocalStore implements AutoCloseable {
             return store;
         } catch (Damaged e) {
             throw storage("a new store at " + file + " could not be created: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * See {@link OpQueue#markPossiblySent}. Forced to disk in every durability mode: the store
+     * is not restored again at the next open, so a mark lost then would stay lost. A failure
+     * closes the store.
+     */
+    private synchronized void markRestoredOpsPossiblySent() throws OutpostException {
+        try {
+            queue.markPossiblySent(clock.millis());
+            forceThrough(commitUnsynced());
+        } catch (SQLException e) {
+            rollback(e);
+            close();
+            throw storage("the store " + file + " was restored from a backup, but its ops could not be marked as"
+                    + " possibly sent: " + e.getMessage(), e);
         }
     }
 
@@ -1504,7 +1522,14 @@ public final class LocalStore implements AutoCloseable {
      * directory synced then, as SQLite does for a new log.
      */
     private void syncThrough(long commit) throws SQLException {
-        if (inMemory || storage.durability() != Durability.DURABLE || synced >= commit) {
+        if (storage.durability() == Durability.DURABLE) {
+            forceThrough(commit);
+        }
+    }
+
+    /** Returns once commit number {@code commit} is on disk, in any durability mode (see {@link #syncThrough}). */
+    private void forceThrough(long commit) throws SQLException {
+        if (inMemory || synced >= commit) {
             return;
         }
         synchronized (logLock) {
@@ -1571,10 +1596,15 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** Returns once the mark that {@code drawn} was sent is on disk (DURABLE mode); it may go then. */
+    /**
+     * Returns once the mark that {@code drawn} was sent is on disk; it may go then. In every
+     * durability mode: were the mark lost in a power cut while the server kept the ops, a later
+     * write could be folded into one of them and answered DUPLICATE, unapplied. One force per
+     * drawn batch costs little next to the request it precedes.
+     */
     void markedSent(Drawn drawn) throws OutpostException {
         try {
-            syncThrough(drawn.commit());
+            forceThrough(drawn.commit());
         } catch (SQLException e) {
             throw storage("cannot mark ops as sent: " + e.getMessage(), e);
         }

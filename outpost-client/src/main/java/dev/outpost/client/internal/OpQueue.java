@@ -387,6 +387,19 @@ final class OpQueue {
     }
 
     /**
+     * After the store was restored from a backup: every open op not marked sent may have been
+     * sent after the backup was taken (and applied, its answer recorded only in the file that was
+     * lost), so it is marked sent. Nothing is then folded into it or cancelled against it, and
+     * it is sent again as it is, which the server answers from its first outcome if it holds it.
+     */
+    void markPossiblySent(long now) throws SQLException {
+        PreparedStatement update = statements.get(
+                "UPDATE ops SET sent_at = ? WHERE status IN ('PENDING', 'DEAD') AND sent_at IS NULL");
+        update.setLong(1, now);
+        update.executeUpdate();
+    }
+
+    /**
      * After an op of a record was applied at {@code version}, the record's next open op, if it
      * was written while that one was open, was made against that version: it goes with it.
      */
