@@ -580,8 +580,11 @@ public final class OutpostConfig {
         }
 
         /**
-         * Whether an UPDATE folds into the record's previous unsent CREATE or UPDATE, and a
-         * DELETE cancels an unsent CREATE; the server ends the same either way. Default on.
+         * Whether an UPDATE folds into the record's previous unsent UPDATE when that one waits
+         * behind an earlier op of its record (a record's first pending op is never folded into,
+         * so a conflict on it is settled on its own), and a DELETE cancels an unsent CREATE of a
+         * record the server does not hold, with the unsent ops after it; the server ends the
+         * same either way. Default on.
          */
         public Builder coalescing(boolean coalescing) {
             this.coalescing = coalescing;

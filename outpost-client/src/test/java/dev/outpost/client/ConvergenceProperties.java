@@ -559,7 +559,7 @@ class ConvergenceProperties {
         NO_CHANGE,
         /** It went into an op: its own, new one, or the record's last unsent op. */
         QUEUED,
-        /** A delete that cancelled the record's unsent CREATE (and the writes folded into it). */
+        /** A delete that cancelled the record's unsent CREATE (and the unsent updates after it). */
         CANCELLED_A_CREATE
     }
 
@@ -677,15 +677,18 @@ class ConvergenceProperties {
             appeared.removeAll(idsBefore);
             assertThat(appeared).as("d%d: ops queued by %s", index, write).hasSizeLessThanOrEqualTo(1);
             if (!vanished.isEmpty()) {
-                // Only a delete may take an op back: the record's unsent CREATE, with what was folded into it.
+                // Only a delete may take ops back: the record's unsent CREATE and the unsent
+                // UPDATEs after it.
                 assertThat(write.kind()).as("d%d: %s removed ops %s from the queue%n%s", index, write, vanished, world.trace())
                         .isEqualTo(Kind.DELETE);
                 assertThat(appeared).as("d%d: %s cancelled %s and queued", index, write, vanished).isEmpty();
+                boolean first = true;
                 for (OpInfo op : opsBefore) {
                     if (vanished.contains(op.opId())) {
                         assertThat(op.type()).as("d%d: the op %s cancelled%n%s", index, write, world.trace())
-                                .isEqualTo(dev.outpost.protocol.OpType.CREATE);
+                                .isEqualTo(first ? dev.outpost.protocol.OpType.CREATE : dev.outpost.protocol.OpType.UPDATE);
                         cancelled.put(op.opId(), step);
+                        first = false;
                     }
                 }
                 // With no op of the record left, what the device shows (absent) must be the server's

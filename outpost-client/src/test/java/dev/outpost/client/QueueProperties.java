@@ -327,12 +327,42 @@ class QueueProperties {
     void coalescingGivesTheSameServerResultAsNoCoalescing(
             @ForAll("writesAndSyncs") List<Action> actions,
             @ForAll @IntRange(min = 1, max = 7) int batchSize) throws Exception {
+        assertSameServerResultWithAndWithoutCoalescing(actions, batchSize, false);
+    }
+
+    /**
+     * As {@link #coalescingGivesTheSameServerResultAsNoCoalescing}, with a second device of each
+     * user that, between the first device's writes, pulls, edits a record it holds and pushes
+     * at once (the same edit for both users, as both second devices hold the same records: the
+     * two servers are equal whenever neither first device is syncing). So a first device's
+     * queued ops meet changes they were not written against, and conflicts, settled by the
+     * default SERVER_WINS on server and device. Both first devices then meet the same conflicts,
+     * and every device ends showing its server's records.
+     */
+    @Property(tries = 25)
+    void coalescingGivesTheSameServerResultAsNoCoalescingWhileAnotherDeviceWrites(
+            @ForAll("writesSyncsAndWritesElsewhere") List<Action> actions,
+            @ForAll @IntRange(min = 1, max = 7) int batchSize) throws Exception {
+        assertSameServerResultWithAndWithoutCoalescing(actions, batchSize, true);
+    }
+
+    private void assertSameServerResultWithAndWithoutCoalescing(List<Action> actions, int batchSize, boolean elsewhere)
+            throws Exception {
         try (Device coalescing = new Device(true, batchSize, List.of(), RETRY);
-                Device plain = new Device(false, batchSize, List.of(), RETRY)) {
+                Device plain = new Device(false, batchSize, List.of(), RETRY);
+                Device coalescingsOther = new Device(coalescing.user, true, batchSize, List.of(), RETRY, null);
+                Device plainsOther = new Device(plain.user, true, batchSize, List.of(), RETRY, null)) {
             for (Action action : actions) {
                 if (action instanceof Sync) {
                     assertThat(coalescing.outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
                     assertThat(plain.outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+                    continue;
+                }
+                if (action instanceof Elsewhere write) {
+                    coalescingsOther.writeElsewhere(write);
+                    plainsOther.writeElsewhere(write);
+                    assertThat(coalescingsOther.localView()).as("the second devices after %s", write)
+                            .isEqualTo(plainsOther.localView());
                     continue;
                 }
                 coalescing.apply(action);
@@ -350,9 +380,17 @@ class QueueProperties {
             assertThat(coalescing.localView()).as("the coalescing device against its server").isEqualTo(withCoalescing);
             assertThat(plain.localView()).as("the other device against its server").isEqualTo(without);
             assertThat(coalescing.opsSent()).as("ops sent with coalescing").isLessThanOrEqualTo(plain.opsSent());
+            if (elsewhere) {
+                assertThat(coalescingsOther.outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+                assertThat(plainsOther.outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+                assertThat(coalescingsOther.localView()).as("the coalescing user's second device").isEqualTo(withCoalescing);
+                assertThat(plainsOther.localView()).as("the other user's second device").isEqualTo(without);
+                assertThat(coalescing.outpost.queueStats().conflicts()).as("conflicts met with coalescing, against without")
+                        .isEqualTo(plain.outpost.queueStats().conflicts());
+            }
             for (Device device : List.of(coalescing, plain)) {
                 QueueStats stats = device.outpost.queueStats();
-                assertThat(stats.dead() + stats.conflicts()).as("dead ops and conflicts").isZero();
+                assertThat(stats.dead() + (elsewhere ? 0 : stats.conflicts())).as("dead ops (and, alone, conflicts)").isZero();
             }
         }
     }
@@ -481,6 +519,27 @@ class QueueProperties {
                 .list().ofMinSize(1).ofMaxSize(30);
     }
 
+    /**
+     * Writes of two records only, so that a record often gets an edit, another device's write
+     * and a second edit in a row, between syncs.
+     */
+    @Provide
+    Arbitrary<List<Action>> writesSyncsAndWritesElsewhere() {
+        Arbitrary<String> ids = Arbitraries.of("r1", "r2");
+        Arbitrary<Priority> priorities = Arbitraries.of(Priority.class);
+        return Arbitraries.frequencyOf(
+                        Tuple.<Integer, Arbitrary<? extends Action>>of(3, Combinators.combine(ids, object(2), priorities)
+                                .as(Put::new)),
+                        Tuple.<Integer, Arbitrary<? extends Action>>of(5, Combinators.combine(ids, object(2), priorities)
+                                .as(Update::new)),
+                        Tuple.<Integer, Arbitrary<? extends Action>>of(1, Combinators.combine(ids, priorities)
+                                .as(Delete::new)),
+                        Tuple.<Integer, Arbitrary<? extends Action>>of(1, Arbitraries.just(new Sync())),
+                        Tuple.<Integer, Arbitrary<? extends Action>>of(3,
+                                Combinators.combine(ids, object(2)).as(Elsewhere::new)))
+                .list().ofMinSize(1).ofMaxSize(30);
+    }
+
     @Provide
     Arbitrary<List<Action>> writes() {
         return Arbitraries.frequencyOf(
@@ -556,7 +615,7 @@ class QueueProperties {
     // ---- actions ----------------------------------------------------------------------------
 
     /** One step of a generated run. */
-    sealed interface Action permits Put, Update, Delete, Sync {
+    sealed interface Action permits Put, Update, Delete, Sync, Elsewhere {
         default String id() {
             return null;
         }
@@ -580,6 +639,14 @@ class QueueProperties {
         @Override
         public String toString() {
             return "delete " + id + " " + priority;
+        }
+    }
+
+    /** A second device of the user pulls, applies {@code patch} to the record if it holds it, and pushes. */
+    record Elsewhere(String id, ObjectNode patch) implements Action {
+        @Override
+        public String toString() {
+            return "elsewhere " + id + " " + patch;
         }
     }
 
@@ -843,7 +910,7 @@ class QueueProperties {
 
     /** One device of a try: a fresh user, store file, fake clock and recording transport. */
     private final class Device implements AutoCloseable {
-        final String user = "u" + users.incrementAndGet();
+        final String user;
         final FakeClock clock = new FakeClock();
         final RecordingTransport transport;
         final Outpost outpost;
@@ -856,6 +923,13 @@ class QueueProperties {
         /** A device sending {@code pushesInFlight} requests at once; null for the client's default. */
         Device(boolean coalescing, int batchSize, List<Fault> faults, RetryPolicy retry, Integer pushesInFlight)
                 throws OutpostException {
+            this("u" + users.incrementAndGet(), coalescing, batchSize, faults, retry, pushesInFlight);
+        }
+
+        /** A device of {@code user}, who may have others. */
+        Device(String user, boolean coalescing, int batchSize, List<Fault> faults, RetryPolicy retry,
+                Integer pushesInFlight) throws OutpostException {
+            this.user = user;
             try {
                 dir = Files.createTempDirectory("outpost-queue-");
             } catch (IOException e) {
@@ -896,6 +970,15 @@ class QueueProperties {
                 outpost.delete(NOTES, delete.id(), delete.priority());
             } else {
                 outpost.sync();
+            }
+        }
+
+        /** Pulls, applies the write if the device holds the record, and pushes it. */
+        void writeElsewhere(Elsewhere write) throws OutpostException {
+            assertThat(outpost.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+            if (outpost.get(NOTES, write.id()).isPresent()) {
+                outpost.update(NOTES, write.id(), write.patch().deepCopy(), Priority.NORMAL);
+                syncUntilNothingPending();
             }
         }
 

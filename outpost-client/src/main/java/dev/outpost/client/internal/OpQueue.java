@@ -59,8 +59,11 @@ final class OpQueue {
         }
     }
 
-    /** An op of a record's open chain (pending or dead), as stored. */
-    record OpenOp(long seq, OpType type, ObjectNode data, Priority priority, String status, boolean sent) {
+    /**
+     * An op of a record's open chain (pending or dead), as stored; {@code base} is its base
+     * version, null while it waits behind another open op of its record (see {@link #insert}).
+     */
+    record OpenOp(long seq, OpType type, ObjectNode data, Priority priority, String status, boolean sent, Long base) {
     }
 
     // ---- writing ----------------------------------------------------------------------------
@@ -69,14 +72,24 @@ final class OpQueue {
      * What a record's chain holds after an append.
      *
      * @param hasDead an op of the chain is dead-lettered
-     * @param empty no op of the record is open (a DELETE cancelled the only, unsent CREATE)
+     * @param empty no op of the record is open (a DELETE cancelled an unsent chain begun by a CREATE)
      */
     record Chain(boolean hasDead, boolean empty) {
     }
 
     /**
-     * Queues the op of a local write, folding it into the record's last unsent op where the
-     * result on the server is the same.
+     * Queues the op of a local write, folding it into the record's ops where the result on the
+     * server is the same as sending it on its own.
+     *
+     * <p>An UPDATE folds only into an unsent UPDATE that waits behind another open op of its
+     * record (it has no base version): such an op takes its base only when the op before it is
+     * answered, from that answer, and so is not judged against a version older than the one the
+     * later write would go with. The record's first open op, which carries the version it was
+     * written against, is never folded into: a conflict on it is judged on its own fields and
+     * its own clock, and an unrelated later edit, or an older edit under a later clock, does not
+     * go with it. A DELETE cancels the record's whole chain when that chain is a CREATE made
+     * while the record was not live on the server followed only by unsent ops, none of which
+     * the server has seen.
      *
      * @param serverVersion the record's server version as the device knows it
      * @param serverLive whether the record is live on the server as the device knows it
@@ -85,12 +98,12 @@ final class OpQueue {
             boolean serverLive, String hlc, long now) throws SQLException {
         List<OpenOp> open = openChain(collection, id);
         OpenOp last = open.isEmpty() ? null : open.get(open.size() - 1);
-        if (settings.coalescing() && last != null && last.status().equals("PENDING") && !last.sent()) {
-            if (type == OpType.UPDATE && (last.type() == OpType.CREATE || last.type() == OpType.UPDATE)) {
-                ObjectNode merged = last.type() == OpType.CREATE
-                        ? JsonMergePatch.withoutNulls(JsonMergePatch.apply(last.data(), data))
-                        : JsonMergePatch.compose(last.data(), data);
+        if (settings.coalescing() && last != null && unsent(last)) {
+            if (type == OpType.UPDATE && last.type() == OpType.UPDATE && last.base() == null && open.size() > 1) {
+                ObjectNode merged = JsonMergePatch.compose(last.data(), data);
                 if (merged != null) {
+                    // The merged op ends where the later write would have: the record's clock
+                    // on the server is this write's.
                     Priority raised = max(priority, last.priority());
                     PreparedStatement update = statements.get(
                         "UPDATE ops SET data = ?, codec = ?, hlc = ?, priority = ?, size = ? WHERE seq = ?");
@@ -106,25 +119,32 @@ final class OpQueue {
                     return chainAfter(open, false);
                 }
             }
-            if (type == OpType.DELETE && last.type() == OpType.CREATE) {
-                if (open.size() > 1 || !serverLive) {
+            OpenOp first = open.get(0);
+            if (type == OpType.DELETE && first.type() == OpType.CREATE && first.base() != null
+                    && open.stream().allMatch(OpQueue::unsent)) {
+                if (!serverLive) {
                     // Before the CREATE the record was absent or deleted, which is what DELETE leaves.
                     PreparedStatement delete = statements.get("DELETE FROM ops WHERE seq = ?");
-                    delete.setLong(1, last.seq());
-                    delete.executeUpdate();
-                    return new Chain(hasDead(open), open.size() == 1);
+                    for (OpenOp op : open) {
+                        delete.setLong(1, op.seq());
+                        delete.addBatch();
+                    }
+                    delete.executeBatch();
+                    return new Chain(false, true);
                 }
-                // A pull has since put a live server record under the unsent CREATE: cancelling
-                // would leave that record standing. The CREATE becomes a DELETE of it.
-                PreparedStatement toDelete = statements.get(
-                    "UPDATE ops SET type = 'DELETE', data = NULL, codec = 0, size = 0, base_version = ?, hlc = ?, priority = ? "
-                            + "WHERE seq = ?");
-                toDelete.setLong(1, serverVersion);
-                toDelete.setString(2, hlc);
-                toDelete.setString(3, max(priority, last.priority()).name());
-                toDelete.setLong(4, last.seq());
-                toDelete.executeUpdate();
-                return new Chain(hasDead(open), false);
+                if (open.size() == 1) {
+                    // A pull has since put a live server record under the unsent CREATE: cancelling
+                    // would leave that record standing. The CREATE becomes a DELETE of it.
+                    PreparedStatement toDelete = statements.get(
+                        "UPDATE ops SET type = 'DELETE', data = NULL, codec = 0, size = 0, base_version = ?, hlc = ?, "
+                                + "priority = ? WHERE seq = ?");
+                    toDelete.setLong(1, serverVersion);
+                    toDelete.setString(2, hlc);
+                    toDelete.setString(3, max(priority, last.priority()).name());
+                    toDelete.setLong(4, last.seq());
+                    toDelete.executeUpdate();
+                    return new Chain(false, false);
+                }
             }
         }
         Long base = open.isEmpty() ? serverVersion : null;
@@ -168,6 +188,10 @@ final class OpQueue {
         insert.setInt(10, stored.size());
         insert.setInt(11, stored.codec());
         insert.executeUpdate();
+    }
+
+    private static boolean unsent(OpenOp op) {
+        return op.status().equals("PENDING") && !op.sent();
     }
 
     private static Chain chainAfter(List<OpenOp> open, boolean appended) {
@@ -246,7 +270,7 @@ final class OpQueue {
 
     List<OpenOp> openChain(String collection, String id) throws SQLException {
         PreparedStatement select = statements.get(
-            "SELECT seq, type, data, priority, status, sent_at, codec FROM ops "
+            "SELECT seq, type, data, priority, status, sent_at, codec, base_version FROM ops "
                     + "WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD') ORDER BY seq");
         select.setString(1, collection);
         select.setString(2, id);
@@ -256,9 +280,11 @@ final class OpQueue {
                 ObjectNode data = cipher.open(collection, id, Payloads.read(rows, 3, 7));
                 rows.getLong(6);
                 boolean sent = !rows.wasNull();
+                long stored = rows.getLong(8);
+                Long base = rows.wasNull() ? null : stored;
                 chain.add(new OpenOp(rows.getLong(1), OpType.valueOf(rows.getString(2)),
                         data, Priority.valueOf(rows.getString(4)),
-                        rows.getString(5), sent));
+                        rows.getString(5), sent, base));
             }
         }
         return chain;
