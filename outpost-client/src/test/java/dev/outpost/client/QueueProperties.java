@@ -830,7 +830,11 @@ class QueueProperties {
         BEFORE_SERVER,
         /** Passes it on, the server applies it, then answers 503 instead of the server's answer. */
         AFTER_SERVER,
-        /** Answers every op REJECTED (a validation error) without passing it on, so the device dead-letters them. */
+        /**
+         * Answers every op REJECTED (a validation error) without passing it on, so the device
+         * dead-letters them; a push holding an op the server was passed before is passed on
+         * instead, as the server answers that op DUPLICATE.
+         */
         REJECTED
     }
 
@@ -857,6 +861,8 @@ class QueueProperties {
         private List<Fault> plan;
         private final List<Attempt> attempts = new ArrayList<>();
         private final List<Pull> pulls = new ArrayList<>();
+        /** The ids of the ops passed on to the server. */
+        private final Set<String> passedOn = new HashSet<>();
 
         RecordingTransport(Transport http, List<Fault> plan) {
             this.http = http;
@@ -867,6 +873,11 @@ class QueueProperties {
         public synchronized PushResponse push(PushRequest request, String token) throws OutpostException {
             int index = attempts.size();
             Fault fault = index < plan.size() ? plan.get(index) : Fault.NONE;
+            if (fault == Fault.REJECTED && request.ops().stream().anyMatch(op -> passedOn.contains(op.opId()))) {
+                // The server answers an op it has seen with that op's first outcome (DUPLICATE):
+                // a validation error can only meet an op the first time the server sees it.
+                fault = Fault.NONE;
+            }
             attempts.add(new Attempt(request.ops(), fault));
             if (fault == Fault.BEFORE_SERVER) {
                 throw new OutpostException(OutpostException.Category.SERVER, "HTTP_503",
@@ -877,6 +888,7 @@ class QueueProperties {
                         .map(op -> OpResult.rejected(op.opId(), "INJECTED_REJECTION", "injected: push " + index + " rejected"))
                         .toList());
             }
+            request.ops().forEach(op -> passedOn.add(op.opId()));
             PushResponse response = http.push(request, token);
             if (fault == Fault.AFTER_SERVER) {
                 throw new OutpostException(OutpostException.Category.SERVER, "HTTP_503",
