@@ -185,6 +185,30 @@ class RetryAndDeadLetterTest {
         assertThat(transport.forwardedOps()).isEmpty();
     }
 
+    @Test
+    void theAnswersOfPushesOnTheirWayWhenAnEarlierOneFailsAreKeptAndTheirOpsNotSentAgain() throws Exception {
+        Outpost phone = open(config("phone").pushBatchSize(1).pushesInFlight(2));
+        phone.put("notes", "n1", "{\"title\":\"fails\"}");
+        phone.put("notes", "n2", "{\"title\":\"gets through\"}");
+        transport.refuseWhen(push -> push.ops().get(0).recordId().equals("n1") ? http503(null) : null);
+
+        SyncResult first = phone.sync();
+
+        assertThat(first.status()).isEqualTo(SyncResult.Status.FAILED);
+        assertThat(transport.attemptedSizes()).as("both pushes went out together").hasSize(2);
+        assertThat(first.applied()).as("n2's answer, which came while n1's push failed").isEqualTo(1);
+        assertThat(serverView()).containsOnlyKeys("notes/n2");
+        assertThat(phone.ops(OpQuery.builder().states(OpState.PENDING).build())).extracting(OpInfo::recordId)
+                .containsExactly("n1");
+
+        transport.refuseWhen(push -> null);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(phone.sync().status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(transport.forwardedOps()).extracting(Operation::recordId).as("n2 went to the server once")
+                .containsExactly("n2", "n1");
+        assertThat(serverView()).containsOnlyKeys("notes/n1", "notes/n2");
+    }
+
     // ---- 2. jitter ------------------------------------------------------------------------------
 
     @Test

@@ -236,9 +236,10 @@ public final class SyncEngine {
                 send(session, flying, unrecorded, size, pushesInFlight);
                 outcomes = store.recordResults(batch, response.results());
             } catch (OutpostException e) {
-                // Batches already sent are let finish; their ops, answered or not, stay queued
-                // and are sent again later (the server answers a repeated op DUPLICATE).
-                settle(flying);
+                // Batches already sent are let finish and the answers that come are recorded;
+                // the ops of those that fail too stay queued and are sent again later (the
+                // server answers a repeated op DUPLICATE).
+                settle(flying, counts);
                 unrecorded.clear();
                 switch (e.category()) {
                     case VALIDATION -> {
@@ -281,12 +282,7 @@ public final class SyncEngine {
                 streak = 0;
                 store.serverFailures(0);
             }
-            counts.pushed += batch.size();
-            counts.progress.pushed(counts.pushed, Math.max(counts.total, counts.pushed));
-            counts.applied += outcomes.applied();
-            counts.merged += outcomes.merged();
-            counts.conflicts += outcomes.conflicts();
-            counts.dead += outcomes.rejected();
+            counts.answered(batch.size(), outcomes);
             // The answers just recorded may have freed ops (a record's next op, a change
             // settled on the device): the push ends only when nothing is left to draw.
             send(session, flying, unrecorded, size, pushesInFlight);
@@ -325,6 +321,24 @@ public final class SyncEngine {
             return session.call(token -> transport instanceof HttpTransport http ? http.push(request, token, measured)
                     : transport.push(request, token));
         });
+    }
+
+    /**
+     * Waits for the requests already sent after one that failed, and records the answers that
+     * come, in the order the batches went: they hold no op of the failed batch's records, whose
+     * next ops wait for it. A batch that fails too, or whose answer cannot be recorded, leaves
+     * its ops queued.
+     */
+    private void settle(Deque<Sent> flying, Counts counts) {
+        for (Sent sent = flying.poll(); sent != null; sent = flying.poll()) {
+            List<PendingOp> batch = sent.drawn().ops();
+            try {
+                PushResponse response = await(sent.answer(), "push");
+                counts.answered(batch.size(), store.recordResults(batch, response.results()));
+            } catch (OutpostException | RuntimeException e) {
+                LOG.debug("a push sent while an earlier one failed was not recorded: {}", e.toString());
+            }
+        }
     }
 
     /** Waits for the requests already sent to end, whatever their outcome: a sync leaves none running. */
@@ -640,6 +654,16 @@ public final class SyncEngine {
         int pulled;
         /** Until when the server asked every push to wait; null if the sync pushed. */
         java.time.Instant heldUntil;
+
+        /** Counts a batch of {@code size} ops whose answers were recorded with these outcomes. */
+        void answered(int size, LocalStore.Outcomes outcomes) {
+            pushed += size;
+            progress.pushed(pushed, Math.max(total, pushed));
+            applied += outcomes.applied();
+            merged += outcomes.merged();
+            conflicts += outcomes.conflicts();
+            dead += outcomes.rejected();
+        }
 
         SyncResult result(SyncResult.Status status, Category failure, String message) throws OutpostException {
             return new SyncResult(status, pushed, applied, merged, conflicts, dead, pulled, store.pendingCount(), failure,
