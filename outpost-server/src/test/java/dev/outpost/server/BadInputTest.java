@@ -330,6 +330,10 @@ class BadInputTest {
                 base64.encodeToString("c1:abc".getBytes(StandardCharsets.UTF_8)),
                 base64.encodeToString("c1:-5".getBytes(StandardCharsets.UTF_8)),
                 base64.encodeToString("c2:5".getBytes(StandardCharsets.UTF_8)),
+                base64.encodeToString("c2:5:0123456789abcdef".getBytes(StandardCharsets.UTF_8)),
+                base64.encodeToString("c2:5:0123456789abcdef:0123456789ABCDEF".getBytes(StandardCharsets.UTF_8)),
+                base64.encodeToString("c2:-5:0123456789abcdef:0123456789abcdef".getBytes(StandardCharsets.UTF_8)),
+                base64.encodeToString("c2:5:0123456789abcdef:0123456789abcdef:".getBytes(StandardCharsets.UTF_8)),
                 base64.encodeToString("c1:99999999999999999999".getBytes(StandardCharsets.UTF_8)));
     }
 

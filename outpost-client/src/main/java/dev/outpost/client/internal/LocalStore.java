@@ -1179,8 +1179,7 @@ public final class LocalStore implements AutoCloseable {
                             + " in this store; keep its scope or start a new store");
                 }
             }
-            PreparedStatement forget = statements.get("DELETE FROM meta WHERE key = 'cursor'");
-            forget.executeUpdate();
+            forgetCursor();
             putMeta(statements, "shared_scopes", Wire.write(wanted));
             commitRecoverable();
             sharedScopes = Map.copyOf(wanted);
@@ -1984,6 +1983,24 @@ public final class LocalStore implements AutoCloseable {
         } catch (SQLException e) {
             throw storage("cannot read the pull cursor: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Forgets the pull cursor, so the next pull starts from the beginning: the server said the
+     * cursor would pass over changes (made for other scopes, or past its change log).
+     */
+    synchronized void restartPull() throws OutpostException {
+        try {
+            forgetCursor();
+            commitRecoverable();
+        } catch (SQLException | RuntimeException e) {
+            rollback(e);
+            throw storage("cannot forget the pull cursor: " + e.getMessage(), e);
+        }
+    }
+
+    private void forgetCursor() throws SQLException {
+        statements.get("DELETE FROM meta WHERE key = 'cursor'").executeUpdate();
     }
 
     /** Whether a pulled change is in the scope its collection lives in on this device. */

@@ -364,16 +364,41 @@ public final class SyncEngine {
     private static final int PAGES_AHEAD = 2;
 
     /**
-     * Pulls page after page, applying them one at a time, in order, each with its cursor. The
-     * next page is asked for as soon as the one before names its cursor: in the built-in
+     * Pulls every change after the stored cursor. A cursor the server says would pass over
+     * changes (made for other readable scopes than the token's, or past its change log after
+     * the database was put back) is forgotten and the pull starts from the beginning; a cursor
+     * made for another user ends the sync with AUTH, nothing applied.
+     */
+    private void pull(Session session, Counts counts) throws OutpostException {
+        try {
+            pullFrom(session, counts, store.cursor());
+        } catch (OutpostException e) {
+            switch (e.code()) {
+                case "CURSOR_SCOPES_CHANGED", "CURSOR_AHEAD_OF_LOG" -> {
+                    // The cursor would pass over changes this device should have: start again.
+                    LOG.info("pulling again from the beginning: {}", e.getMessage());
+                    store.restartPull();
+                    pullFrom(session, counts, null);
+                }
+                case "CURSOR_OTHER_USER" -> throw new OutpostException(Category.AUTH, e.code(), "this store holds the data of "
+                        + "another user than the token's, so nothing was pulled or applied; open a store of its own for each "
+                        + "user (" + e.getMessage() + ")");
+                default -> throw e;
+            }
+        }
+    }
+
+    /**
+     * Pulls page after page from {@code cursor} (null: from the beginning), applying them one
+     * at a time, in order, each with its cursor. The next page is asked for as soon as the one before names its cursor: in the built-in
      * transport that is when the answer's headers arrive, so the server makes the next page
      * while the device still receives and reads this one; with another transport, once the
      * page has been read. Either way the server's work and the device's overlap, and at most
      * {@link #PAGES_AHEAD} pages wait ahead of the one being applied.
      */
-    private void pull(Session session, Counts counts) throws OutpostException {
+    private void pullFrom(Session session, Counts counts, String cursor) throws OutpostException {
         Ahead ahead = new Ahead();
-        Fetch fetch = new Fetch(session, store.cursor(), true, ahead, false);
+        Fetch fetch = new Fetch(session, cursor, true, ahead, false);
         int received = 0;
         long total = -1;
         boolean first = true;

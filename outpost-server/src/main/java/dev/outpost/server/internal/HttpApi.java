@@ -204,13 +204,14 @@ public final class HttpApi implements AutoCloseable {
 
     private void pull(Context ctx) {
         long started = System.nanoTime();
-        long after = Cursor.decode(ctx.queryParam("cursor"));
+        Scopes scopes = scopes(ctx);
+        long after = Cursor.decode(ctx.queryParam("cursor")).checkMadeFor(scopes).seq();
         int limit = pullLimit(ctx.queryParam("limit"));
-        SyncStore.Page page = store.pull(scopes(ctx), after, limit, countRemaining(ctx.queryParam("count")));
+        SyncStore.Page page = store.pull(scopes, after, limit, countRemaining(ctx.queryParam("count")));
         ctx.contentType("application/json");
         // The cursor and whether more follow, as in the body, so a client may ask for the next
         // page as soon as the headers arrive, while this page's body is still on its way.
-        String cursor = Cursor.encode(page.lastSeq());
+        String cursor = Cursor.encode(page.lastSeq(), scopes);
         ctx.header(PullResponse.CURSOR_HEADER, cursor);
         ctx.header(PullResponse.HAS_MORE_HEADER, String.valueOf(page.hasMore()));
         ctx.result(pullResponse(page, cursor));

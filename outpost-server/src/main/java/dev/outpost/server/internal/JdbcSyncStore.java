@@ -352,6 +352,9 @@ public final class JdbcSyncStore implements SyncStore {
             return connections.read(reader -> {
                 dialect.readInLogOrder(reader);
                 Page page = page(reader, scopes, readable, inScopes, afterSeq, limit);
+                if (page.changes().isEmpty() && afterSeq > 0) {
+                    refuseIfAheadOfLog(reader, afterSeq);
+                }
                 if (!countRemaining || !page.hasMore()) {
                     return countRemaining ? new Page(page.changes(), page.lastSeq(), false, 0) : page;
                 }
@@ -371,6 +374,22 @@ public final class JdbcSyncStore implements SyncStore {
         } catch (SQLException e) {
             throw new IllegalStateException("pull for user " + scopes.user() + " after change " + afterSeq + " failed: "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Refuses a cursor past the change log's last change (409 {@code CURSOR_AHEAD_OF_LOG}): the
+     * database was put back to an earlier state (a restored backup, a failover to a replica
+     * that lagged), and the changes numbered anew would be passed over.
+     */
+    private static void refuseIfAheadOfLog(Connection reader, long afterSeq) throws SQLException {
+        try (Statement statement = reader.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT max(seq) FROM changes")) {
+            long last = rows.next() ? rows.getLong(1) : 0;
+            if (afterSeq > last) {
+                throw new ApiException(409, "CURSOR_AHEAD_OF_LOG", "this cursor is past change " + last
+                        + ", the server's last: its database was put back to an earlier state. Pull again without a cursor");
+            }
         }
     }
 

@@ -33,6 +33,9 @@ interface SyncStore extends AutoCloseable {
      * As {@link #pull(Scopes, long, int)}; with {@code countRemaining}, the page also says how
      * many changes follow it (one count over the change log's index, made only when more
      * follow), so a client can show the progress of a pull from its first page.
+     *
+     * @throws ApiException 409 {@code CURSOR_AHEAD_OF_LOG} if {@code afterSeq} is past the change
+     *     log's last change (the database was put back to an earlier state)
      */
     Page pull(Scopes scopes, long afterSeq, int limit, boolean countRemaining);
 

@@ -89,7 +89,7 @@ class PullResponseTest {
                 new Change("notes", oddId, 3, true, null, null, new Change.Origin("laptop \"x\"", "op-2"), "team"),
                 new Change("notes", "n3", 9_000_000_000L, false, Wire.object("{}"), null, new Change.Origin("phone", "op-4"),
                         null)),
-                Cursor.encode(4), false));
+                Cursor.encode(4, ANN), false));
     }
 
     @Test
@@ -103,7 +103,7 @@ class PullResponseTest {
 
         assertThat(first.changes()).extracting(Change::recordId).containsExactly("n1", "n2");
         assertThat(first.hasMore()).isTrue();
-        assertThat(first.cursor()).isEqualTo(Cursor.encode(2));
+        assertThat(first.cursor()).isEqualTo(Cursor.encode(2, ANN));
         assertThat(rest.changes()).extracting(Change::recordId).containsExactly("n3");
         assertThat(rest.hasMore()).isFalse();
     }
@@ -146,12 +146,15 @@ class PullResponseTest {
 
     @Test
     void anEmptyPageKeepsItsCursor() throws Exception {
+        for (int i = 1; i <= 7; i++) {
+            log("user:bob", "notes", "b" + i, 1, false, "{}", null, "other", "op-" + i);
+        }
         assertThat(Wire.read(answer(new SyncStore.Page(List.of(), 7, false)), PullResponse.class))
-                .isEqualTo(new PullResponse(List.of(), Cursor.encode(7), false));
-        assertThat(pull(7, 10)).isEqualTo(new PullResponse(List.of(), Cursor.encode(7), false));
+                .isEqualTo(new PullResponse(List.of(), Cursor.encode(7, ANN), false));
+        assertThat(pull(7, 10)).isEqualTo(new PullResponse(List.of(), Cursor.encode(7, ANN), false));
     }
 
     private static byte[] answer(SyncStore.Page page) {
-        return HttpApi.pullResponse(page, Cursor.encode(page.lastSeq()));
+        return HttpApi.pullResponse(page, Cursor.encode(page.lastSeq(), ANN));
     }
 }
