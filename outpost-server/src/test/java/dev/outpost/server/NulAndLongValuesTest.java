@@ -168,6 +168,31 @@ class NulAndLongValuesTest {
         assertThat(pulled()).isEmpty();
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("pathIdsThatNoStoredIdCanBe")
+    void aDeviceOrConflictIdInThePathThatNoStoredIdCanBeIsNotFound(String where, String id) {
+        push("alice-phone", create("n1", "notes", text("x")));
+        String conflict = conflictOn("reviews");
+
+        HttpResponse<String> audit = send("GET", "/v1/devices/" + id + "/operations", null);
+        HttpResponse<String> resolve = send("POST", "/v1/conflicts/" + id + "/resolve", "{\"choice\":\"SERVER\"}");
+
+        assertThat(audit.statusCode()).as(audit.body()).isEqualTo(404);
+        assertThat(json(audit).get("code").asText()).isEqualTo("DEVICE_NOT_FOUND");
+        assertThat(resolve.statusCode()).as(resolve.body()).isEqualTo(404);
+        assertThat(json(resolve).get("code").asText()).isEqualTo("CONFLICT_NOT_FOUND");
+        assertThat(send("GET", "/v1/devices/alice-phone/operations", null).statusCode()).as("still serving").isEqualTo(200);
+        assertThat(json(send("GET", "/v1/conflicts", null)).get("conflicts")).extracting(open -> open.get("id").asText())
+                .containsExactly(conflict);
+    }
+
+    static Stream<Arguments> pathIdsThatNoStoredIdCanBe() {
+        return Stream.of(
+                Arguments.of("a control character", "a%01b"),
+                Arguments.of("blank", "%20"),
+                Arguments.of("201 characters", "d".repeat(201)));
+    }
+
     @Test
     void idsAtTheirLongestInManyByteCharactersAreStoredAndPulledBack() {
         String recordId = "\u4e2d".repeat(200);

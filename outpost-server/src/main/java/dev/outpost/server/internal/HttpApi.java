@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.ErrorBody;
+import dev.outpost.protocol.Names;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.PullResponse;
@@ -254,7 +255,12 @@ public final class HttpApi implements AutoCloseable {
         }
         int limit = pageParam(ctx.queryParam("limit"), "limit", 100, 1, 1000);
         int offset = pageParam(ctx.queryParam("offset"), "offset", 0, 0, Integer.MAX_VALUE);
-        json(ctx, Map.of("operations", store.operations(scopes(ctx).user(), ctx.pathParam("deviceId"), status, limit, offset)));
+        String deviceId = ctx.pathParam("deviceId");
+        if (!Names.isValidId(deviceId)) {
+            // No device was ever stored under such an id: push refuses it.
+            throw new ApiException(404, "DEVICE_NOT_FOUND", "no device of yours has that id; a device id is " + Names.idRule());
+        }
+        json(ctx, Map.of("operations", store.operations(scopes(ctx).user(), deviceId, status, limit, offset)));
     }
 
     private static int pageParam(String text, String name, int fallback, int min, int max) {
@@ -278,6 +284,11 @@ public final class HttpApi implements AutoCloseable {
     }
 
     private void resolve(Context ctx) {
+        String conflictId = ctx.pathParam("id");
+        if (!Names.isValidId(conflictId)) {
+            // The server names conflicts with ids that keep this rule.
+            throw new ApiException(404, "CONFLICT_NOT_FOUND", "no conflict of yours has that id; a conflict id is " + Names.idRule());
+        }
         JsonNode body = readJson(ctx);
         if (!(body instanceof ObjectNode request)) {
             throw ApiException.badRequest("the body must be a JSON object with choice (SERVER, CLIENT or MERGED) and, for MERGED, data");
@@ -303,7 +314,7 @@ public final class HttpApi implements AutoCloseable {
             throw ApiException.badRequest("data is only for choice MERGED; " + choice + " takes the "
                     + (choice.equals("SERVER") ? "server's record" : "device's change") + " as it is");
         }
-        SyncStore.Resolved resolved = store.resolve(scopes(ctx), ctx.pathParam("id"), choice, merged);
+        SyncStore.Resolved resolved = store.resolve(scopes(ctx), conflictId, choice, merged);
         json(ctx, Map.of("conflict", resolved.conflict(), "record", resolved.record()));
         metrics.resolved(choice);
     }
