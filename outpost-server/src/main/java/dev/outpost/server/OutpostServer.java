@@ -2,6 +2,7 @@ package dev.outpost.server;
 
 import dev.outpost.server.internal.ConfigFile;
 import dev.outpost.server.internal.HttpApi;
+import dev.outpost.server.internal.JettyErrors;
 import dev.outpost.server.internal.Limits;
 import dev.outpost.server.internal.Policies;
 import dev.outpost.server.internal.RequestsInFlight;
@@ -97,8 +98,13 @@ public final class OutpostServer implements AutoCloseable {
             javalin.http.gzipOnlyCompression(1);
             javalin.jetty.defaultHost = config.host;
             javalin.jetty.defaultPort = config.port;
+            // Room for the largest token the protocol allows; what Jetty refuses itself is answered as JSON.
+            javalin.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(JettyErrors.MAX_REQUEST_HEADER_BYTES));
             // Javalin adds its connectors when it starts, just before Jetty starts accepting.
-            javalin.jetty.modifyServer(jetty::set);
+            javalin.jetty.modifyServer(server -> {
+                server.setErrorHandler(new JettyErrors());
+                jetty.set(server);
+            });
             javalin.events(events -> events.serverStarting(() -> requests.watch(jetty.get())));
         });
         api = new HttpApi(store, tokens, limits, metrics, config.policies);

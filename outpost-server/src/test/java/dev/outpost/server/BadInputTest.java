@@ -310,6 +310,45 @@ class BadInputTest {
         assertNothingChangedAndStillServes(api, null);
     }
 
+    // ---- request line and headers, refused by the HTTP server before the API ----
+
+    @Test
+    void aHeaderLargerThanTheLimitIsRefused431WithACode() {
+        String message = assertRefused(api, () -> api.send(api.request("/v1/pull").header("X-Padding", "p".repeat(40_000)).GET()),
+                431, "HEADERS_TOO_LARGE");
+        assertThat(message).contains("32768 bytes");
+    }
+
+    @Test
+    void aUrlLongerThanTheLimitIsRefused414WithACode() {
+        String message = assertRefused(api, () -> api.get("/v1/pull?cursor=" + "c".repeat(40_000)), 414, "URI_TOO_LONG");
+        assertThat(message).contains("32768 bytes");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"/v1/devices/%00/operations", "/v1/devices/d%00/operations", "/v1/pull%00"})
+    void anEncodedNulInThePathIsRefused400WithACode(String path) {
+        assertRefused(api, () -> api.get(path), 400, "INVALID_REQUEST");
+        assertRefused(api, () -> api.send(api.request("/v1/conflicts/a%00b/resolve").header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofString("{\"choice\":\"SERVER\"}"))), 400, "INVALID_REQUEST");
+    }
+
+    /** 100 shared scopes with names of 64 characters and a subject of 200 characters of 3 bytes each: the most a token may grant. */
+    @Test
+    void theLargestTokenTheProtocolAllowsGetsThrough() {
+        java.util.Map<String, ScopeAccess> scopes = new java.util.HashMap<>();
+        for (int i = 0; i < 100; i++) {
+            scopes.put(String.format("%03d", i) + "s".repeat(61), ScopeAccess.READ_WRITE);
+        }
+        String token = api.server.tokens().issue("\u4e2d".repeat(200), Duration.ofHours(1), scopes);
+
+        HttpResponse<String> response = api.send(HttpRequest.newBuilder(URI.create(api.server.url() + "/v1/pull"))
+                .header("Authorization", "Bearer " + token).GET());
+
+        assertThat(token.length()).as("a token past Jetty's default 8 KiB").isGreaterThan(8192);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    }
+
     // ---- pull parameters ----
 
     @ParameterizedTest(name = "cursor {0}")
