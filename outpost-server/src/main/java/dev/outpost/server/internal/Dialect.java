@@ -75,15 +75,40 @@ enum Dialect {
                     + NaturalKeyIndexes.PREFIX + "%'";
         }
 
+        /**
+         * As PostgreSQL's jsonb compares: of the same JSON kind (json_extract alone makes
+         * {@code true} and {@code 1} equal) and numbers by value. An integer beyond 64 bits,
+         * which json_extract reads as a rounded REAL, is compared by its JSON text instead, and
+         * matches no other number.
+         */
         @Override
         void exactField(StringBuilder sql, List<Object> args, String field, JsonNode value) {
+            String path = "'$." + field + "'";
+            String type = "json_type(data, " + path + ")";
             sql.append(" AND ").append(field(field)).append(" = ?");
-            args.add(value.isNumber() ? value.numberValue() : value.isBoolean() ? (value.asBoolean() ? 1 : 0) : value.asText());
+            if (value.isBoolean()) {
+                args.add(value.asBoolean() ? 1 : 0);
+                sql.append(" AND ").append(type).append(" = ?");
+                args.add(value.asBoolean() ? "true" : "false");
+            } else if (value.isBigInteger() && !value.canConvertToLong()) {
+                args.add(value.doubleValue());
+                sql.append(" AND ").append(type).append(" = 'integer' AND (data -> ").append(path).append(") = ?");
+                args.add(Wire.write(value));
+            } else if (value.isNumber()) {
+                args.add(value.isIntegralNumber() ? (Object) value.longValue() : (Object) value.doubleValue());
+                sql.append(" AND ").append(type).append(" IN ('integer', 'real') AND (").append(type)
+                        .append(" = 'real') = (typeof(").append(field(field)).append(") = 'real')");
+            } else {
+                args.add(value.asText());
+                sql.append(" AND ").append(type).append(" = 'text'");
+            }
         }
 
         @Override
         void fieldWithin(StringBuilder sql, List<Object> args, String field, double value, double tolerance) {
-            sql.append(" AND abs(json_extract(data, ?) - ?) <= ?");
+            // Numbers only, as on PostgreSQL: SQLite's arithmetic would take "17" or true as a number.
+            sql.append(" AND CASE WHEN json_type(data, ?) IN ('integer', 'real') THEN abs(json_extract(data, ?) - ?) <= ? ELSE 0 END");
+            args.add("$." + field);
             args.add("$." + field);
             args.add(value);
             args.add(tolerance);

@@ -1,0 +1,153 @@
+package dev.outpost.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.outpost.protocol.Change;
+import dev.outpost.protocol.Hlc;
+import dev.outpost.protocol.OpResult;
+import dev.outpost.protocol.OpStatus;
+import dev.outpost.protocol.OpType;
+import dev.outpost.protocol.Operation;
+import dev.outpost.protocol.Priority;
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.PushRequest;
+import dev.outpost.protocol.PushResponse;
+import dev.outpost.protocol.Wire;
+import dev.outpost.testdb.TestDatabases;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Natural-key matching on each store (the run's database: SQLite, or PostgreSQL when chosen):
+ * values match when they are the same JSON kind and value, as PostgreSQL's jsonb compares.
+ */
+class NaturalKeyMatchTest {
+    private static final NaturalKey EXACT = NaturalKey.builder().exact("k").build();
+    private static final NaturalKey NEAR = NaturalKey.builder().within("at", 1).build();
+
+    @TempDir
+    Path tmp;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final List<OutpostServer> servers = new ArrayList<>();
+    private final Hlc clock = Hlc.create("device", System::currentTimeMillis, null);
+
+    @AfterEach
+    void stop() {
+        servers.forEach(OutpostServer::close);
+    }
+
+    @ParameterizedTest(name = "stored {0}, sent {1}: same record {2}")
+    @CsvSource(delimiter = '|', value = {
+        "true | 1 | false",
+        "1 | true | false",
+        "false | 0 | false",
+        "true | true | true",
+        "'\"1\"' | 1 | false",
+        "1 | '\"1\"' | false",
+        "1 | 1.0 | true",
+        "9007199254740993 | 9007199254740993 | true",
+        "9007199254740993 | 9007199254740992 | false",
+        "123456789012345678901234567890 | 123456789012345678901234567890 | true",
+        "123456789012345678901234567890 | 123456789012345678901234567891 | false",
+        "123456789012345678901234567890 | 1 | false",
+        "'\"x\"' | '\"x\"' | true"})
+    void anExactKeyFieldMatchesOnlyAValueOfTheSameKind(String stored, String sent, boolean same) {
+        OutpostServer node = node(TestDatabases.freshUrl());
+        String token = node.tokens().issue("alice", Duration.ofHours(1));
+        push(node, token, "phone", create("exact", "first", "{\"k\":" + stored + "}"), null);
+
+        OpResult result = push(node, token, "tablet", create("exact", "second", "{\"k\":" + sent + "}"), null).results().get(0);
+
+        assertThat(result.status()).isEqualTo(same ? OpStatus.DUPLICATE : OpStatus.APPLIED);
+        assertThat(pullAll(node, token)).hasSize(same ? 1 : 2);
+    }
+
+    @ParameterizedTest(name = "stored {0}, sent {1}: same record {2}")
+    @CsvSource(delimiter = '|', value = {
+        "'\"1700000000000\"' | 1700000000000 | false",
+        "true | 1 | false",
+        "1700000000000 | 1700000000000.5 | true",
+        "1700000000000 | 1700000000002 | false"})
+    void aToleranceKeyFieldMatchesOnlyANumber(String stored, String sent, boolean same) {
+        OutpostServer node = node(TestDatabases.freshUrl());
+        String token = node.tokens().issue("alice", Duration.ofHours(1));
+        push(node, token, "phone", create("near", "first", "{\"at\":" + stored + "}"), null);
+
+        OpResult result = push(node, token, "tablet", create("near", "second", "{\"at\":" + sent + "}"), null).results().get(0);
+
+        assertThat(result.status()).isEqualTo(same ? OpStatus.DUPLICATE : OpStatus.APPLIED);
+        assertThat(pullAll(node, token)).hasSize(same ? 1 : 2);
+    }
+
+    private OutpostServer node(String url) {
+        OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp.resolve("node"))
+                .databaseUrl(url).naturalKey("exact", EXACT).naturalKey("near", NEAR).build().start();
+        servers.add(server);
+        return server;
+    }
+
+    private Operation create(String collection, String id, String data) {
+        return new Operation(UUID.randomUUID().toString(), collection, id, OpType.CREATE, null, Wire.object(data), clock.now(),
+                Priority.NORMAL);
+    }
+
+    private PushResponse push(OutpostServer node, String token, String device, Operation op, CountDownLatch start) {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(node.url() + "/v1/push"))
+                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(Wire.write(new PushRequest(device, List.of(op))))).build();
+        try {
+            if (start != null) {
+                start.await();
+            }
+            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            return Wire.read(response.body(), PushResponse.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private List<Change> pullAll(OutpostServer node, String token) {
+        List<Change> log = new ArrayList<>();
+        String cursor = null;
+        PullResponse page;
+        do {
+            String query = "/v1/pull?limit=1000" + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
+            HttpRequest request = HttpRequest.newBuilder(URI.create(node.url() + query)).header("Authorization", "Bearer " + token)
+                    .GET().build();
+            try {
+                HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+                assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+                page = Wire.read(response.body(), PullResponse.class);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            log.addAll(page.changes());
+            cursor = page.cursor();
+        } while (page.hasMore());
+        return log;
+    }
+}
