@@ -27,19 +27,25 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Natural-key matching on each store (the run's database: SQLite, or PostgreSQL when chosen):
- * values match when they are the same JSON kind and value, as PostgreSQL's jsonb compares.
+ * values match when they are the same JSON kind and value, as PostgreSQL's jsonb compares, and
+ * the same call logged by two devices at once makes one record.
  */
 class NaturalKeyMatchTest {
     private static final NaturalKey EXACT = NaturalKey.builder().exact("k").build();
     private static final NaturalKey NEAR = NaturalKey.builder().within("at", 1).build();
+    private static final NaturalKey CALLS = NaturalKey.builder().exact("number").within("startedAt", 1000).build();
 
     @TempDir
     Path tmp;
@@ -96,9 +102,53 @@ class NaturalKeyMatchTest {
         assertThat(pullAll(node, token)).hasSize(same ? 1 : 2);
     }
 
+    /**
+     * Two devices log the same call at once: on PostgreSQL each through its own server node
+     * sharing the database, on SQLite (one node per file) through the one node. One CREATE
+     * makes the record; the other is answered DUPLICATE with that record, whichever came first.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void theSameCallLoggedByTwoDevicesAtOnceMakesOneRecord(String database) throws Exception {
+        String url = database.equals("sqlite") ? "jdbc:sqlite:" + tmp.resolve("outpost-" + UUID.randomUUID() + ".db")
+                : TestDatabases.freshPostgresUrl();
+        OutpostServer nodeA = node(url);
+        OutpostServer nodeB = database.equals("sqlite") ? nodeA : node(url);
+        String token = nodeA.tokens().issue("alice", Duration.ofHours(1));
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        int rounds = 40;
+        try {
+            for (int round = 0; round < rounds; round++) {
+                String call = "{\"number\":\"+1555010" + round + "\",\"startedAt\":" + (1_700_000_000_000L + round * 10_000L) + "}";
+                Operation fromPhone = create("calls", "phone-" + round, call);
+                Operation fromTablet = create("calls", "tablet-" + round, call);
+                CountDownLatch start = new CountDownLatch(1);
+                CompletableFuture<PushResponse> viaA = CompletableFuture.supplyAsync(
+                        () -> push(nodeA, token, "phone", fromPhone, start), pool);
+                CompletableFuture<PushResponse> viaB = CompletableFuture.supplyAsync(
+                        () -> push(nodeB, token, "tablet", fromTablet, start), pool);
+                start.countDown();
+                OpResult phone = viaA.get().results().get(0);
+                OpResult tablet = viaB.get().results().get(0);
+
+                assertThat(List.of(phone.status(), tablet.status())).as("round %d", round)
+                        .containsExactlyInAnyOrder(OpStatus.APPLIED, OpStatus.DUPLICATE);
+                OpResult duplicate = phone.status() == OpStatus.DUPLICATE ? phone : tablet;
+                String made = phone.status() == OpStatus.APPLIED ? fromPhone.recordId() : fromTablet.recordId();
+                assertThat(duplicate.record().recordId()).as("round %d", round).isEqualTo(made);
+            }
+        } finally {
+            pool.shutdown();
+        }
+
+        List<Change> log = pullAll(nodeA, token);
+        assertThat(log).hasSize(rounds);
+        assertThat(log.stream().map(change -> change.recordId().replaceAll("^(phone|tablet)-", "")).distinct()).hasSize(rounds);
+    }
+
     private OutpostServer node(String url) {
         OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp.resolve("node"))
-                .databaseUrl(url).naturalKey("exact", EXACT).naturalKey("near", NEAR).build().start();
+                .databaseUrl(url).naturalKey("exact", EXACT).naturalKey("near", NEAR).naturalKey("calls", CALLS).build().start();
         servers.add(server);
         return server;
     }
