@@ -63,6 +63,7 @@ public final class OutpostServer implements AutoCloseable {
                 : config.tokenSecret != null
                 ? Tokens.withSecret(config.tokenSecret, config.clock)
                 : Tokens.forDataDir(config.dataDir, config.clock);
+        this.tokens.clockSkew(config.tokenClockSkew);
     }
 
     /** A builder with the defaults: port 8080 on 127.0.0.1, data in {@code ./outpost-data}. */
@@ -170,7 +171,7 @@ public final class OutpostServer implements AutoCloseable {
 
     private record Config(String host, int port, Path dataDir, String jdbcUrl, int poolSize, int maxBodyBytes, int maxOpsPerPush,
             int maxRecordBytes, int maxRecordDepth, int maxPullLimit, Clock clock, Policies policies, RSAPublicKey rsaKey, String tokenIssuer,
-            String tokenAudience, byte[] tokenSecret, Duration shutdownTimeout) {
+            String tokenAudience, byte[] tokenSecret, Duration tokenClockSkew, Duration shutdownTimeout) {
         String databaseUrl() {
             return jdbcUrl != null ? jdbcUrl : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
         }
@@ -191,6 +192,7 @@ public final class OutpostServer implements AutoCloseable {
         private RSAPublicKey rsaKey;
         private byte[] tokenSecret;
         private Duration shutdownTimeout = Duration.ofSeconds(30);
+        private Duration tokenClockSkew = Tokens.DEFAULT_CLOCK_SKEW;
         private String tokenIssuer;
         private String tokenAudience;
         private int maxBodyBytes = 4 * 1024 * 1024;
@@ -249,7 +251,8 @@ public final class OutpostServer implements AutoCloseable {
          * OUTPOST_DB, OUTPOST_DB_POOL_SIZE, OUTPOST_JWT_SECRET or OUTPOST_JWT_SECRET_FILE
          * (see {@link #tokenSecret}), OUTPOST_JWT_PUBLIC_KEY_FILE (with OUTPOST_JWT_ISSUER and
          * OUTPOST_JWT_AUDIENCE), OUTPOST_MAX_BODY_BYTES, OUTPOST_MAX_OPS_PER_PUSH,
-         * OUTPOST_MAX_RECORD_BYTES, OUTPOST_MAX_RECORD_DEPTH, OUTPOST_MAX_PULL_LIMIT. Other variables are ignored. Each
+         * OUTPOST_MAX_RECORD_BYTES, OUTPOST_MAX_RECORD_DEPTH, OUTPOST_MAX_PULL_LIMIT,
+         * OUTPOST_JWT_CLOCK_SKEW_SECONDS. Other variables are ignored. Each
          * one set replaces what the configuration file said.
          *
          * @throws IllegalArgumentException naming the variable at fault (never showing a
@@ -279,6 +282,7 @@ public final class OutpostServer implements AutoCloseable {
                         case "OUTPOST_MAX_RECORD_BYTES" -> maxRecordBytes(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_RECORD_DEPTH" -> maxRecordDepth(Integer.parseInt(value.trim()));
                         case "OUTPOST_MAX_PULL_LIMIT" -> maxPullLimit(Integer.parseInt(value.trim()));
+                        case "OUTPOST_JWT_CLOCK_SKEW_SECONDS" -> tokenClockSkew(Duration.ofSeconds(Integer.parseInt(value.trim())));
                         default -> {
                             // not ours
                         }
@@ -501,6 +505,20 @@ public final class OutpostServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How far past its {@code exp}, and before its {@code nbf}, a token is still taken, for
+         * clocks of the token's issuer and this server that disagree a little: whole seconds
+         * from 0 (none) to {@link Tokens#MAX_CLOCK_SKEW}. Default {@link Tokens#DEFAULT_CLOCK_SKEW}.
+         */
+        public Builder tokenClockSkew(Duration skew) {
+            if (skew == null || skew.isNegative() || skew.compareTo(Tokens.MAX_CLOCK_SKEW) > 0 || skew.getNano() != 0) {
+                throw new IllegalArgumentException("tokenClockSkew must be whole seconds from 0 to "
+                        + Tokens.MAX_CLOCK_SKEW.toSeconds() + " s, got " + (skew == null ? null : skew.toMillis() / 1000.0 + " s"));
+            }
+            this.tokenClockSkew = skew;
+            return this;
+        }
+
         /** The clock for token expiry and stored times. Default the system clock. */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
@@ -521,7 +539,7 @@ public final class OutpostServer implements AutoCloseable {
             counters.forEach((collection, fields) -> counterSets.put(collection, Set.copyOf(fields)));
             return new OutpostServer(new Config(host, port, dataDir, jdbcUrl, poolSize, maxBodyBytes, maxOpsPerPush,
                     maxRecordBytes, maxRecordDepth, maxPullLimit, clock, new Policies(policies, defaultPolicy, counterSets, naturalKeys), rsaKey,
-                    tokenIssuer, tokenAudience, tokenSecret, shutdownTimeout));
+                    tokenIssuer, tokenAudience, tokenSecret, tokenClockSkew, shutdownTimeout));
         }
 
         private static int positive(String name, int value) {

@@ -52,7 +52,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code iss} {@value #ISSUER}, {@code aud} {@value #AUDIENCE}, {@code iat} and {@code exp},
  * and may carry {@code scopes}, the shared scopes they grant ({@link ScopeAccess}).
  * Verification accepts one algorithm only, HS256 or RS256 as configured, whatever the token's
- * header says: an RS256 server's public key is never taken for an HMAC secret.
+ * header says: an RS256 server's public key is never taken for an HMAC secret. A token is
+ * taken up to {@link #DEFAULT_CLOCK_SKEW} past its {@code exp} and before its {@code nbf}
+ * (a server's own leeway is set with {@link OutpostServer.Builder#tokenClockSkew}).
  */
 public final class Tokens {
     /** The issuer claim of every token. */
@@ -63,6 +65,15 @@ public final class Tokens {
     public static final String SECRET_FILE = "secret.key";
     /** The claim that grants shared scopes: an object of scope name to "read" or "read-write". */
     public static final String SCOPES_CLAIM = "scopes";
+
+    /**
+     * How far past {@code exp}, and before {@code nbf}, a token is still taken unless the server
+     * is configured otherwise ({@link OutpostServer.Builder#tokenClockSkew}): the leeway for
+     * clocks of the issuer and the server that disagree a little.
+     */
+    public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(60);
+    /** The most leeway {@link OutpostServer.Builder#tokenClockSkew} allows. */
+    public static final Duration MAX_CLOCK_SKEW = Duration.ofMinutes(10);
 
     /** How many verified tokens are remembered; past it the memory starts afresh. */
     private static final int REMEMBERED = 10_000;
@@ -107,8 +118,17 @@ public final class Tokens {
                 return Date.from(clock.instant());
             }
         };
+        claims.setMaxClockSkew((int) DEFAULT_CLOCK_SKEW.toSeconds());
         processor.setJWTClaimsSetVerifier(claims);
         return processor;
+    }
+
+    /**
+     * Sets how far past {@code exp} and before {@code nbf} a token is still taken; called by
+     * the server before it starts, with a value its builder has checked.
+     */
+    void clockSkew(Duration skew) {
+        ((DefaultJWTClaimsVerifier<SecurityContext>) processor.getJWTClaimsSetVerifier()).setMaxClockSkew((int) skew.toSeconds());
     }
 
     /**

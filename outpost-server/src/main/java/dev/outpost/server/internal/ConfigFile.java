@@ -9,6 +9,7 @@ import dev.outpost.server.OutpostServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
@@ -21,6 +22,7 @@ import java.util.Set;
  *  "databasePoolSize": 10,
  *  "auth": {"rsaPublicKeyFile": "idp-public.pem", "issuer": "https://id.example.com", "audience": "outpost"},
  *  (or "auth": {"hmacSecretFile": "hs256.key"}, or "auth": {"hmacSecret": "<base64 of 32 or more bytes>"})
+ *  "tokenClockSkewSeconds": 60,
  *  "limits": {"maxBodyBytes": 4194304, "maxOpsPerPush": 1000, "maxRecordBytes": 262144, "maxRecordDepth": 32,
  *             "maxPullLimit": 1000},
  *  "defaultConflictPolicy": "SERVER_WINS",
@@ -32,7 +34,7 @@ import java.util.Set;
  * }</pre>
  */
 public final class ConfigFile {
-    private static final Set<String> TOP = Set.of("host", "port", "database", "databasePoolSize", "auth", "limits", "defaultConflictPolicy", "collections");
+    private static final Set<String> TOP = Set.of("host", "port", "database", "databasePoolSize", "auth", "tokenClockSkewSeconds", "limits", "defaultConflictPolicy", "collections");
     private static final Set<String> AUTH = Set.of("hmacSecret", "hmacSecretFile", "rsaPublicKeyFile", "issuer", "audience");
     private static final Set<String> LIMITS = Set.of("maxBodyBytes", "maxOpsPerPush", "maxRecordBytes", "maxRecordDepth", "maxPullLimit");
     private static final Set<String> COLLECTION = Set.of("conflictPolicy", "counters", "naturalKey");
@@ -75,6 +77,9 @@ public final class ConfigFile {
             JsonNode auth = root.get("auth");
             if (auth != null) {
                 auth(file, auth, builder);
+            }
+            if (root.has("tokenClockSkewSeconds")) {
+                builder.tokenClockSkew(Duration.ofSeconds(number(file, root, "tokenClockSkewSeconds")));
             }
             JsonNode limits = root.get("limits");
             if (limits != null) {
