@@ -120,6 +120,30 @@ class OperationsTest {
         }
     }
 
+    /**
+     * Under MERGE an UPDATE, later than the DELETE that removed its record, brings the record
+     * back as the device had it: the op's change prevailed, nothing was merged, and the
+     * conflict is counted as the settlement's winner, the client.
+     */
+    @Test
+    void aMergeConflictWonByTheOpWithoutMergingIsCountedForTheClient() throws Exception {
+        try (OutpostServer server = OutpostServer.builder().host("127.0.0.1").port(0).dataDir(tmp)
+                .databaseUrl(TestDatabases.freshUrl()).conflictPolicy("profiles", ConflictPolicy.MERGE).build().start()) {
+            String token = server.tokens().issue("alice", Duration.ofHours(1));
+            push(server, token, op("c1", "profiles", "p1", "CREATE", null));
+            push(server, token, "{\"opId\":\"d1\",\"collection\":\"profiles\",\"recordId\":\"p1\",\"type\":\"DELETE\","
+                    + "\"baseVersion\":1,\"hlc\":\"" + HLC + "\"}");
+            HttpResponse<String> revived = http.send(pushRequest(server, token,
+                    opAt("u1", "profiles", "p1", "UPDATE", 1L, "1800000000000-00000-device")), HttpResponse.BodyHandlers.ofString());
+            assertThat(TestJson.parse(revived.body()).get("results").get(0).get("status").asText()).isEqualTo("MERGED");
+
+            String metrics = send(server, HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).GET()).body();
+
+            assertThat(metrics).contains("outpost_conflicts_total{policy=\"MERGE\",settled=\"client\"} 1")
+                    .doesNotContain("outpost_conflicts_total{policy=\"MERGE\",settled=\"merged\"}");
+        }
+    }
+
     private HttpResponse<String> resolve(OutpostServer server, String token, String id, String body)
             throws IOException, InterruptedException {
         return send(server, HttpRequest.newBuilder(URI.create(server.url() + "/v1/conflicts/" + id + "/resolve"))

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.ErrorBody;
 import dev.outpost.protocol.Names;
-import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushResponse;
@@ -198,9 +197,9 @@ public final class HttpApi implements AutoCloseable {
         long started = System.nanoTime();
         JsonNode body = readJson(ctx);
         PushParser.Push push = parser.parse(body);
-        List<OpResult> results = store.push(scopes(ctx), push.deviceId(), push.ops());
-        json(ctx, new PushResponse(results));
-        metrics.pushed(System.nanoTime() - started, push.ops(), results, policies);
+        SyncStore.Pushed pushed = store.push(scopes(ctx), push.deviceId(), push.ops());
+        json(ctx, new PushResponse(pushed.results()));
+        metrics.pushed(System.nanoTime() - started, push.ops(), pushed, policies);
     }
 
     private void pull(Context ctx) {

@@ -133,7 +133,7 @@ public final class JdbcSyncStore implements SyncStore {
     }
 
     @Override
-    public List<OpResult> push(Scopes scopes, String deviceId, List<PushParser.Parsed> parsedOps) {
+    public Pushed push(Scopes scopes, String deviceId, List<PushParser.Parsed> parsedOps) {
         long receivedAt = clock.millis();
         String user = scopes.user();
         List<PushParser.Parsed> ops = parsedOps.stream().map(parsed -> withinGrants(scopes, parsed)).toList();
@@ -142,7 +142,7 @@ public final class JdbcSyncStore implements SyncStore {
             throw deviceNotOwned(deviceId);
         }
         try {
-            List<OpResult> answered = connections.write(connection -> {
+            Pushed answered = connections.write(connection -> {
                 Tx tx = new Tx(connection);
                 List<Long> keys = new ArrayList<>();
                 keys.add(LockKeys.device(deviceId));
@@ -169,7 +169,7 @@ public final class JdbcSyncStore implements SyncStore {
                 }
                 tx.writeOutcomes();
                 tx.writeChanges();
-                return results;
+                return new Pushed(results, Map.copyOf(tx.winners));
             });
             if (owner == null) {
                 if (deviceOwners.size() >= KNOWN_DEVICES) {
@@ -480,6 +480,8 @@ public final class JdbcSyncStore implements SyncStore {
         /** The device and scope of the conflict last read by {@link #conflict}. */
         private String conflictDevice;
         private String conflictScope;
+        /** Who prevailed in each conflict settled in this transaction, by op id. */
+        private final Map<String, ConflictRules.Winner> winners = new HashMap<>();
 
         Tx(Connection connection) {
             this.connection = connection;
@@ -628,6 +630,7 @@ public final class JdbcSyncStore implements SyncStore {
                     ? fieldTimes(scope, base, current) : Map.of();
             ConflictRules.Settlement settled = ConflictRules.settle(policy, op, current, base,
                     policies.countersOf(op.collection()), fieldTimes);
+            winners.put(op.opId(), settled.winner());
             if (settled.winner() == ConflictRules.Winner.SERVER) {
                 if (policy == ConflictPolicy.MANUAL) {
                     keepForReview(scope, deviceId, op, base, current, now);

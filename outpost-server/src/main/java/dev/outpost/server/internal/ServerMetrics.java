@@ -1,9 +1,9 @@
 package dev.outpost.server.internal;
 
 import dev.outpost.protocol.ConflictPolicy;
+import dev.outpost.protocol.ConflictRules;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
-import dev.outpost.protocol.OpType;
 import dev.outpost.protocol.Operation;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
@@ -60,15 +60,18 @@ public final class ServerMetrics {
      * Counts an answered push: each op's outcome, and each conflict by its collection's policy
      * and how it was settled ({@link #settled}).
      */
-    void pushed(long nanos, List<PushParser.Parsed> sent, List<OpResult> results, Policies policies) {
+    void pushed(long nanos, List<PushParser.Parsed> sent, SyncStore.Pushed pushed, Policies policies) {
         pushes.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        List<OpResult> results = pushed.results();
         for (int i = 0; i < results.size(); i++) {
             OpResult result = results.get(i);
             ops.get(result.status()).increment();
             if (result.status() == OpStatus.CONFLICT || result.status() == OpStatus.MERGED) {
                 Operation op = sent.get(i).op();
                 ConflictPolicy policy = policies.of(op.collection());
-                String settled = settled(policy, op.type(), result.status());
+                ConflictRules.Winner winner = pushed.winners().getOrDefault(result.opId(),
+                        result.status() == OpStatus.CONFLICT ? ConflictRules.Winner.SERVER : ConflictRules.Winner.MERGED);
+                String settled = settled(policy, winner);
                 conflicts.computeIfAbsent(policy + "/" + settled, key -> Counter.builder("outpost.conflicts")
                         .description("conflicting ops by the policy that settled them and who prevailed")
                         .tag("policy", policy.name()).tag("settled", settled).register(registry)).increment();
@@ -77,21 +80,18 @@ public final class ServerMetrics {
     }
 
     /**
-     * Who prevailed in a conflict, from the policy and the op's answer: {@code server} (the
+     * The label of who prevailed in a conflict, as its settlement says: {@code server} (the
      * server's record stands, answered CONFLICT), {@code review} (MANUAL: the server's record
      * stands and the conflict waits for {@code POST /v1/conflicts/{id}/resolve}), {@code client}
      * (the op's change was applied over the server's record: CLIENT_WINS, LAST_WRITE_WINS with
-     * the later op, and MERGE when a DELETE is the later change) or {@code merged} (MERGE
-     * combined both sides' fields).
+     * the later op, and MERGE when a DELETE, or an UPDATE of a deleted record, is the later
+     * change) or {@code merged} (MERGE combined both sides' fields).
      */
-    static String settled(ConflictPolicy policy, OpType type, OpStatus status) {
-        if (status == OpStatus.CONFLICT) {
-            return policy == ConflictPolicy.MANUAL ? "review" : "server";
-        }
-        return switch (policy) {
-            case CLIENT_WINS, LAST_WRITE_WINS -> "client";
-            case MERGE -> type == OpType.DELETE ? "client" : "merged";
-            case SERVER_WINS, MANUAL -> "merged";
+    static String settled(ConflictPolicy policy, ConflictRules.Winner winner) {
+        return switch (winner) {
+            case SERVER -> policy == ConflictPolicy.MANUAL ? "review" : "server";
+            case CLIENT -> "client";
+            case MERGED -> "merged";
         };
     }
 

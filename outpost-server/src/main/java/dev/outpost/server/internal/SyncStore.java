@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.outpost.protocol.AuditEntry;
 import dev.outpost.protocol.Change;
 import dev.outpost.protocol.ConflictInfo;
+import dev.outpost.protocol.ConflictRules;
 import dev.outpost.protocol.OpResult;
 import dev.outpost.protocol.OpStatus;
 import dev.outpost.protocol.ServerRecord;
 import java.util.List;
+import java.util.Map;
 
 /** Where the server keeps records, the change log and op outcomes; one per database kind. */
 interface SyncStore extends AutoCloseable {
@@ -19,7 +21,15 @@ interface SyncStore extends AutoCloseable {
      *
      * @throws ApiException 403 if the device belongs to another user
      */
-    List<OpResult> push(Scopes scopes, String deviceId, List<PushParser.Parsed> ops);
+    Pushed push(Scopes scopes, String deviceId, List<PushParser.Parsed> ops);
+
+    /**
+     * A push's answer: one result per op, and for each op of it that conflicted and was
+     * settled by its collection's policy in this push (answered CONFLICT or MERGED), by op id,
+     * who prevailed.
+     */
+    record Pushed(List<OpResult> results, Map<String, ConflictRules.Winner> winners) {
+    }
 
     /**
      * Up to {@code limit} changes committed after {@code afterSeq} in the scopes the token may
