@@ -59,6 +59,7 @@ public final class Outpost implements AutoCloseable {
     /** When a sync last completed, also in an earlier session (the metered-link rule counts from it). */
     private volatile java.time.Instant lastSuccess;
     private volatile boolean background;
+    private boolean automatic;
     private final SyncHistory history = new SyncHistory();
     private BackupTimer backups;
 
@@ -126,8 +127,9 @@ public final class Outpost implements AutoCloseable {
             NetworkMonitor measuring = monitor;
             engine.measureWith((bytes, elapsed) -> measuring.transferred(bytes, elapsed));
         }
-        boolean automatic = policy.automatic() && engine != null;
-        scheduler = new SyncScheduler(this::runSync, policy.interval(), policy.writeDebounce(), automatic, config.syncExecutor());
+        automatic = policy.automatic() && engine != null;
+        scheduler = new SyncScheduler(this::runSync, policy.interval(), policy.writeDebounce(), automatic, config.syncExecutor(),
+                clock);
         java.util.concurrent.atomic.AtomicReference<NetworkState> seen = new java.util.concurrent.atomic.AtomicReference<>(monitor.current());
         monitor.subscribe(state -> {
             NetworkState before = seen.getAndSet(state);
@@ -147,6 +149,25 @@ public final class Outpost implements AutoCloseable {
             } catch (OutpostException e) {
                 LOG.warn("cannot count the pending changes at open: {}", e.getMessage());
             }
+            scheduleRetry();
+        }
+    }
+
+    /**
+     * Sets the scheduler's retry timer to the earliest time an op's backoff ends (or, while the
+     * circuit is open, to when it half-opens), so a retry runs when it falls due rather than
+     * with the next scheduled sync, and runs at all when there is no period.
+     */
+    private void scheduleRetry() {
+        try {
+            java.time.Instant next = store.nextAttemptAt();
+            java.time.Instant open = breaker.openUntil();
+            if (open != null && (next == null ? store.pendingCount() > 0 : next.isBefore(open))) {
+                next = open;
+            }
+            scheduler.retryAt(next);
+        } catch (OutpostException e) {
+            LOG.warn("cannot read when the next retry is due: {}", e.getMessage());
         }
     }
 
@@ -630,9 +651,15 @@ public final class Outpost implements AutoCloseable {
     private SyncResult runSync(SyncReason reason) {
         java.time.Instant startedAt = clock.instant();
         long started = System.nanoTime();
-        SyncResult result = syncOnce(reason);
-        history.add(reason, startedAt, Duration.ofNanos(System.nanoTime() - started), result);
-        return result;
+        try {
+            SyncResult result = syncOnce(reason);
+            history.add(reason, startedAt, Duration.ofNanos(System.nanoTime() - started), result);
+            return result;
+        } finally {
+            if (automatic) {
+                scheduleRetry();
+            }
+        }
     }
 
     private SyncResult syncOnce(SyncReason reason) {

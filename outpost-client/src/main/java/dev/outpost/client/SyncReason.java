@@ -8,6 +8,8 @@ public enum SyncReason {
     WRITE,
     /** The periodic schedule (every 30 s by default). */
     SCHEDULED,
+    /** An op's retry fell due: the backoff after a failed push (1, 2, 4, 8, 16 s by default) ended. */
+    RETRY,
     /** The network came back. */
     NETWORK_RESTORED,
     /** The app came to the foreground. */

@@ -2,14 +2,19 @@ package dev.outpost.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.outpost.protocol.PullResponse;
+import dev.outpost.protocol.PushRequest;
+import dev.outpost.protocol.PushResponse;
 import dev.outpost.testing.FakeClock;
 import dev.outpost.testing.FakeScheduler;
 import dev.outpost.testing.TestServer;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -22,6 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
  * should, at the time it should, against a real server.
  */
 class SyncTriggersTest {
+    /** No jitter: retries after exactly 1, 2, 4, 8 and 16 s. */
+    private static final RetryPolicy EXACT = new RetryPolicy(5, Duration.ofSeconds(1), Duration.ofSeconds(16), 0);
+
     @TempDir
     Path dir;
 
@@ -47,9 +55,13 @@ class SyncTriggersTest {
     }
 
     private Outpost open(SyncPolicy policy) throws OutpostException {
-        phone = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("phone.db")).serverUrl(server.url())
-                .tokenProvider(TokenProvider.fixed(server.token("ann"))).clock(clock).syncPolicy(policy).networkMonitor(network)
-                .syncExecutor(scheduler).listener(new OutpostListener() {
+        return open(policy, Transport.http(URI.create(server.url()), Duration.ofSeconds(5)), scheduler);
+    }
+
+    private Outpost open(SyncPolicy policy, Transport transport, FakeScheduler executor) throws OutpostException {
+        phone = Outpost.open(OutpostConfig.builder().storeFile(dir.resolve("phone.db")).transport(transport)
+                .retryPolicy(EXACT).tokenProvider(TokenProvider.fixed(server.token("ann"))).clock(clock).syncPolicy(policy)
+                .networkMonitor(network).syncExecutor(executor).listener(new OutpostListener() {
                     @Override
                     public void syncStarted(SyncReason reason) {
                         events.add("started " + reason);
@@ -69,11 +81,36 @@ class SyncTriggersTest {
                     }
 
                     @Override
+                    public void syncFailed(SyncResult result) {
+                        events.add("failed " + result.failure());
+                    }
+
+                    @Override
                     public void syncDeferred(SyncResult result) {
                         events.add("deferred");
                     }
                 }).build());
         return phone;
+    }
+
+    /** The server's transport, with the first {@code failures} pushes answered 503 before they reach it. */
+    private Transport failingFirst(int failures) {
+        Transport http = Transport.http(URI.create(server.url()), Duration.ofSeconds(5));
+        AtomicInteger left = new AtomicInteger(failures);
+        return new Transport() {
+            @Override
+            public PushResponse push(PushRequest request, String token) throws OutpostException {
+                if (left.getAndDecrement() > 0) {
+                    throw new OutpostException(OutpostException.Category.SERVER, "HTTP_503", "push answered HTTP 503");
+                }
+                return http.push(request, token);
+            }
+
+            @Override
+            public PullResponse pull(String cursor, int limit, String token) throws OutpostException {
+                return http.pull(cursor, limit, token);
+            }
+        };
     }
 
     private static SyncPolicy.Builder triggeredOnly() {
@@ -216,5 +253,75 @@ class SyncTriggersTest {
         java.util.concurrent.CompletableFuture<SyncResult> requested = phone.syncNow();
         scheduler.runDue();
         assertThat(requested.get().pushed()).as("a request still runs").isEqualTo(1);
+    }
+
+    @Test
+    void aFailedPushIsRetriedByItselfWhenEachBackoffEndsAlsoWithNoPeriod() throws Exception {
+        open(triggeredOnly().build(), failingFirst(3), scheduler);
+        phone.put("notes", "n1", "{}");
+
+        phone.onForeground();
+        scheduler.runDue();
+        assertThat(events).containsExactly("started FOREGROUND", "failed SERVER");
+        scheduler.advance(Duration.ofMillis(999));
+        assertThat(events).as("the first backoff, 1 s, has not ended").hasSize(2);
+        scheduler.advance(Duration.ofMillis(1));
+        assertThat(events).containsExactly("started FOREGROUND", "failed SERVER", "started RETRY", "failed SERVER");
+        scheduler.advance(Duration.ofMillis(1999));
+        assertThat(events).as("the second backoff, 2 s, has not ended").hasSize(4);
+        scheduler.advance(Duration.ofMillis(1));
+        scheduler.advance(Duration.ofSeconds(4));
+
+        assertThat(events).containsExactly("started FOREGROUND", "failed SERVER", "started RETRY", "failed SERVER",
+                "started RETRY", "failed SERVER", "started RETRY", "completed pushed=1");
+        assertThat(server.records("ann")).containsOnlyKeys("notes/n1");
+        assertThat(scheduler.waiting()).as("nothing left to retry").isZero();
+    }
+
+    @Test
+    void aRetryFallsDueAfterItsBackoffNotWithTheNextScheduledSync() throws Exception {
+        open(SyncPolicy.builder().interval(Duration.ofSeconds(30)).syncOnWrite(Duration.ZERO).build(), failingFirst(1), scheduler);
+
+        phone.put("notes", "n1", "{}");
+        scheduler.runDue();
+        scheduler.advance(Duration.ofSeconds(1));
+
+        assertThat(events).containsExactly("started WRITE", "failed SERVER", "started RETRY", "completed pushed=1");
+        assertThat(server.records("ann")).containsOnlyKeys("notes/n1");
+    }
+
+    @Test
+    void aRetryScheduledBeforeARestartFallsDueAfterIt() throws Exception {
+        open(triggeredOnly().build(), failingFirst(2), scheduler);
+        phone.put("notes", "n1", "{}");
+        phone.onForeground();
+        scheduler.runDue();
+        scheduler.advance(Duration.ofSeconds(1));
+        assertThat(events).containsExactly("started FOREGROUND", "failed SERVER", "started RETRY", "failed SERVER");
+        phone.close();
+        events.clear();
+
+        FakeScheduler restarted = new FakeScheduler(clock);
+        open(triggeredOnly().build(), failingFirst(0), restarted);
+        restarted.advance(Duration.ofMillis(1999));
+        assertThat(events).as("the second backoff, 2 s, has not ended").isEmpty();
+        restarted.advance(Duration.ofMillis(1));
+
+        assertThat(events).containsExactly("started RETRY", "completed pushed=1");
+        assertThat(server.records("ann")).containsOnlyKeys("notes/n1");
+    }
+
+    @Test
+    void withAutomaticSyncOffNoRetryStartsASync() throws Exception {
+        open(SyncPolicy.MANUAL, failingFirst(1), scheduler);
+        phone.put("notes", "n1", "{}");
+        java.util.concurrent.CompletableFuture<SyncResult> requested = phone.syncNow();
+        scheduler.runDue();
+        assertThat(requested.get().status()).isEqualTo(SyncResult.Status.FAILED);
+
+        scheduler.advance(Duration.ofMinutes(5));
+
+        assertThat(events).containsExactly("started REQUESTED", "failed SERVER");
+        assertThat(scheduler.waiting()).isZero();
     }
 }

@@ -2,7 +2,9 @@ package dev.outpost.client.internal;
 
 import dev.outpost.client.SyncReason;
 import dev.outpost.client.SyncResult;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -12,10 +14,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * When syncs happen: on request, after writes (debounced), on a schedule, when the network
- * comes back and on the app's lifecycle calls. Syncs run one at a time on one background
- * thread; a request made while one runs joins it (gets its result). A write made while a
- * sync runs starts another after it, so no change waits for the next schedule.
+ * When syncs happen: on request, after writes (debounced), on a schedule, when an op's retry
+ * falls due, when the network comes back and on the app's lifecycle calls. Syncs run one at a
+ * time on one background thread; a request made while one runs joins it (gets its result). A
+ * write made while a sync runs starts another after it, so no change waits for the next
+ * schedule.
  */
 public final class SyncScheduler implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SyncScheduler.class);
@@ -31,8 +34,10 @@ public final class SyncScheduler implements AutoCloseable {
     private final Duration writeDebounce;
     private final boolean auto;
     private final ScheduledExecutorService thread;
+    private final Clock clock;
     private CompletableFuture<SyncResult> running;
     private ScheduledFuture<?> debounced;
+    private ScheduledFuture<?> retry;
     private boolean writtenWhileRunning;
     private boolean closed;
 
@@ -42,17 +47,18 @@ public final class SyncScheduler implements AutoCloseable {
      * @param auto whether anything but requests starts syncs
      */
     public SyncScheduler(Runner runner, Duration interval, Duration writeDebounce, boolean auto) {
-        this(runner, interval, writeDebounce, auto, null);
+        this(runner, interval, writeDebounce, auto, null, Clock.systemUTC());
     }
 
     /**
      * As the constructor above, running syncs and timing the debounce and the period on
      * {@code executor} (one that runs one task at a time), or on a thread of its own if null.
-     * The scheduler shuts it down when closed.
+     * The scheduler shuts it down when closed. {@code clock} tells when a retry time has come.
      */
     public SyncScheduler(Runner runner, Duration interval, Duration writeDebounce, boolean auto,
-            ScheduledExecutorService executor) {
+            ScheduledExecutorService executor, Clock clock) {
         this.runner = runner;
+        this.clock = clock;
         this.interval = interval;
         this.writeDebounce = writeDebounce;
         this.auto = auto;
@@ -87,6 +93,31 @@ public final class SyncScheduler implements AutoCloseable {
         running = sync;
         thread.execute(() -> run(reason, sync));
         return sync;
+    }
+
+    /**
+     * Runs an automatic sync at {@code at}, when an op's retry falls due, in place of the one
+     * set before; null for none. The sync starts only once {@code clock} has reached
+     * {@code at}: should the executor's timer run ahead of it, it waits the rest.
+     */
+    public synchronized void retryAt(Instant at) {
+        if (retry != null) {
+            retry.cancel(false);
+            retry = null;
+        }
+        if (!auto || closed || at == null) {
+            return;
+        }
+        long wait = Math.max(1, at.toEpochMilli() - clock.millis());
+        retry = thread.schedule(() -> retryIfDue(at), wait, TimeUnit.MILLISECONDS);
+    }
+
+    private void retryIfDue(Instant at) {
+        if (clock.instant().isBefore(at)) {
+            retryAt(at);
+        } else {
+            request(SyncReason.RETRY);
+        }
     }
 
     /** Automatic triggers: ignored when automatic sync is off. */
@@ -142,6 +173,9 @@ public final class SyncScheduler implements AutoCloseable {
             last = running;
             if (debounced != null) {
                 debounced.cancel(false);
+            }
+            if (retry != null) {
+                retry.cancel(false);
             }
         }
         thread.shutdown();
