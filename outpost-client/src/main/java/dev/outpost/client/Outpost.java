@@ -469,8 +469,11 @@ public final class Outpost implements AutoCloseable {
      * Pushes every queued change, then pulls every change since the last pull, and returns
      * when done. Without a reachable server it returns OFFLINE and the changes stay queued.
      * Changes waiting out a retry, or a wait the server asked for (Retry-After), stay queued
-     * until then; the pull still runs, also when the push fails. If a sync is running already, this waits for it and returns its result. Network policy
-     * does not hold back a sync the app asks for.
+     * until then; the pull still runs, also when the push fails.
+     * If a sync the app asked for is running already, this waits for it and returns its
+     * result; if an automatic one is running (which may be held back by the network policy, or
+     * past its push), this waits for it and then runs a sync of its own, whose result it
+     * returns. Network policy does not hold back a sync the app asks for.
      *
      * @throws OutpostException STORAGE if the local store failed; network and server failures
      *     are reported in the result instead
@@ -487,9 +490,10 @@ public final class Outpost implements AutoCloseable {
     }
 
     /**
-     * Starts a sync now (or joins the running one) without waiting: the future completes with
-     * its result. As {@link #sync()}, network policy does not hold it back. A storage failure
-     * completes the future exceptionally.
+     * Starts a sync now without waiting: the future completes with its result. As
+     * {@link #sync()}, it joins a running sync the app asked for, and follows a running
+     * automatic one with a sync of its own; network policy does not hold it back. A storage
+     * failure completes the future exceptionally.
      */
     public java.util.concurrent.CompletableFuture<SyncResult> syncNow() {
         return scheduler.request(SyncReason.REQUESTED);

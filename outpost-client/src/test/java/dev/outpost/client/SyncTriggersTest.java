@@ -39,6 +39,7 @@ class SyncTriggersTest {
     private final List<String> events = new ArrayList<>();
     private final ManualNetworkMonitor network = NetworkMonitor.manual(NetworkState.online(ConnectionType.WIFI, false));
     private final AtomicReference<Runnable> duringPull = new AtomicReference<>();
+    private final AtomicReference<Runnable> whenDeferred = new AtomicReference<>();
     private Outpost phone;
 
     @BeforeEach
@@ -88,6 +89,10 @@ class SyncTriggersTest {
                     @Override
                     public void syncDeferred(SyncResult result) {
                         events.add("deferred");
+                        Runnable action = whenDeferred.getAndSet(null);
+                        if (action != null) {
+                            action.run();
+                        }
                     }
                 }).build());
         return phone;
@@ -323,5 +328,45 @@ class SyncTriggersTest {
 
         assertThat(events).containsExactly("started REQUESTED", "failed SERVER");
         assertThat(scheduler.waiting()).isZero();
+    }
+
+    @Test
+    void aRequestMadeWhileAnAutomaticSyncIsHeldBackGetsASyncOfItsOwn() throws Exception {
+        network.update(NetworkState.online(ConnectionType.CELLULAR, true));
+        open(triggeredOnly().syncOnWrite(Duration.ZERO).build());
+        AtomicReference<java.util.concurrent.CompletableFuture<SyncResult>> requested = new AtomicReference<>();
+        whenDeferred.set(() -> requested.set(phone.syncNow()));
+
+        phone.put("notes", "n1", "{}");
+        scheduler.runDue();
+
+        assertThat(events).containsExactly("deferred", "started REQUESTED", "completed pushed=1");
+        assertThat(requested.get()).isCompleted();
+        assertThat(requested.get().get().status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(server.records("ann")).containsOnlyKeys("notes/n1");
+    }
+
+    @Test
+    void aRequestMadeWhileAnAutomaticSyncPullsGetsASyncThatPushesWhatWasWrittenBeforeIt() throws Exception {
+        open(triggeredOnly().build());
+        phone.put("notes", "n1", "{}");
+        AtomicReference<java.util.concurrent.CompletableFuture<SyncResult>> requested = new AtomicReference<>();
+        duringPull.set(() -> {
+            try {
+                phone.put("notes", "n2", "{}");
+            } catch (OutpostException e) {
+                throw new AssertionError(e);
+            }
+            requested.set(phone.syncNow());
+        });
+
+        phone.onForeground();
+        scheduler.runDue();
+
+        assertThat(events).containsExactly("started FOREGROUND", "completed pushed=1", "started REQUESTED", "completed pushed=1");
+        SyncResult result = requested.get().get();
+        assertThat(result.pushed()).as("n2, written before the request").isEqualTo(1);
+        assertThat(result.pending()).isZero();
+        assertThat(server.records("ann")).containsOnlyKeys("notes/n1", "notes/n2");
     }
 }

@@ -16,9 +16,10 @@ import org.slf4j.LoggerFactory;
 /**
  * When syncs happen: on request, after writes (debounced), on a schedule, when an op's retry
  * falls due, when the network comes back and on the app's lifecycle calls. Syncs run one at a
- * time on one background thread; a request made while one runs joins it (gets its result). A
- * write made while a sync runs starts another after it, so no change waits for the next
- * schedule.
+ * time on one background thread. A request made while a requested sync runs joins it (gets its
+ * result); one made while an automatic sync runs gets a requested sync of its own, run after
+ * the running one. A write made while
+ * a sync runs starts another after it, so no change waits for the next schedule.
  */
 public final class SyncScheduler implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SyncScheduler.class);
@@ -36,6 +37,9 @@ public final class SyncScheduler implements AutoCloseable {
     private final ScheduledExecutorService thread;
     private final Clock clock;
     private CompletableFuture<SyncResult> running;
+    private SyncReason runningReason;
+    /** The requested sync to run after the running one; null if none was asked for. */
+    private CompletableFuture<SyncResult> requestedNext;
     private ScheduledFuture<?> debounced;
     private ScheduledFuture<?> retry;
     private boolean writtenWhileRunning;
@@ -78,7 +82,9 @@ public final class SyncScheduler implements AutoCloseable {
     }
 
     /**
-     * A sync for {@code reason}: starts one, or joins the one running.
+     * A sync for {@code reason}: starts one, or joins the one running. A request
+     * ({@link SyncReason#REQUESTED}) joins only a running requested sync; while an automatic one
+     * runs it gets the requested sync that follows it (one for all requests made meanwhile).
      *
      * @return its result when it ends; a closed scheduler's future fails with IllegalStateException
      */
@@ -87,10 +93,20 @@ public final class SyncScheduler implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException("Outpost is closed"));
         }
         if (running != null) {
+            if (reason == SyncReason.REQUESTED && runningReason != SyncReason.REQUESTED) {
+                if (requestedNext == null) {
+                    requestedNext = new CompletableFuture<>();
+                }
+                return requestedNext;
+            }
             return running;
         }
-        CompletableFuture<SyncResult> sync = new CompletableFuture<>();
+        return start(reason, new CompletableFuture<>());
+    }
+
+    private CompletableFuture<SyncResult> start(SyncReason reason, CompletableFuture<SyncResult> sync) {
         running = sync;
+        runningReason = reason;
         thread.execute(() -> run(reason, sync));
         return sync;
     }
@@ -150,10 +166,22 @@ public final class SyncScheduler implements AutoCloseable {
             sync.completeExceptionally(e);
         } finally {
             boolean again;
+            CompletableFuture<SyncResult> next;
             synchronized (this) {
                 running = null;
-                again = writtenWhileRunning;
-                writtenWhileRunning = false;
+                runningReason = null;
+                next = requestedNext;
+                requestedNext = null;
+                if (next != null && !closed) {
+                    start(SyncReason.REQUESTED, next);
+                    again = false;
+                } else {
+                    again = writtenWhileRunning;
+                    writtenWhileRunning = false;
+                }
+            }
+            if (next != null && closed) {
+                next.completeExceptionally(new IllegalStateException("Outpost is closed"));
             }
             if (result != null) {
                 sync.complete(result);
