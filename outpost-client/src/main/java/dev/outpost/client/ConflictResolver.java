@@ -8,7 +8,8 @@ package dev.outpost.client;
  * <p>The conflict is stored before the resolver is asked, and the resolver is called on the
  * syncing thread after the store committed the push's results, outside the store's lock: it
  * may read the store, and may take its time, though a sync waits for it (so it must not wait
- * for a sync itself, such as by calling {@link Outpost#sync()}). Each conflict is put
+ * for a sync itself: {@link Outpost#sync()} called there throws IllegalStateException).
+ * Each conflict is put
  * to the resolver once; one still waiting for it when the app stopped is put to it when the
  * store next opens.
  *

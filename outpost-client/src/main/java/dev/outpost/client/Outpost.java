@@ -475,10 +475,19 @@ public final class Outpost implements AutoCloseable {
      * past its push), this waits for it and then runs a sync of its own, whose result it
      * returns. Network policy does not hold back a sync the app asks for.
      *
+     * <p>Not to be called from the sync thread, that is from an {@link OutpostListener} or a
+     * {@link ConflictResolver} during a sync: the sync would wait for itself. Call
+     * {@link #syncNow()} there, without waiting for its future.
+     *
      * @throws OutpostException STORAGE if the local store failed; network and server failures
      *     are reported in the result instead
+     * @throws IllegalStateException if called on the sync thread, or after {@link #close()}
      */
     public SyncResult sync() throws OutpostException {
+        if (scheduler.onSyncThread()) {
+            throw new IllegalStateException("sync() was called on the sync thread (from a listener or resolver during a sync), "
+                    + "where it would wait for itself; call syncNow() instead, which runs a sync after this one");
+        }
         try {
             return syncNow().join();
         } catch (java.util.concurrent.CompletionException e) {
@@ -492,8 +501,10 @@ public final class Outpost implements AutoCloseable {
     /**
      * Starts a sync now without waiting: the future completes with its result. As
      * {@link #sync()}, it joins a running sync the app asked for, and follows a running
-     * automatic one with a sync of its own; network policy does not hold it back. A storage
-     * failure completes the future exceptionally.
+     * automatic one with a sync of its own; network policy does not hold it back. Called on
+     * the sync thread (from a listener or resolver during a sync), it asks for a sync to run
+     * after the current one; waiting for its future there would never end. A storage failure
+     * completes the future exceptionally.
      */
     public java.util.concurrent.CompletableFuture<SyncResult> syncNow() {
         return scheduler.request(SyncReason.REQUESTED);

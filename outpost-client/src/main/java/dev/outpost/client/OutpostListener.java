@@ -11,6 +11,12 @@ package dev.outpost.client;
  * that caused the event (a writer, or the syncing thread), after the store has settled it;
  * they should return quickly. An exception thrown by a listener is logged and ignored: it
  * never undoes or fails the operation that caused the event.
+ *
+ * <p>A listener called on the syncing thread must not wait for a sync: {@link Outpost#sync()}
+ * called there throws IllegalStateException (it would wait for the sync it is called from).
+ * To sync again, say after {@link #syncFailed} led the app to sign in anew, call
+ * {@link Outpost#syncNow()}: it runs a sync after the current one ends; do not wait for its
+ * future on this thread.
  */
 public interface OutpostListener {
 

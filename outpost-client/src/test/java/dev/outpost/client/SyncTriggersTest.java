@@ -1,6 +1,7 @@
 package dev.outpost.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.outpost.protocol.PullResponse;
 import dev.outpost.protocol.PushRequest;
@@ -40,6 +41,7 @@ class SyncTriggersTest {
     private final ManualNetworkMonitor network = NetworkMonitor.manual(NetworkState.online(ConnectionType.WIFI, false));
     private final AtomicReference<Runnable> duringPull = new AtomicReference<>();
     private final AtomicReference<Runnable> whenDeferred = new AtomicReference<>();
+    private final AtomicReference<Runnable> whenCompleted = new AtomicReference<>();
     private Outpost phone;
 
     @BeforeEach
@@ -79,6 +81,10 @@ class SyncTriggersTest {
                     @Override
                     public void syncCompleted(SyncResult result) {
                         events.add("completed pushed=" + result.pushed());
+                        Runnable action = whenCompleted.getAndSet(null);
+                        if (action != null) {
+                            action.run();
+                        }
                     }
 
                     @Override
@@ -368,5 +374,43 @@ class SyncTriggersTest {
         assertThat(result.pushed()).as("n2, written before the request").isEqualTo(1);
         assertThat(result.pending()).isZero();
         assertThat(server.records("ann")).containsOnlyKeys("notes/n1", "notes/n2");
+    }
+
+    @Test
+    void aListenerCallingSyncOnTheSyncThreadIsRefusedAtOnceRatherThanWaitingForever() throws Exception {
+        open(triggeredOnly().build());
+        phone.put("notes", "n1", "{}");
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        whenCompleted.set(() -> {
+            try {
+                phone.sync();
+            } catch (Throwable e) {
+                refused.set(e);
+            }
+        });
+
+        phone.onForeground();
+        assertTimeoutPreemptively(Duration.ofMinutes(1), scheduler::runDue, "the listener's sync() waited for its own sync");
+
+        assertThat(refused.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("syncNow()");
+        assertThat(events).containsExactly("started FOREGROUND", "completed pushed=1");
+        phone.put("notes", "n2", "{}");
+        assertThat(phone.syncNow()).as("later syncs still run").isNotDone();
+        scheduler.runDue();
+        assertThat(server.records("ann")).containsOnlyKeys("notes/n1", "notes/n2");
+    }
+
+    @Test
+    void syncNowFromAListenerOfARequestedSyncRunsAnotherSyncAfterIt() throws Exception {
+        open(triggeredOnly().build());
+        phone.put("notes", "n1", "{}");
+        AtomicReference<java.util.concurrent.CompletableFuture<SyncResult>> again = new AtomicReference<>();
+        whenCompleted.set(() -> again.set(phone.syncNow()));
+
+        java.util.concurrent.CompletableFuture<SyncResult> first = phone.syncNow();
+        scheduler.runDue();
+
+        assertThat(again.get()).isNotSameAs(first).isCompleted();
+        assertThat(events).containsExactly("started REQUESTED", "completed pushed=1", "started REQUESTED", "completed pushed=0");
     }
 }

@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
  * When syncs happen: on request, after writes (debounced), on a schedule, when an op's retry
  * falls due, when the network comes back and on the app's lifecycle calls. Syncs run one at a
  * time on one background thread. A request made while a requested sync runs joins it (gets its
- * result); one made while an automatic sync runs gets a requested sync of its own, run after
- * the running one. A write made while
+ * result); one made while an automatic sync runs, or made on the sync thread itself (by a
+ * listener), gets a requested sync of its own, run after the running one. A write made while
  * a sync runs starts another after it, so no change waits for the next schedule.
  */
 public final class SyncScheduler implements AutoCloseable {
@@ -38,6 +38,8 @@ public final class SyncScheduler implements AutoCloseable {
     private final Clock clock;
     private CompletableFuture<SyncResult> running;
     private SyncReason runningReason;
+    /** The thread running a sync now; null between syncs. */
+    private volatile Thread syncThread;
     /** The requested sync to run after the running one; null if none was asked for. */
     private CompletableFuture<SyncResult> requestedNext;
     private ScheduledFuture<?> debounced;
@@ -83,8 +85,9 @@ public final class SyncScheduler implements AutoCloseable {
 
     /**
      * A sync for {@code reason}: starts one, or joins the one running. A request
-     * ({@link SyncReason#REQUESTED}) joins only a running requested sync; while an automatic one
-     * runs it gets the requested sync that follows it (one for all requests made meanwhile).
+     * ({@link SyncReason#REQUESTED}) joins only a running requested sync that it was not made
+     * from; otherwise it gets the requested sync that follows the running one (one for all
+     * requests made meanwhile).
      *
      * @return its result when it ends; a closed scheduler's future fails with IllegalStateException
      */
@@ -93,7 +96,7 @@ public final class SyncScheduler implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException("Outpost is closed"));
         }
         if (running != null) {
-            if (reason == SyncReason.REQUESTED && runningReason != SyncReason.REQUESTED) {
+            if (reason == SyncReason.REQUESTED && (runningReason != SyncReason.REQUESTED || onSyncThread())) {
                 if (requestedNext == null) {
                     requestedNext = new CompletableFuture<>();
                 }
@@ -109,6 +112,11 @@ public final class SyncScheduler implements AutoCloseable {
         runningReason = reason;
         thread.execute(() -> run(reason, sync));
         return sync;
+    }
+
+    /** Whether the calling thread is running a sync now (a listener or resolver called from it). */
+    public boolean onSyncThread() {
+        return syncThread == Thread.currentThread();
     }
 
     /**
@@ -159,12 +167,14 @@ public final class SyncScheduler implements AutoCloseable {
 
     private void run(SyncReason reason, CompletableFuture<SyncResult> sync) {
         SyncResult result = null;
+        syncThread = Thread.currentThread();
         try {
             result = runner.run(reason);
         } catch (RuntimeException | Error e) {
             LOG.warn("a {} sync failed unexpectedly", reason, e);
             sync.completeExceptionally(e);
         } finally {
+            syncThread = null;
             boolean again;
             CompletableFuture<SyncResult> next;
             synchronized (this) {
