@@ -365,6 +365,9 @@ public final class Outpost implements AutoCloseable {
             return conflicts + (conflicts == 1 ? " conflict waits" : " conflicts wait") + " for review"
                     + (stats.pending() > 0 ? "; " + changes(stats.pending()) + " waiting to sync" : "");
         }
+        if (last != null && last.failure() == OutpostException.Category.STORAGE) {
+            return "Sync failed on this device's storage: " + changes(stats.pending()) + " waiting";
+        }
         if (stats.pending() == 0) {
             return "All changes synced";
         }
@@ -479,9 +482,17 @@ public final class Outpost implements AutoCloseable {
      * {@link ConflictResolver} during a sync: the sync would wait for itself. Call
      * {@link #syncNow()} there, without waiting for its future.
      *
-     * @throws OutpostException STORAGE if the local store failed; network and server failures
-     *     are reported in the result instead
+     * <p>A sync that fails on the device's storage, or on an exception other than
+     * {@link OutpostException} thrown by a {@link Transport} of the app's own, is still a sync:
+     * listeners hear {@code syncFailed} after {@code syncStarted}, and {@link #lastSync()},
+     * {@link #metrics()} and {@link #statusLine()} show it FAILED (category STORAGE, or SERVER
+     * for the transport's exception); then this method throws.
+     *
+     * @throws OutpostException STORAGE if the local store failed (KEY_UNAVAILABLE if the key
+     *     provider gave no key); network and server failures are reported in the result instead
      * @throws IllegalStateException if called on the sync thread, or after {@link #close()}
+     * @throws RuntimeException what a {@link Transport} of the app's own threw against its
+     *     contract (which allows only {@link OutpostException})
      */
     public SyncResult sync() throws OutpostException {
         if (scheduler.onSyncThread()) {
@@ -491,8 +502,11 @@ public final class Outpost implements AutoCloseable {
         try {
             return syncNow().join();
         } catch (java.util.concurrent.CompletionException e) {
-            if (e.getCause() instanceof UncheckedOutpost failure) {
-                throw failure.error;
+            if (e.getCause() instanceof OutpostException failure) {
+                throw failure;
+            }
+            if (e.getCause() instanceof RuntimeException failure) {
+                throw failure;
             }
             throw e;
         }
@@ -503,8 +517,9 @@ public final class Outpost implements AutoCloseable {
      * {@link #sync()}, it joins a running sync the app asked for, and follows a running
      * automatic one with a sync of its own; network policy does not hold it back. Called on
      * the sync thread (from a listener or resolver during a sync), it asks for a sync to run
-     * after the current one; waiting for its future there would never end. A storage failure
-     * completes the future exceptionally.
+     * after the current one; waiting for its future there would never end. A failure that
+     * {@link #sync()} throws (STORAGE, a transport's exception) completes the future
+     * exceptionally with that exception.
      */
     public java.util.concurrent.CompletableFuture<SyncResult> syncNow() {
         return scheduler.request(SyncReason.REQUESTED);
@@ -662,12 +677,22 @@ public final class Outpost implements AutoCloseable {
         return scheduler.request(reason);
     }
 
-    /** One sync, run on the sync thread: the policy gate for automatic ones, then the engine, then the events. */
-    private SyncResult runSync(SyncReason reason) {
+    /**
+     * One sync, run on the sync thread: the policy gate for automatic ones, then the engine, then
+     * the events. A failure it throws (STORAGE, or what an app's transport threw) is in the
+     * history as a FAILED sync too.
+     */
+    private SyncResult runSync(SyncReason reason) throws Exception {
         java.time.Instant startedAt = clock.instant();
         long started = System.nanoTime();
         try {
-            SyncResult result = syncOnce(reason);
+            SyncResult result;
+            try {
+                result = syncOnce(reason);
+            } catch (SyncFailure failure) {
+                history.add(reason, startedAt, Duration.ofNanos(System.nanoTime() - started), failure.result);
+                throw failure.error;
+            }
             history.add(reason, startedAt, Duration.ofNanos(System.nanoTime() - started), result);
             return result;
         } finally {
@@ -677,7 +702,8 @@ public final class Outpost implements AutoCloseable {
         }
     }
 
-    private SyncResult syncOnce(SyncReason reason) {
+    private SyncResult syncOnce(SyncReason reason) throws SyncFailure {
+        boolean started = false;
         try {
             SyncResult held = heldBack(reason);
             if (held != null) {
@@ -686,6 +712,7 @@ public final class Outpost implements AutoCloseable {
                 return held;
             }
             tell(listener -> listener.syncStarted(reason));
+            started = true;
             List<DeadLetter> deadBefore = listeners.isEmpty() ? List.of() : store.deadLetters();
             SyncResult result = engine == null
                     ? new SyncResult(SyncResult.Status.OFFLINE, 0, 0, 0, 0, 0, 0, store.pendingCount(),
@@ -718,9 +745,31 @@ public final class Outpost implements AutoCloseable {
                 tell(listener -> listener.syncFailed(result));
             }
             return result;
-        } catch (OutpostException e) {
-            throw new UncheckedOutpost(e);
+        } catch (OutpostException | RuntimeException e) {
+            SyncResult failed = failedOn(e);
+            lastSync = failed;
+            if (!started) {
+                tell(listener -> listener.syncStarted(reason));
+            }
+            tell(listener -> listener.syncFailed(failed));
+            throw new SyncFailure(failed, e);
         }
+    }
+
+    /** The FAILED result of a sync that threw {@code error}: STORAGE, or SERVER for a transport's unexpected exception. */
+    private SyncResult failedOn(Exception error) {
+        int pending;
+        try {
+            pending = store.pendingCount();
+        } catch (OutpostException e) {
+            SyncResult last = lastSync;
+            pending = last == null ? 0 : last.pending();
+        }
+        if (error instanceof OutpostException failure) {
+            return new SyncResult(SyncResult.Status.FAILED, 0, 0, 0, 0, 0, 0, pending, failure.category(), failure.getMessage());
+        }
+        return new SyncResult(SyncResult.Status.FAILED, 0, 0, 0, 0, 0, 0, pending, OutpostException.Category.SERVER,
+                "the sync failed unexpectedly: " + error);
     }
 
     /** A DEFERRED result if an automatic sync may not run now; null if it may. */
@@ -761,13 +810,15 @@ public final class Outpost implements AutoCloseable {
         }
     }
 
-    /** Carries a storage failure out of the sync thread. */
-    private static final class UncheckedOutpost extends RuntimeException {
+    /** A sync that threw: its FAILED result, told and recorded, and what it threw. */
+    private static final class SyncFailure extends Exception {
         private static final long serialVersionUID = 1L;
-        private final transient OutpostException error;
+        private final transient SyncResult result;
+        private final Exception error;
 
-        UncheckedOutpost(OutpostException error) {
+        SyncFailure(SyncResult result, Exception error) {
             super(error.getMessage(), error, false, false);
+            this.result = result;
             this.error = error;
         }
     }

@@ -24,10 +24,13 @@ import org.slf4j.LoggerFactory;
 public final class SyncScheduler implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SyncScheduler.class);
 
-    /** Runs one sync; never throws (failures are results). */
+    /**
+     * Runs one sync. Network and server failures are results; what it throws (a storage
+     * failure, or what a transport of the app's own threw) fails the sync's future.
+     */
     @FunctionalInterface
     public interface Runner {
-        SyncResult run(SyncReason reason);
+        SyncResult run(SyncReason reason) throws Exception;
     }
 
     private final Runner runner;
@@ -170,8 +173,8 @@ public final class SyncScheduler implements AutoCloseable {
         syncThread = Thread.currentThread();
         try {
             result = runner.run(reason);
-        } catch (RuntimeException | Error e) {
-            LOG.warn("a {} sync failed unexpectedly", reason, e);
+        } catch (Exception | Error e) {
+            LOG.warn("a {} sync failed: {}", reason, e.toString());
             sync.completeExceptionally(e);
         } finally {
             syncThread = null;
