@@ -378,7 +378,7 @@ public final class Outpost implements AutoCloseable {
             return changes(stats.pending()) + (last.message().startsWith("waiting for Wi-Fi") ? " waiting for Wi-Fi"
                     : " waiting; the server is failing, so syncing pauses for a while");
         }
-        if (last != null && last.failure() == OutpostException.Category.AUTH) {
+        if (last != null ? last.failure() == OutpostException.Category.AUTH : store.pausedOnRefusedToken()) {
             return "Sign-in needed: " + changes(stats.pending()) + " waiting";
         }
         if (stats.nextAttemptAt() != null) {

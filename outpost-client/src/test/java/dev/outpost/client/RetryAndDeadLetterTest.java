@@ -454,6 +454,21 @@ class RetryAndDeadLetterTest {
     }
 
     @Test
+    void theStatusLineSaysSignInIsNeededAfterARestartWhileTheQueueIsPausedOnARefusedToken() throws Exception {
+        OutpostConfig.Builder config = config("phone").tokenProvider(rejected -> "bad");
+        try (Outpost phone = Outpost.open(config.build())) {
+            phone.put("notes", "n1", "{}");
+            assertThat(phone.sync().failure()).isEqualTo(Category.AUTH);
+            assertThat(phone.statusLine()).isEqualTo("Sign-in needed: 1 change waiting");
+        }
+
+        try (Outpost phone = Outpost.open(config.build())) {
+            assertThat(phone.lastSync()).as("no sync yet in this process").isEmpty();
+            assertThat(phone.statusLine()).isEqualTo("Sign-in needed: 1 change waiting");
+        }
+    }
+
+    @Test
     void aRefusedTokenIsReplacedByAFreshOneWithinTheSameSync() throws Exception {
         String good = server.token(USER);
         List<String> asked = new CopyOnWriteArrayList<>();

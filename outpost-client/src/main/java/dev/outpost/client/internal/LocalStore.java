@@ -1957,6 +1957,11 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
+    /** Whether the queue is paused on a token the server refused (kept across restarts). */
+    public boolean pausedOnRefusedToken() throws OutpostException {
+        return refusedToken() != null;
+    }
+
     /** Records (or clears, with null) the digest of the token the server refused. */
     synchronized void refusedToken(String digest) throws OutpostException {
         try {
