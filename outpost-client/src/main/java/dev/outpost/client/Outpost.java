@@ -74,7 +74,9 @@ public final class Outpost implements AutoCloseable {
      *
      * @throws OutpostException STORAGE if the file cannot be opened or was written by a newer
      *     Outpost; VALIDATION {@code SCOPE_CHANGED} if a collection holding records on this device
-     *     was moved to another scope ({@link OutpostConfig.Builder#sharedScope})
+     *     was moved to another scope ({@link OutpostConfig.Builder#sharedScope}); an exception
+     *     the app's {@link NetworkMonitor} throws from {@code subscribe} or {@code start} is
+     *     thrown as it is, after the store was closed
      */
     public static Outpost open(OutpostConfig config) throws OutpostException {
         Objects.requireNonNull(config, "config");
@@ -108,10 +110,35 @@ public final class Outpost implements AutoCloseable {
             store.close();
             throw e;
         }
-        outpost.startSyncing(config);
-        outpost.backups = new BackupTimer(store, config.backupInterval());
-        outpost.backups.start();
+        try {
+            outpost.startSyncing(config);
+            outpost.backups = new BackupTimer(store, config.backupInterval());
+            outpost.backups.start();
+        } catch (RuntimeException | Error e) {
+            // An app's network monitor or executor may throw: the store must not stay open.
+            outpost.closeAfterFailedStart(e);
+            throw e;
+        }
         return outpost;
+    }
+
+    /** Undoes what {@link #startSyncing} and the backup timer got to start, and closes the store. */
+    private void closeAfterFailedStart(Throwable failure) {
+        try {
+            if (backups != null) {
+                backups.close();
+            }
+            if (scheduler != null) {
+                scheduler.close();
+            }
+            if (monitor != null) {
+                monitor.stop();
+            }
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        } finally {
+            store.close();
+        }
     }
 
     private void startSyncing(OutpostConfig config) {

@@ -12,6 +12,10 @@ import dev.outpost.testing.FakeClock;
 import dev.outpost.testing.TestServer;
 import java.net.URI;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -223,6 +227,35 @@ class SyncSchedulingTest {
 
     private static QueueStats stats(int pending, long bytes, Map<Priority, Integer> byPriority, Instant oldest) {
         return new QueueStats(pending, 0, 0, 0, 0, null, byPriority, bytes, oldest, Double.NaN, null);
+    }
+
+    @Test
+    void openClosesTheStoreWhenTheAppsNetworkMonitorThrowsAtStart() throws Exception {
+        Path file = dir.resolve("phone.db");
+        NetworkMonitor broken = new NetworkMonitor() {
+            @Override
+            public NetworkState current() {
+                return NetworkState.UNKNOWN;
+            }
+
+            @Override
+            public void start() {
+                throw new IllegalStateException("no connectivity service");
+            }
+        };
+        OutpostConfig config = OutpostConfig.builder().storeFile(file)
+                .transport(Transport.http(URI.create(server.url()), Duration.ofSeconds(5)))
+                .tokenProvider(TokenProvider.fixed(server.token("ann"))).clock(clock)
+                .syncPolicy(SyncPolicy.DEFAULTS).networkMonitor(broken).build();
+
+        assertThatThrownBy(() -> Outpost.open(config)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("no connectivity service");
+
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file);
+                Statement statement = db.createStatement();
+                ResultSet session = statement.executeQuery("SELECT value FROM meta WHERE key = 'session'")) {
+            assertThat(session.next()).as("the store's session was closed").isFalse();
+        }
     }
 
     // ---- what starts a sync ----
