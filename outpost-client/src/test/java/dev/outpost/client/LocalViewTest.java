@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.outpost.protocol.Wire;
 import dev.outpost.testing.TestServer;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -108,6 +109,23 @@ class LocalViewTest {
         assertThat(edited.state()).isEqualTo(SyncState.PENDING);
         assertThat(edited.lastSyncedAt()).isEqualTo(after.lastSyncedAt());
         assertThat(edited.data().get("title").asText()).isEqualTo("one!");
+    }
+
+    @Test
+    void putAndUpdateReturnTheRecordWithTheTimeItLastSynced() throws Exception {
+        LocalRecord created = phone.put("tasks", "t1", "{\"title\":\"one\"}");
+        phone.sync();
+        Instant synced = phone.get("tasks", "t1").orElseThrow().lastSyncedAt();
+
+        LocalRecord updated = phone.update("tasks", "t1", "{\"title\":\"one!\"}");
+        LocalRecord replaced = phone.put("tasks", "t1", "{\"title\":\"uno\"}");
+
+        assertThat(created.lastSyncedAt()).as("never synced").isNull();
+        assertThat(synced).isNotNull();
+        assertThat(updated.lastSyncedAt()).isEqualTo(synced);
+        assertThat(replaced.lastSyncedAt()).isEqualTo(synced);
+        assertThat(replaced.state()).isEqualTo(SyncState.PENDING);
+        assertThat(replaced).isEqualTo(phone.get("tasks", "t1").orElseThrow());
     }
 
     @Test

@@ -869,7 +869,8 @@ public final class LocalStore implements AutoCloseable {
             return null;
         }
         return new LocalRecord(collection, id, after, row.serverVersion(), openConflictOn(collection, id) ? SyncState.CONFLICT
-                : chain.hasDead() ? SyncState.FAILED : chain.empty() ? SyncState.SYNCED : SyncState.PENDING);
+                : chain.hasDead() ? SyncState.FAILED : chain.empty() ? SyncState.SYNCED : SyncState.PENDING,
+                row.serverVersion() == 0 ? null : lastSyncedAt(collection, id));
     }
 
     /** The record's row, inserted as never-on-the-server and absent if there was none. */
