@@ -720,6 +720,11 @@ public final class OutpostConfig {
                 throw new IllegalStateException(
                         "storeFile or dataDirectory is required: where the SQLite file that holds this device's data lives");
             }
+            if (syncPolicy.automatic() && syncPolicy.wifiOnlyInBackground() && networkMonitor == null
+                    && (transport != null || serverUrl != null)) {
+                throw new IllegalStateException("wifiOnlyInBackground needs a networkMonitor that tells Wi-Fi from other links:"
+                        + " the default monitor cannot, and background syncs would never run");
+            }
             return new OutpostConfig(this);
         }
     }

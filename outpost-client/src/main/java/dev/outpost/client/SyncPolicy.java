@@ -139,7 +139,11 @@ public final class SyncPolicy {
             return this;
         }
 
-        /** Whether background syncs wait for Wi-Fi or ethernet; default false. */
+        /**
+         * Whether background syncs wait for Wi-Fi or ethernet; default false. It needs a
+         * {@link NetworkMonitor} that tells the link type ({@link OutpostConfig.Builder#networkMonitor}):
+         * the default one cannot, and {@link OutpostConfig.Builder#build()} refuses the two together.
+         */
         public Builder wifiOnlyInBackground(boolean wifiOnly) {
             this.wifiOnlyInBackground = wifiOnly;
             return this;

@@ -207,6 +207,18 @@ class SyncSchedulingTest {
     }
 
     @Test
+    void wifiOnlyInTheBackgroundWithTheDefaultMonitorIsRefusedAtBuild() {
+        SyncPolicy policy = SyncPolicy.builder().wifiOnlyInBackground(true).build();
+        OutpostConfig.Builder config = OutpostConfig.builder().storeFile(dir.resolve("phone.db")).serverUrl(server.url())
+                .syncPolicy(policy);
+
+        assertThatThrownBy(config::build).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("wifiOnlyInBackground needs a networkMonitor");
+        config.networkMonitor(NetworkMonitor.manual(NetworkState.online(ConnectionType.WIFI, false)));
+        assertThat(config.build().syncPolicy().wifiOnlyInBackground()).isTrue();
+    }
+
+    @Test
     void theGateFollowsTheSeedsRules() {
         SyncGate gate = new SyncGate(false, Duration.ofHours(24), 1024 * 1024);
         Instant now = Instant.parse("2026-11-23T08:00:00Z");
