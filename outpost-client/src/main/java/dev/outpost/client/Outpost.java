@@ -58,6 +58,7 @@ public final class Outpost implements AutoCloseable {
     private java.time.Clock clock;
     /** When a sync last completed, also in an earlier session (the metered-link rule counts from it). */
     private volatile java.time.Instant lastSuccess;
+    private java.time.Instant createdAt;
     private volatile boolean background;
     private boolean automatic;
     private final SyncHistory history = new SyncHistory();
@@ -106,6 +107,7 @@ public final class Outpost implements AutoCloseable {
                     (conflict, settledBy) -> outpost.tell(listener -> listener.conflictDetected(conflict, settledBy))));
             store.askResolvers();
             outpost.lastSuccess = store.lastSyncCompletedAt();
+            outpost.createdAt = store.createdAt();
         } catch (OutpostException e) {
             store.close();
             throw e;
@@ -808,7 +810,8 @@ public final class Outpost implements AutoCloseable {
             return deferred("the server failed " + "repeatedly; automatic syncs resume after " + breaker.openUntil());
         }
         QueueStats stats = store.stats();
-        SyncGate.Verdict verdict = gate.decide(monitor.current(), false, background, stats, lastSuccess, clock.instant());
+        SyncGate.Verdict verdict = gate.decide(monitor.current(), false, background, stats,
+                lastSuccess != null ? lastSuccess : createdAt, clock.instant());
         return verdict.run() ? null : deferred("waiting for " + verdict.waitingFor() + ": " + changes(stats.pending())
                 + " (" + stats.pendingBytes() + " bytes) queued on " + monitor.current().describe());
     }

@@ -219,6 +219,22 @@ class SyncSchedulingTest {
     }
 
     @Test
+    void aDeviceThatNeverSyncedAndHasNothingQueuedUsesAMeteredLinkOnceItsStoreIsADayOld() throws Exception {
+        Outpost phone = device(TRIGGERED_ONLY, NetworkMonitor.manual(NetworkState.online(ConnectionType.CELLULAR, true)));
+        Outpost laptop = device(SyncPolicy.MANUAL, NetworkMonitor.manual(NetworkState.UNKNOWN));
+        laptop.put("notes", "n1", "{\"title\":\"from the laptop\"}");
+        laptop.sync();
+
+        clock.advance(Duration.ofHours(23));
+        assertThat(await(phone.trigger(SyncReason.SCHEDULED)).status()).isEqualTo(SyncResult.Status.DEFERRED);
+
+        clock.advance(Duration.ofHours(1));
+        SyncResult dayOld = await(phone.trigger(SyncReason.SCHEDULED));
+        assertThat(dayOld.status()).isEqualTo(SyncResult.Status.COMPLETED);
+        assertThat(phone.get("notes", "n1")).isPresent();
+    }
+
+    @Test
     void theGateFollowsTheSeedsRules() {
         SyncGate gate = new SyncGate(false, Duration.ofHours(24), 1024 * 1024);
         Instant now = Instant.parse("2026-11-23T08:00:00Z");

@@ -303,6 +303,10 @@ public final class LocalStore implements AutoCloseable {
             putMeta(statements, "device_id", deviceId);
         }
         Hlc hlc = Hlc.create(deviceId, clock::millis, lastHlc(statements));
+        if (meta(statements, "created_at") == null) {
+            // A store made before this was kept counts from its first open since.
+            putMeta(statements, "created_at", String.valueOf(clock.millis()));
+        }
         putMeta(statements, "session", "open");
         db.commit();
         return new LocalStore(file, clock, db, statements, deviceId, hlc, settings, storage, inMemory);
@@ -1869,6 +1873,15 @@ public final class LocalStore implements AutoCloseable {
         try {
             String value = meta(statements, "last_sync_completed_at");
             return value == null ? null : Instant.ofEpochMilli(Long.parseLong(value));
+        } catch (SQLException | NumberFormatException e) {
+            throw storage("cannot read the store's metadata: " + e.getMessage(), e);
+        }
+    }
+
+    /** When the store was created. */
+    public synchronized Instant createdAt() throws OutpostException {
+        try {
+            return Instant.ofEpochMilli(Long.parseLong(meta(statements, "created_at")));
         } catch (SQLException | NumberFormatException e) {
             throw storage("cannot read the store's metadata: " + e.getMessage(), e);
         }

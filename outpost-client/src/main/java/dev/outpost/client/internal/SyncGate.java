@@ -30,7 +30,9 @@ public record SyncGate(boolean wifiOnlyInBackground, Duration meteredAfter, long
      * @param requested whether the app asked for this sync (always runs)
      * @param background whether the app is in the background
      * @param stats the queue now
-     * @param lastSuccess when a sync last completed; null if never
+     * @param lastSuccess when a sync last completed; if none ever did, when the store was
+     *     created (so a device that never synced uses a metered link after 24 h too, with an
+     *     empty queue as well); null if not known
      * @param now the clock's time
      */
     public Verdict decide(NetworkState network, boolean requested, boolean background, QueueStats stats, Instant lastSuccess,
