@@ -26,8 +26,13 @@ import java.time.Instant;
  * @param remoteHlc the timestamp of the server record's last change; null if the server sent none
  * @param detectedAt when the device received the CONFLICT answer
  * @param error why the collection's resolver did not settle it (it threw or returned null); null otherwise
+ * @param remoteRecordId the id the server holds the record under: {@code recordId}, except when
+ *     the server matched the device's create to a record it already held by the collection's
+ *     natural key (the same real-world item, written by another device). Then the device's
+ *     record gives way to the server's, which the next pull brings under this id; such a
+ *     conflict is settled {@link Resolution.Kind#SERVER} at once.
  */
 public record Conflict(String id, String collection, String recordId, String opId, ObjectNode base, ObjectNode local,
         ObjectNode remote, long remoteVersion, boolean remoteDeleted, String localHlc, String remoteHlc,
-        Instant detectedAt, String error) {
+        Instant detectedAt, String error, String remoteRecordId) {
 }

@@ -589,7 +589,7 @@ class DeviceConflictTest {
         try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement();
                 ResultSet rows = statement.executeQuery("PRAGMA user_version")) {
             rows.next();
-            assertThat(rows.getInt(1)).isEqualTo(7);
+            assertThat(rows.getInt(1)).isEqualTo(8);
         }
     }
 
@@ -612,6 +612,7 @@ class DeviceConflictTest {
             // As version 5 wrote them: every live server state in its own column.
             statement.execute("UPDATE records SET server_data = data WHERE server_data IS NULL AND server_deleted = 0");
             statement.execute("DROP INDEX ops_unbased");
+            statement.execute("ALTER TABLE conflicts DROP COLUMN remote_record_id");
             statement.execute("PRAGMA user_version = 5");
         }
 
@@ -655,6 +656,7 @@ class DeviceConflictTest {
             // As version 6 wrote them: every CREATE without a base version.
             statement.execute("UPDATE ops SET base_version = NULL WHERE type = 'CREATE'");
             statement.execute("DROP INDEX ops_unbased");
+            statement.execute("ALTER TABLE conflicts DROP COLUMN remote_record_id");
             statement.execute("PRAGMA user_version = 6");
         }
 
@@ -699,7 +701,7 @@ class DeviceConflictTest {
         try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + file); Statement statement = db.createStatement();
                 ResultSet rows = statement.executeQuery("PRAGMA user_version")) {
             rows.next();
-            assertThat(rows.getInt(1)).isEqualTo(7);
+            assertThat(rows.getInt(1)).isEqualTo(8);
         }
     }
 

@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,17 +68,19 @@ class NaturalKeyTest {
         }
     }
 
-    @Disabled("bug: a natural-key DUPLICATE is counted in SyncResult.conflicts() but neither stored in conflicts()"
-            + " nor told to conflictDetected, and the device's record vanishes silently (LocalStore.recordAnswers)")
     @Test
     void aCreateTheServerMatchedToAnExistingRecordIsToldToTheApp() throws Exception {
         List<String> told = new CopyOnWriteArrayList<>();
+        List<Conflict> conflicts = new CopyOnWriteArrayList<>();
+        List<Resolution> settled = new CopyOnWriteArrayList<>();
         try (Outpost phone = device("phone"); Outpost tablet = Outpost.open(OutpostConfig.builder().syncPolicy(SyncPolicy.MANUAL)
                 .storeFile(dir.resolve("tablet.db")).serverUrl(server.url())
                 .tokenProvider(TokenProvider.fixed(server.token("ann"))).listener(new OutpostListener() {
                     @Override
                     public void conflictDetected(Conflict conflict, Resolution settledBy) {
                         told.add(conflict.recordId());
+                        conflicts.add(conflict);
+                        settled.add(settledBy);
                     }
                 }).build())) {
             phone.put("calls", "from-phone", call(T, 60, "INBOUND"));
@@ -90,6 +91,12 @@ class NaturalKeyTest {
 
             assertThat(told).as("every conflict the result counts is told").hasSize(result.conflicts())
                     .containsExactly("from-tablet");
+            Conflict match = conflicts.get(0);
+            assertThat(match.remoteRecordId()).as("where the record went").isEqualTo("from-phone");
+            assertThat(match.remote()).isEqualTo(server.records("ann").get("calls/from-phone"));
+            assertThat(settled.get(0).kind()).isEqualTo(Resolution.Kind.SERVER);
+            assertThat(tablet.conflicts()).as("settled, nothing left for the app").isEmpty();
+            assertThat(tablet.list("calls")).extracting(LocalRecord::id).containsExactly("from-phone");
         }
     }
 

@@ -36,7 +36,8 @@ final class DeviceConflicts {
     static final int MAX_REQUEUES = 8;
 
     private static final String COLUMNS = "id, op_seq, op_id, collection, record_id, base, local, remote, remote_version, "
-            + "remote_deleted, local_hlc, remote_hlc, detected_at, status, awaiting_resolver, error, resolution, resolved_by";
+            + "remote_deleted, local_hlc, remote_hlc, detected_at, status, awaiting_resolver, error, resolution, resolved_by, "
+            + "remote_record_id";
 
     private final Statements statements;
     private final FieldCipher cipher;
@@ -49,17 +50,19 @@ final class DeviceConflicts {
     /** A conflict as stored; {@code status} OPEN or RESOLVED. */
     record Stored(String id, long opSeq, String opId, String collection, String recordId, ObjectNode base, ObjectNode local,
             ObjectNode remote, long remoteVersion, boolean remoteDeleted, String localHlc, String remoteHlc, long detectedAt,
-            String status, boolean awaitingResolver, String error, String resolution, String resolvedBy) {
+            String status, boolean awaitingResolver, String error, String resolution, String resolvedBy,
+            String remoteRecordId) {
 
         /** The conflict as the app sees it. */
         Conflict toConflict() {
             return new Conflict(id, collection, recordId, opId, copy(base), copy(local), copy(remote), remoteVersion,
-                    remoteDeleted, localHlc, remoteHlc, Instant.ofEpochMilli(detectedAt), error);
+                    remoteDeleted, localHlc, remoteHlc, Instant.ofEpochMilli(detectedAt), error,
+                    remoteRecordId == null ? recordId : remoteRecordId);
         }
 
         Stored withError(String reason) {
             return new Stored(id, opSeq, opId, collection, recordId, base, local, remote, remoteVersion, remoteDeleted,
-                    localHlc, remoteHlc, detectedAt, status, false, reason, resolution, resolvedBy);
+                    localHlc, remoteHlc, detectedAt, status, false, reason, resolution, resolvedBy, remoteRecordId);
         }
 
         ServerRecord remoteRecord() {
@@ -150,8 +153,8 @@ final class DeviceConflicts {
         PreparedStatement insert = statements.get(
                 "INSERT INTO conflicts (id, op_seq, op_id, collection, record_id, base, local, remote, remote_version, "
                         + "remote_deleted, local_hlc, remote_hlc, detected_at, status, awaiting_resolver, resolution, "
-                        + "resolved_by, requeued_op_id, error, resolved_at) "
-                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                        + "resolved_by, requeued_op_id, error, resolved_at, remote_record_id) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         insert.setString(1, conflict.id());
         insert.setLong(2, conflict.opSeq());
         insert.setString(3, conflict.opId());
@@ -172,6 +175,7 @@ final class DeviceConflicts {
         insert.setString(18, requeuedOpId);
         insert.setString(19, conflict.error());
         insert.setObject(20, resolvedAt);
+        insert.setString(21, conflict.remoteRecordId());
         insert.executeUpdate();
     }
 
@@ -270,7 +274,7 @@ final class DeviceConflicts {
                         object(collection, id, rows.getString(6)), object(collection, id, rows.getString(7)),
                         object(collection, id, rows.getString(8)), rows.getLong(9), rows.getInt(10) != 0,
                         rows.getString(11), rows.getString(12), rows.getLong(13), rows.getString(14), rows.getInt(15) != 0,
-                        rows.getString(16), rows.getString(17), rows.getString(18)));
+                        rows.getString(16), rows.getString(17), rows.getString(18), rows.getString(19)));
             }
         }
         return found;

@@ -80,7 +80,8 @@ public final class LocalStore implements AutoCloseable {
     private static final List<String> MIGRATIONS =
             List.of("V1__local_store.sql", "V2__retry_schedule.sql", "V3__fewer_pages_per_write.sql",
                     "V4__codec_and_retention.sql", "V5__device_conflicts.sql",
-                    "V6__server_state_stored_once.sql", "V7__ops_without_base.sql");
+                    "V6__server_state_stored_once.sql", "V7__ops_without_base.sql",
+                    "V8__conflict_remote_record_id.sql");
     static final int SCHEMA_VERSION = MIGRATIONS.size();
 
     private final Path file;
@@ -1366,7 +1367,7 @@ public final class LocalStore implements AutoCloseable {
         DeviceConflicts.Stored conflict = new DeviceConflicts.Stored(Ids.uuidV7(), op.seq(), op.opId(), op.collection(),
                 op.recordId(), base, DeviceConflicts.intended(op.type(), op.data(), beforeState),
                 server.deleted() ? null : server.data(), server.version(), server.deleted(), op.hlc(), server.hlc(), now,
-                "OPEN", false, null, null, null);
+                "OPEN", false, null, null, null, null);
         ConflictHandling current = handling;
         if (current.resolver(op.collection()) != null) {
             conflicts.insert(conflict, true, null, null, null, null);
@@ -1381,6 +1382,22 @@ public final class LocalStore implements AutoCloseable {
             decided = Resolution.useServer();
         }
         settle(conflict, true, decided, policy.name(), op.hlc(), now, settled);
+    }
+
+    /**
+     * Records, settled for the server at once, and tells the app of the answer to a CREATE the
+     * server matched by the collection's natural key to a record it already held under
+     * another id: the device's record gives way to the server's.
+     */
+    private void matchedByNaturalKey(PendingOp op, Row before, ServerRecord server, long now, List<Settled> settled)
+            throws SQLException {
+        RecordState beforeState = before == null ? null : before.server();
+        DeviceConflicts.Stored conflict = new DeviceConflicts.Stored(Ids.uuidV7(), op.seq(), op.opId(), op.collection(),
+                op.recordId(), null, DeviceConflicts.intended(op.type(), op.data(), beforeState),
+                server.deleted() ? null : server.data(), server.version(), server.deleted(), op.hlc(), server.hlc(), now,
+                "RESOLVED", false, null, null, null, server.recordId());
+        conflicts.insert(conflict, false, Resolution.Kind.SERVER.name(), "NATURAL_KEY", null, now);
+        settled.add(new Settled(conflict.toConflict(), Resolution.useServer()));
     }
 
     /** Whether the server's record already holds the device's change. */
@@ -1680,6 +1697,7 @@ public final class LocalStore implements AutoCloseable {
                 } else if (result.record() != null && !sameRecord(op, result.record())) {
                     // A natural-key duplicate: the server already holds this record under
                     // another id. The op's record gives way; the pull brings the server's.
+                    // The app is told, with both ids, once the op's row is finished below.
                     status = "CONFLICT";
                     conflicts++;
                 } else if (result.record() != null) {
@@ -1719,6 +1737,8 @@ public final class LocalStore implements AutoCloseable {
                         result.error() == null ? null : result.error().code() + ": " + result.error().message(), now);
                 if (status.equals("CONFLICT") && result.effectiveStatus() == OpStatus.CONFLICT && sameRecord(op, result.record())) {
                     settleOnDevice(op, row, result.record(), now, settled);
+                } else if (status.equals("CONFLICT")) {
+                    matchedByNaturalKey(op, row, result.record(), now, settled);
                 }
                 // Only a record's last op in the batch can give a later op its base: until it is
                 // answered, it is the record's first open op itself, and it was sent with one.
