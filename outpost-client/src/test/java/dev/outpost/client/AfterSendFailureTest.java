@@ -134,6 +134,11 @@ class AfterSendFailureTest {
             closed = socket.getLocalPort();
         }
         Outpost phone = phone(Transport.http(URI.create("http://127.0.0.1:" + closed), Duration.ofSeconds(5)));
+        assertTenSyncsOfflineAndNoAttemptCounted(phone);
+    }
+
+    /** Ten syncs, 20 s apart, of an op each: every one OFFLINE, and the op never counts an attempt. */
+    private void assertTenSyncsOfflineAndNoAttemptCounted(Outpost phone) throws OutpostException {
         phone.put("notes", POISON, "{}");
 
         for (int round = 0; round < 10; round++) {
@@ -169,18 +174,7 @@ class AfterSendFailureTest {
     void aCaptivePortalIsOfflineAndNeverCountsAnAttempt(Portal portal) throws Exception {
         unhelpful = new Unhelpful(portal.reply);
         Outpost phone = phone(Transport.http(unhelpful.uri(), Duration.ofSeconds(5)));
-        phone.put("notes", POISON, "{}");
-
-        for (int round = 0; round < 10; round++) {
-            SyncResult result = phone.sync();
-            assertThat(result.status()).isEqualTo(SyncResult.Status.OFFLINE);
-            assertThat(result.failure()).isEqualTo(OutpostException.Category.NETWORK);
-            clock.advance(Duration.ofSeconds(20));
-        }
-
-        assertThat(phone.deadLetters()).isEmpty();
-        assertThat(phone.ops(OpQuery.builder().build())).singleElement()
-                .satisfies(op -> assertThat(op.attempts()).isZero());
+        assertTenSyncsOfflineAndNoAttemptCounted(phone);
     }
 
     /**

@@ -159,22 +159,7 @@ class NaturalKeyMatchTest {
     }
 
     private PushResponse push(OutpostServer node, String token, String device, Operation op, CountDownLatch start) {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(node.url() + "/v1/push"))
-                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(Wire.write(new PushRequest(device, List.of(op))))).build();
-        try {
-            if (start != null) {
-                start.await();
-            }
-            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
-            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-            return Wire.read(response.body(), PushResponse.class);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return TestHttp.push(http, node, token, new PushRequest(device, List.of(op)), start);
     }
 
     private List<Change> pullAll(OutpostServer node, String token) {

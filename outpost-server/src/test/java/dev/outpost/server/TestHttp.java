@@ -1,11 +1,17 @@
 package dev.outpost.server;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.outpost.protocol.PushRequest;
+import dev.outpost.protocol.PushResponse;
+import dev.outpost.protocol.Wire;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.concurrent.CountDownLatch;
 
 /** HTTP for the server's tests: one request with a bearer token, answered as text. */
 final class TestHttp {
@@ -23,6 +29,28 @@ final class TestHttp {
             request.header("Content-Type", "application/json");
         }
         return send(http, request);
+    }
+
+    /**
+     * Pushes {@code batch} to {@code node} once {@code start} (if not null) opens, and reads the
+     * answer, which must be 200.
+     */
+    static PushResponse push(HttpClient http, OutpostServer node, String token, PushRequest batch, CountDownLatch start) {
+        if (start != null) {
+            try {
+                start.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        HttpResponse<String> response = send(http, node.url(), "POST", "/v1/push", token, Wire.write(batch));
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        try {
+            return Wire.read(response.body(), PushResponse.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Sends {@code request}, answered as text; an I/O failure is thrown unchecked. */
