@@ -15,6 +15,8 @@ import java.time.Instant;
  * @param recordId the record's id
  * @param type the op's type
  * @param data the op's payload (the record for CREATE, the merge patch for UPDATE), or null
+ *     (a DELETE; or a payload the store could not read back, reason {@code UNREADABLE_PAYLOAD…},
+ *     which a replay with new data replaces)
  * @param priority the op's priority
  * @param attempts how many times it reached the server
  * @param reason why it is dead, with the server's error code where there was one

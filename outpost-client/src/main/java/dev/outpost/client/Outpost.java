@@ -210,8 +210,10 @@ public final class Outpost implements AutoCloseable {
      *
      * @param data the record's fields; null-valued fields are dropped
      * @return the record as now stored
-     * @throws IllegalArgumentException if the collection or id is not valid, or the data nests
-     *     deeper than {@link Wire#MAX_RECORD_DEPTH}
+     * @throws IllegalArgumentException if the collection or id is not valid, the data nests
+     *     deeper than {@link Wire#MAX_RECORD_DEPTH}, or it holds a value the store could not read
+     *     back ({@link Wire#unreadable}: a string over 20,000,000 characters, a number over 1,000
+     *     digits, a field name over 50,000 characters)
      * @throws OutpostException STORAGE if it could not be saved; then nothing changed
      */
     public LocalRecord put(String collection, String id, ObjectNode data) throws OutpostException {
@@ -915,6 +917,10 @@ public final class Outpost implements AutoCloseable {
         if (depth > Wire.MAX_RECORD_DEPTH) {
             throw new IllegalArgumentException("the record nests " + depth + " levels; at most "
                     + Wire.MAX_RECORD_DEPTH + " are allowed");
+        }
+        String unreadable = Wire.unreadable(data);
+        if (unreadable != null) {
+            throw new IllegalArgumentException("the record holds " + unreadable + ", which the store could not read back");
         }
     }
 

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.util.Map;
 
 /**
  * The JSON form of protocol v1, shared by client and server so both read and write it alike.
@@ -94,6 +95,49 @@ public final class Wire {
             deepest = Math.max(deepest, depth(child));
         }
         return deepest + 1;
+    }
+
+    /**
+     * Why JSON written from {@code node} could not be read back by {@link #object} and the other
+     * readers here: a string, field name or number longer than the reader's limits (Jackson's
+     * {@code StreamReadConstraints}); null if it can be read. The writer has no such limits, so
+     * a value built in memory can exceed them.
+     */
+    public static String unreadable(JsonNode node) {
+        StreamReadConstraints limits = MAPPER.getFactory().streamReadConstraints();
+        if (node == null) {
+            return null;
+        }
+        if (node.isTextual()) {
+            int length = node.textValue().length();
+            return length > limits.getMaxStringLength() ? "a string of " + length + " characters (at most "
+                    + limits.getMaxStringLength() + " can be read)" : null;
+        }
+        if (node.isBigInteger() || node.isBigDecimal()) {
+            int length = node.asText().length();
+            return length > limits.getMaxNumberLength() ? "a number of " + length + " digits (at most "
+                    + limits.getMaxNumberLength() + " can be read)" : null;
+        }
+        if (node.isObject()) {
+            for (Map.Entry<String, JsonNode> field : node.properties()) {
+                if (field.getKey().length() > limits.getMaxNameLength()) {
+                    return "a field name of " + field.getKey().length() + " characters (at most "
+                            + limits.getMaxNameLength() + " can be read)";
+                }
+                String inside = unreadable(field.getValue());
+                if (inside != null) {
+                    return inside;
+                }
+            }
+        } else if (node.isArray()) {
+            for (JsonNode element : node) {
+                String inside = unreadable(element);
+                if (inside != null) {
+                    return inside;
+                }
+            }
+        }
+        return null;
     }
 
     /** Reads any JSON value as a tree. */

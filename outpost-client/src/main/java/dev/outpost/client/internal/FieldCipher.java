@@ -82,10 +82,15 @@ final class FieldCipher {
                 cipher = Base64.getDecoder().decode(text.substring(VERSION.length()));
             } catch (IllegalArgumentException e) {
                 throw new SecurityFailure("field " + field + " of " + collection + "/" + id
-                        + " is sealed in a form this version cannot read: " + e.getMessage(), e);
+                        + " is sealed in a form this version cannot read: " + e.getMessage(), e, true);
             }
             byte[] plain = decrypt(cipher, associated(collection, id, field), collection, id, field);
-            data.set(field, Wire.object("{\"v\":" + new String(plain, StandardCharsets.UTF_8) + "}").get("v"));
+            try {
+                data.set(field, Wire.object("{\"v\":" + new String(plain, StandardCharsets.UTF_8) + "}").get("v"));
+            } catch (IllegalArgumentException e) {
+                throw new SecurityFailure("field " + field + " of " + collection + "/" + id + " was opened but is not"
+                        + " readable JSON: " + e.getMessage(), e, true);
+            }
         }
         return data;
     }
@@ -113,7 +118,7 @@ final class FieldCipher {
         try {
             return aead().encrypt(plain, associated);
         } catch (GeneralSecurityException e) {
-            throw new SecurityFailure("a sensitive field could not be sealed: " + e.getMessage(), e);
+            throw new SecurityFailure("a sensitive field could not be sealed: " + e.getMessage(), e, false);
         }
     }
 
@@ -123,7 +128,7 @@ final class FieldCipher {
             return aead().decrypt(cipher, associated);
         } catch (GeneralSecurityException e) {
             throw new SecurityFailure("field " + field + " of " + collection + "/" + id + " could not be opened with the"
-                    + " configured key (a different key, or a damaged value): " + e.getMessage(), e);
+                    + " configured key (a different key, or a damaged value): " + e.getMessage(), e, true);
         }
     }
 
@@ -132,21 +137,32 @@ final class FieldCipher {
             try {
                 aead = keys.aead();
             } catch (GeneralSecurityException | IOException | RuntimeException e) {
-                throw new SecurityFailure("the key provider gave no key: " + e.getMessage(), e);
+                throw new SecurityFailure("the key provider gave no key: " + e.getMessage(), e, false);
             }
             if (aead == null) {
-                throw new SecurityFailure("the key provider returned no AEAD", null);
+                throw new SecurityFailure("the key provider returned no AEAD", null, false);
             }
         }
         return aead;
     }
 
-    /** Sealing or opening failed; becomes a STORAGE / KEY_UNAVAILABLE error. */
+    /**
+     * Sealing or opening failed; becomes a STORAGE / KEY_UNAVAILABLE error. {@link #damagedValue}
+     * tells a value that the key at hand cannot open (another key sealed it, or it is damaged:
+     * trying again will not help) from a key that could not be had at all (perhaps for now).
+     */
     static final class SecurityFailure extends java.sql.SQLException {
         private static final long serialVersionUID = 1L;
+        private final boolean damagedValue;
 
-        SecurityFailure(String message, Throwable cause) {
+        SecurityFailure(String message, Throwable cause, boolean damagedValue) {
             super(message, "KEY_UNAVAILABLE", cause);
+            this.damagedValue = damagedValue;
+        }
+
+        /** Whether the value itself cannot be opened with the key given, rather than no key being given. */
+        boolean damagedValue() {
+            return damagedValue;
         }
     }
 }

@@ -973,7 +973,8 @@ public final class LocalStore implements AutoCloseable {
                     int open = rows.getInt(4);
                     long syncedAt = rows.getLong(6);
                     records.add(new LocalRecord(collection, rows.getString(1),
-                            cipher.open(collection, rows.getString(1), Wire.object(rows.getString(2))),
+                            cipher.open(collection, rows.getString(1), Payloads.object(rows.getString(2),
+                                    "the stored data of " + collection + "/" + rows.getString(1))),
                             rows.getLong(3), rows.getInt(5) != 0 ? SyncState.CONFLICT
                                     : open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED,
                             rows.wasNull() ? null : java.time.Instant.ofEpochMilli(syncedAt)));
@@ -1585,11 +1586,15 @@ public final class LocalStore implements AutoCloseable {
         if (openConflictOn(collection, id)) {
             return SyncState.CONFLICT;
         }
-        List<OpQueue.OpenOp> open = queue.openChain(collection, id);
-        if (open.stream().anyMatch(op -> op.status().equals("DEAD"))) {
-            return SyncState.FAILED;
+        // The statuses alone: a record reads the same whether or not its ops' payloads can be read.
+        PreparedStatement select = statements.get("SELECT MAX(CASE status WHEN 'DEAD' THEN 2 ELSE 1 END) FROM ops "
+                + "WHERE collection = ? AND record_id = ? AND status IN ('PENDING', 'DEAD')");
+        select.setString(1, collection);
+        select.setString(2, id);
+        try (ResultSet rows = select.executeQuery()) {
+            int open = rows.next() ? rows.getInt(1) : 0;
+            return open == 2 ? SyncState.FAILED : open == 1 ? SyncState.PENDING : SyncState.SYNCED;
         }
-        return open.isEmpty() ? SyncState.SYNCED : SyncState.PENDING;
     }
 
     // ---- sync -----------------------------------------------------------------------------
@@ -2125,8 +2130,16 @@ public final class LocalStore implements AutoCloseable {
                     saveServer(change.collection(), change.recordId(), new RecordState(change.data(), change.deleted()),
                             change.version(), change.hlc(), now, row);
                     if (!row.server().deleted() && !change.deleted()) {
-                        queue.advanceDisjoint(change.collection(), change.recordId(), row.serverVersion(), row.server().data(),
-                                change.version(), change.data());
+                        try {
+                            queue.advanceDisjoint(change.collection(), change.recordId(), row.serverVersion(),
+                                    row.server().data(), change.version(), change.data());
+                        } catch (SQLException e) {
+                            if (!Payloads.undecodable(e)) {
+                                throw e;
+                            }
+                            // An op of the record cannot be read (dead-lettered with the reason at
+                            // its draw): its ops keep their bases, and the pull is stored.
+                        }
                     }
                     rebase(change.collection(), change.recordId());
                 }
@@ -2223,7 +2236,8 @@ public final class LocalStore implements AutoCloseable {
         }
 
         private RecordState state(String json, boolean deleted) throws SQLException {
-            return new RecordState(json == null ? null : cipher.open(collection, id, Wire.object(json)), deleted);
+            return new RecordState(json == null ? null
+                    : cipher.open(collection, id, Payloads.object(json, "the stored data of " + collection + "/" + id)), deleted);
         }
     }
 
@@ -2406,7 +2420,13 @@ public final class LocalStore implements AutoCloseable {
         select.setString(2, id);
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                open.add(new Object[] {OpType.valueOf(rows.getString(1)), Payloads.read(rows, 2, 3)});
+                Object data;
+                try {
+                    data = Payloads.read(rows, 2, 3);
+                } catch (Payloads.Unreadable e) {
+                    data = e;
+                }
+                open.add(new Object[] {OpType.valueOf(rows.getString(1)), data});
             }
         }
         if (open.isEmpty()) {
@@ -2433,7 +2453,23 @@ public final class LocalStore implements AutoCloseable {
         }
         RecordState state = row.server();
         for (Object[] op : open) {
-            state = state.after((OpType) op[0], cipher.open(collection, id, (ObjectNode) op[1]));
+            if (op[1] instanceof SQLException undecodable) {
+                // Dead-lettered at its draw with the reason: it cannot be applied, and must not
+                // keep every pull that touches its record from being stored.
+                LOG.warn("an open op of {}/{} is left out of its view: {}", collection, id, undecodable.getMessage());
+                continue;
+            }
+            ObjectNode data;
+            try {
+                data = cipher.open(collection, id, (ObjectNode) op[1]);
+            } catch (SQLException e) {
+                if (!Payloads.undecodable(e)) {
+                    throw e;
+                }
+                LOG.warn("an open op of {}/{} is left out of its view: {}", collection, id, e.getMessage());
+                continue;
+            }
+            state = state.after((OpType) op[0], data);
         }
         saveLocal(collection, id, state);
     }

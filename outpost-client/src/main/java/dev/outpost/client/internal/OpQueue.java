@@ -383,17 +383,44 @@ final class OpQueue {
         select.setLong(2, now);
         select.setString(3, inFlight);
         Deque<Candidate> pool = new ArrayDeque<>();
+        Map<Long, String> undecodable = new HashMap<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
                 long base = rows.getLong(6);
                 Long storedBase = rows.wasNull() ? null : base;
-                ObjectNode data = cipher.open(rows.getString(3), rows.getString(4), Payloads.read(rows, 7, 9));
+                ObjectNode data;
+                try {
+                    data = cipher.open(rows.getString(3), rows.getString(4), Payloads.read(rows, 7, 9));
+                } catch (SQLException e) {
+                    if (!Payloads.undecodable(e)) {
+                        throw e;
+                    }
+                    undecodable.put(rows.getLong(1), e.getMessage());
+                    continue;
+                }
                 pool.add(new Candidate(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getString(4),
                         OpType.valueOf(rows.getString(5)), storedBase, data,
                         rows.getString(8), priority));
             }
         }
+        for (Map.Entry<Long, String> op : undecodable.entrySet()) {
+            deadUnread(op.getKey(), op.getValue(), now);
+        }
         return pool;
+    }
+
+    /**
+     * Dead-letters an op whose stored payload cannot be decoded, so it holds back only the later
+     * ops of its record, not every draw; the app replays it with new data or discards it.
+     */
+    private void deadUnread(long seq, String why, long now) throws SQLException {
+        PreparedStatement update = statements.get(
+            "UPDATE ops SET status = 'DEAD', last_error = ?, finished_at = ? WHERE seq = ? AND status = 'PENDING'");
+        update.setString(1, "UNREADABLE_PAYLOAD: the op could not be read back from the store, so it is not sent ("
+                + why + "); replay it with new data or discard it");
+        update.setLong(2, now);
+        update.setLong(3, seq);
+        update.executeUpdate();
     }
 
     /**
@@ -632,7 +659,15 @@ final class OpQueue {
         List<DeadLetter> letters = new ArrayList<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                ObjectNode data = cipher.open(rows.getString(2), rows.getString(3), Payloads.read(rows, 5, 11));
+                ObjectNode data;
+                try {
+                    data = cipher.open(rows.getString(2), rows.getString(3), Payloads.read(rows, 5, 11));
+                } catch (SQLException e) {
+                    if (!Payloads.undecodable(e)) {
+                        throw e;
+                    }
+                    data = null; // the reason says why; the app replays it with new data or discards it
+                }
                 letters.add(new DeadLetter(rows.getString(1), rows.getString(2), rows.getString(3),
                         OpType.valueOf(rows.getString(4)), data,
                         Priority.valueOf(rows.getString(6)), rows.getInt(7), rows.getString(8),

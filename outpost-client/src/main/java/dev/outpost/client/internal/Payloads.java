@@ -52,15 +52,56 @@ final class Payloads {
         }
     }
 
-    /** Reads the payload of column {@code dataColumn} stored with the codec in {@code codecColumn}. */
+    /**
+     * Reads the payload of column {@code dataColumn} stored with the codec in {@code codecColumn}.
+     *
+     * @throws Unreadable if the stored value cannot be decoded (a damaged compressed payload,
+     *     JSON the reader refuses); other {@link SQLException}s are failures of the database
+     */
     static ObjectNode read(ResultSet rows, int dataColumn, int codecColumn) throws SQLException {
         int codec = rows.getInt(codecColumn);
         if (codec == DEFLATE) {
             byte[] bytes = rows.getBytes(dataColumn);
-            return bytes == null ? null : Wire.object(new String(inflate(bytes), StandardCharsets.UTF_8));
+            return bytes == null ? null : object(new String(inflate(bytes), StandardCharsets.UTF_8), "an op payload");
+        }
+        if (codec != JSON) {
+            throw new Unreadable("an op payload is stored with codec " + codec + ", which this version does not know", null);
         }
         String json = rows.getString(dataColumn);
-        return json == null ? null : Wire.object(json);
+        return json == null ? null : object(json, "an op payload");
+    }
+
+    /**
+     * Parses stored JSON text ({@code what} names it in the error).
+     *
+     * @throws Unreadable if the reader refuses it
+     */
+    static ObjectNode object(String json, String what) throws Unreadable {
+        try {
+            return Wire.object(json);
+        } catch (IllegalArgumentException e) {
+            throw new Unreadable(what + " cannot be read back from the store: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Whether {@code e} says a stored value cannot be decoded (its row is damaged, or sealed
+     * under another key) rather than that the database or the key provider failed.
+     */
+    static boolean undecodable(SQLException e) {
+        return e instanceof Unreadable || e instanceof FieldCipher.SecurityFailure failure && failure.damagedValue();
+    }
+
+    /**
+     * A stored value that cannot be decoded, as opposed to a failure of the database: the row
+     * is damaged (or was written past the reader's limits), and reading it again will not help.
+     */
+    static final class Unreadable extends SQLException {
+        private static final long serialVersionUID = 1L;
+
+        Unreadable(String message, Throwable cause) {
+            super(message, "UNREADABLE", cause);
+        }
     }
 
     static byte[] deflate(byte[] input) {
@@ -79,7 +120,7 @@ final class Payloads {
         }
     }
 
-    static byte[] inflate(byte[] input) throws SQLException {
+    static byte[] inflate(byte[] input) throws Unreadable {
         Inflater inflater = new Inflater();
         try {
             inflater.setInput(input);
@@ -88,13 +129,13 @@ final class Payloads {
             while (!inflater.finished()) {
                 int n = inflater.inflate(buffer);
                 if (n == 0 && (inflater.needsInput() || inflater.needsDictionary())) {
-                    throw new SQLException("a compressed op payload is truncated");
+                    throw new Unreadable("a compressed op payload is truncated", null);
                 }
                 out.write(buffer, 0, n);
             }
             return out.toByteArray();
         } catch (DataFormatException e) {
-            throw new SQLException("a compressed op payload is corrupt: " + e.getMessage(), e);
+            throw new Unreadable("a compressed op payload is corrupt: " + e.getMessage(), e);
         } finally {
             inflater.end();
         }
