@@ -7,13 +7,9 @@ import com.google.crypto.tink.RegistryConfiguration;
 import com.google.crypto.tink.TinkJsonProtoKeysetFormat;
 import com.google.crypto.tink.aead.AeadConfig;
 import com.google.crypto.tink.aead.PredefinedAeadParameters;
+import dev.outpost.client.internal.KeysetFiles;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 
 /**
@@ -32,34 +28,17 @@ public interface KeyProvider {
 
     /**
      * The default: an AES-256-GCM keyset kept as JSON in {@code file}, created on first use
-     * with owner-only permissions. Whoever can read the file can read the sealed fields, so it
-     * belongs in the app's private data directory.
+     * with owner-only permissions. The new keyset is written whole and fsynced before it
+     * takes the file's name, so a crash cannot leave half a keyset; an empty file counts as
+     * none, and a file that holds a keyset is never replaced. Whoever can read the file can
+     * read the sealed fields, so it belongs in the app's private data directory.
      */
     static KeyProvider keysetFile(Path file) {
         return () -> {
             AeadConfig.register();
-            if (!Files.exists(file)) {
-                KeysetHandle fresh = KeysetHandle.generateNew(PredefinedAeadParameters.AES256_GCM);
-                byte[] json = TinkJsonProtoKeysetFormat.serializeKeyset(fresh, InsecureSecretKeyAccess.get())
-                        .getBytes(StandardCharsets.UTF_8);
-                Path parent = file.toAbsolutePath().getParent();
-                if (parent != null) {
-                    Files.createDirectories(parent);
-                }
-                try {
-                    Files.createFile(file);
-                    try {
-                        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-                    } catch (UnsupportedOperationException e) {
-                        // Not a POSIX file system: the directory's permissions protect the file.
-                    }
-                    Files.write(file, json, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
-                } catch (FileAlreadyExistsException e) {
-                    // Another opener created it first; read theirs.
-                }
-            }
-            KeysetHandle handle = TinkJsonProtoKeysetFormat.parseKeyset(
-                    Files.readString(file, StandardCharsets.UTF_8), InsecureSecretKeyAccess.get());
+            String json = KeysetFiles.readOrCreate(file, () -> TinkJsonProtoKeysetFormat.serializeKeyset(
+                    KeysetHandle.generateNew(PredefinedAeadParameters.AES256_GCM), InsecureSecretKeyAccess.get()));
+            KeysetHandle handle = TinkJsonProtoKeysetFormat.parseKeyset(json, InsecureSecretKeyAccess.get());
             return handle.getPrimitive(RegistryConfiguration.get(), Aead.class);
         };
     }

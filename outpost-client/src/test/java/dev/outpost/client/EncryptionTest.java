@@ -101,6 +101,36 @@ class EncryptionTest {
     }
 
     @Test
+    void anEmptyKeysetFileLeftByACrashedCreationCountsAsNoKeyset() throws Exception {
+        Path file = dir.resolve("crashed.db");
+        Path keyset = dir.resolve("crashed.db.keyset.json");
+        Files.createFile(keyset);
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            outpost.put("calls", "c1", "{\"number\":\"" + SECRET_NUMBER + "\"}");
+            assertThat(outpost.get("calls", "c1").orElseThrow().data().get("number").asText()).isEqualTo(SECRET_NUMBER);
+        }
+        assertThat(Files.size(keyset)).isPositive();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(keyset))).isEqualTo("rw-------");
+        try (var names = Files.list(dir)) {
+            assertThat(names.map(path -> path.getFileName().toString())).as("no temporary keyset left behind")
+                    .noneMatch(name -> name.endsWith(".new"));
+        }
+        try (Outpost outpost = Outpost.open(config(file).build())) {
+            assertThat(outpost.get("calls", "c1").orElseThrow().data().get("number").asText())
+                    .as("the keyset written is the one read again").isEqualTo(SECRET_NUMBER);
+        }
+    }
+
+    @Test
+    void aKeysetFileThatHoldsAKeysetIsNeverReplaced() throws Exception {
+        Path keyset = dir.resolve("shared.keyset.json");
+        KeyProvider.keysetFile(keyset).aead();
+        byte[] first = Files.readAllBytes(keyset);
+        KeyProvider.keysetFile(keyset).aead();
+        assertThat(Files.readAllBytes(keyset)).isEqualTo(first);
+    }
+
+    @Test
     void aStoreReadWithAnotherKeyFailsWithAKeyErrorAndShowsNothing() throws Exception {
         Path file = dir.resolve("keyed.db");
         try (Outpost outpost = Outpost.open(config(file).build())) {
