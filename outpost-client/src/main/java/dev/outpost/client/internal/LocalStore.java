@@ -118,6 +118,12 @@ public final class LocalStore implements AutoCloseable {
     private volatile boolean mayHaveOpenConflicts = true;
     /** False only when no conflict waits for a resolver. */
     private volatile boolean mayAwaitResolver = true;
+    /**
+     * Whether SQLite reported the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB) after the open.
+     * The session marker then outlives {@link #close()}, so the next open runs the full
+     * integrity check and recovers, however large the store.
+     */
+    private volatile boolean damageSeen;
 
     private LocalStore(Path file, Clock clock, Connection db, Statements statements, String deviceId, Hlc hlc,
             QueueSettings settings, StorageSettings storage, boolean inMemory) {
@@ -182,7 +188,7 @@ public final class LocalStore implements AutoCloseable {
             backups = StoreFiles.backups(storage.backupDirectory());
         } catch (IOException e) {
             if (!storage.memoryOnlyFallback()) {
-                throw storage("the local store " + file + " is damaged (" + damaged.getMessage()
+                throw openFailure("the local store " + file + " is damaged (" + damaged.getMessage()
                         + ") and could not be moved aside: " + e.getMessage(), e);
             }
             return openInMemory(file, clock, settings, storage, "the store file is damaged and could not be moved aside");
@@ -216,7 +222,7 @@ public final class LocalStore implements AutoCloseable {
             LOG.warn(store.report.message());
             return store;
         } catch (Damaged e) {
-            throw storage("a new store at " + file + " could not be created: " + e.getMessage(), e);
+            throw openFailure("a new store at " + file + " could not be created: " + e.getMessage(), e);
         }
     }
 
@@ -248,7 +254,7 @@ public final class LocalStore implements AutoCloseable {
             LOG.error(store.report.message());
             return store;
         } catch (SQLException e) {
-            throw storage("neither the store file " + file + " nor memory could hold the store: " + e.getMessage(), e);
+            throw openFailure("neither the store file " + file + " nor memory could hold the store: " + e.getMessage(), e);
         }
     }
 
@@ -276,13 +282,13 @@ public final class LocalStore implements AutoCloseable {
             if (isDamage(e)) {
                 throw new Damaged(e.getMessage(), e);
             }
-            throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
+            throw openFailure("cannot open the local store " + file + ": " + e.getMessage(), e);
         } catch (Damaged | OutpostException e) {
             closeQuietly(db);
             throw e;
         } catch (IOException e) {
             closeQuietly(db);
-            throw storage("cannot open the local store " + file + ": " + e.getMessage(), e);
+            throw openFailure("cannot open the local store " + file + ": " + e.getMessage(), e);
         }
     }
 
@@ -420,6 +426,11 @@ public final class LocalStore implements AutoCloseable {
         if (inMemory) {
             throw new OutpostException(Category.STORAGE, "MEMORY_ONLY", "the store lives in memory only, so there is nothing"
                     + " on disk to back up; " + report.message());
+        }
+        if (damageSeen) {
+            // A copy of damaged pages would push a good backup out of those kept.
+            throw new OutpostException(Category.STORAGE, "STORE_DAMAGED", "the local store " + file + " met damage since it"
+                    + " was opened, so no backup is taken; the next open checks it and restores a backup if it must");
         }
         BackupInfo info;
         try (Connection source = DriverManager.getConnection("jdbc:sqlite:" + file, connectionProperties())) {
@@ -2516,9 +2527,24 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    private static OutpostException storage(String message, Exception cause) {
+    private static OutpostException openFailure(String message, Exception cause) {
         return new OutpostException(Category.STORAGE,
                 cause instanceof FieldCipher.SecurityFailure ? "KEY_UNAVAILABLE" : "STORAGE_FAILURE", message, cause);
+    }
+
+    /** A STORAGE failure of the open store; damage it reveals is remembered for the next open's check. */
+    private OutpostException storage(String message, Exception cause) {
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && isDamage(sql)) {
+                if (!damageSeen) {
+                    damageSeen = true;
+                    LOG.error("the local store {} is damaged ({}); the next open checks it and restores a backup if it"
+                            + " must", file, sql.getMessage());
+                }
+                break;
+            }
+        }
+        return openFailure(message, cause);
     }
 
     private static void closeQuietly(Connection connection) {
@@ -2534,8 +2560,10 @@ public final class LocalStore implements AutoCloseable {
     @Override
     public synchronized void close() {
         try {
-            try (PreparedStatement delete = db.prepareStatement("DELETE FROM meta WHERE key = 'session'")) {
-                delete.executeUpdate();
+            if (!damageSeen) {
+                try (PreparedStatement delete = db.prepareStatement("DELETE FROM meta WHERE key = 'session'")) {
+                    delete.executeUpdate();
+                }
             }
             putMeta(statements, "hlc", hlc.last());
             commit();
