@@ -538,10 +538,12 @@ public final class OutpostConfig {
         }
 
         /**
-         * The most bytes the store file may grow to. A write that would grow it past the quota
-         * fails with a QUOTA error and changes nothing; writes that do not grow the store (such
-         * as deletes) still go. Default: {@link #DEFAULT_STORAGE_QUOTA} (100 MiB, the seeds'
-         * {@code storageQuotaMB: 100}). At least 64 KiB.
+         * The most bytes the store may grow to: its file and its write-ahead log (backups not
+         * counted; a smaller quota makes the log's checkpoints more frequent). A write that
+         * would grow it past the quota fails with a QUOTA error and changes nothing; writes that
+         * do not grow the store (such as deletes) still go. Default:
+         * {@link #DEFAULT_STORAGE_QUOTA} (100 MiB, the seeds' {@code storageQuotaMB: 100}). At
+         * least 64 KiB.
          */
         public Builder storageQuota(long bytes) {
             if (bytes < 64 * 1024) {

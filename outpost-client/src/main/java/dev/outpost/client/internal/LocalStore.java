@@ -273,6 +273,7 @@ public final class LocalStore implements AutoCloseable {
                 // Commits append to the WAL without waiting for the disk; a durable commit then
                 // forces the WAL itself (see syncThrough), as synchronous=FULL would inside the commit.
                 statement.execute("PRAGMA synchronous = NORMAL");
+                limitLog(statement, settings.quotaBytes());
             }
             migrate(db, file);
             checkIntegrity(db, file);
@@ -291,6 +292,30 @@ public final class LocalStore implements AutoCloseable {
             throw openFailure("cannot open the local store " + file + ": " + e.getMessage(), e);
         }
     }
+
+    /** SQLite's own checkpoint size, in pages: the WAL is rewritten from its start once it has grown past it. */
+    private static final int CHECKPOINT_PAGES = 1000;
+
+    /**
+     * Bounds the WAL, which the quota counts: checkpoints come after {@link #CHECKPOINT_PAGES}
+     * pages, or after an eighth of a smaller quota; and a WAL that a large transaction or a
+     * long read grew past twice that is cut back to it when it is next rewritten from its
+     * start. Below that size the WAL is never cut, so its forces stay of the faster kind that
+     * records no new file size (docs/BENCHMARKS.md).
+     */
+    private static void limitLog(Statement statement, long quotaBytes) throws SQLException {
+        long pageSize;
+        try (ResultSet rows = statement.executeQuery("PRAGMA page_size")) {
+            rows.next();
+            pageSize = rows.getLong(1);
+        }
+        long pages = Math.max(4, Math.min(CHECKPOINT_PAGES, quotaBytes / 8 / pageSize));
+        statement.execute("PRAGMA wal_autocheckpoint = " + pages);
+        statement.execute("PRAGMA journal_size_limit = " + 2 * pages * (pageSize + WAL_FRAME_HEADER));
+    }
+
+    /** Bytes before each page in the WAL. */
+    private static final int WAL_FRAME_HEADER = 24;
 
     private static Properties connectionProperties() {
         Properties properties = new Properties();
@@ -761,14 +786,29 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** Refuses writes that grew the store past its quota; they are then rolled back. */
+    /** Refuses writes that grew the store (its pages and its WAL) past its quota; they are then rolled back. */
     private void checkQuota(long pagesBefore, List<LocalWrite> writes) throws SQLException, OutpostException {
         long pagesAfter = pages();
-        long bytes = pagesAfter * pageSize();
-        if (pagesAfter > pagesBefore && bytes > settings.quotaBytes()) {
+        if (pagesAfter <= pagesBefore) {
+            return;
+        }
+        long bytes = pagesAfter * pageSize() + walBytes();
+        if (bytes > settings.quotaBytes()) {
             throw new OutpostException(Category.QUOTA, "STORAGE_QUOTA_EXCEEDED", writes.size() + " write(s), the first to "
                     + writes.get(0).collection() + "/" + writes.get(0).id() + ", would grow the store " + file + " to "
                     + bytes + " bytes, past its quota of " + settings.quotaBytes() + " bytes; nothing was written");
+        }
+    }
+
+    /** The size of the store's WAL file, 0 if it has none. */
+    private long walBytes() {
+        if (inMemory) {
+            return 0;
+        }
+        try {
+            return Files.size(file.resolveSibling(file.getFileName() + "-wal"));
+        } catch (IOException e) {
+            return 0;
         }
     }
 

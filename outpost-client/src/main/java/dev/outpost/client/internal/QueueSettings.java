@@ -13,7 +13,7 @@ import java.util.random.RandomGenerator;
  * @param coalescing whether unsent UPDATEs fold into the op before them
  * @param random the source of retry jitter
  * @param retention how long finished ops and dead letters are kept
- * @param quotaBytes the most bytes the store file may grow to; {@link Long#MAX_VALUE} for no quota
+ * @param quotaBytes the most bytes the store file and its WAL may grow to; {@link Long#MAX_VALUE} for no quota
  */
 public record QueueSettings(RetryPolicy retry, int[] weights, boolean coalescing, RandomGenerator random,
         Duration retention, long quotaBytes) {
