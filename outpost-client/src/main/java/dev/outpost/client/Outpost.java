@@ -760,6 +760,10 @@ public final class Outpost implements AutoCloseable {
                         }
                     });
             lastSync = result;
+            OutpostException pastQuota = store.quotaPassedByPull();
+            if (pastQuota != null) {
+                tell(listener -> listener.quotaExceeded(pastQuota));
+            }
             if (result.dead() > 0 && !listeners.isEmpty()) {
                 java.util.Set<String> known = new java.util.HashSet<>();
                 deadBefore.forEach(letter -> known.add(letter.opId()));

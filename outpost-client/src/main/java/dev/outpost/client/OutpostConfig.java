@@ -541,7 +541,9 @@ public final class OutpostConfig {
          * The most bytes the store may grow to: its file and its write-ahead log (backups not
          * counted; a smaller quota makes the log's checkpoints more frequent). A write that
          * would grow it past the quota fails with a QUOTA error and changes nothing; writes that
-         * do not grow the store (such as deletes) still go. Default:
+         * do not grow the store (such as deletes) still go. A pull stores the server's changes
+         * whatever their size, and tells {@link OutpostListener#quotaExceeded} if they took the
+         * store past the quota. Default:
          * {@link #DEFAULT_STORAGE_QUOTA} (100 MiB, the seeds' {@code storageQuotaMB: 100}). At
          * least 64 KiB.
          */

@@ -20,7 +20,11 @@ package dev.outpost.client;
  */
 public interface OutpostListener {
 
-    /** A write was refused because it would grow the store past its quota; nothing was written. */
+    /**
+     * The store passed its quota: a write was refused because it would grow the store past it
+     * (nothing was written), or a pull of the server's changes, which is always stored, grew
+     * the store past it (told once per such sync, after the sync ends).
+     */
     default void quotaExceeded(OutpostException error) {
     }
 

@@ -124,6 +124,8 @@ public final class LocalStore implements AutoCloseable {
      * integrity check and recovers, however large the store.
      */
     private volatile boolean damageSeen;
+    /** Set when a pulled page grew the store past its quota; see {@link #quotaPassedByPull()}. */
+    private OutpostException pulledPastQuota;
 
     private LocalStore(Path file, Clock clock, Connection db, Statements statements, String deviceId, Hlc hlc,
             QueueSettings settings, StorageSettings storage, boolean inMemory) {
@@ -809,6 +811,38 @@ public final class LocalStore implements AutoCloseable {
             return Files.size(file.resolveSibling(file.getFileName() + "-wal"));
         } catch (IOException e) {
             return 0;
+        }
+    }
+
+    /**
+     * A QUOTA error if the last pull grew the store past its quota, once for each pull that
+     * did; null otherwise. A pull is stored whatever its size (refusing the server's changes
+     * would stop the sync for good), so its passing the quota is told, not thrown.
+     */
+    public synchronized OutpostException quotaPassedByPull() {
+        OutpostException passed = pulledPastQuota;
+        pulledPastQuota = null;
+        return passed;
+    }
+
+    /** After a pulled page was committed: notes whether it grew the store past its quota. */
+    private void notePullPastQuota(long pagesBefore, int changes) {
+        long bytes;
+        try {
+            long pagesAfter = pages();
+            if (pagesAfter <= pagesBefore) {
+                return;
+            }
+            bytes = pagesAfter * pageSize() + walBytes();
+        } catch (SQLException e) {
+            // The page is committed; a size that cannot be read is left for the next write's check.
+            return;
+        }
+        if (bytes > settings.quotaBytes()) {
+            pulledPastQuota = new OutpostException(Category.QUOTA, "STORAGE_QUOTA_EXCEEDED", "a pull of " + changes
+                    + " change(s) grew the store " + file + " to " + bytes + " bytes, past its quota of "
+                    + settings.quotaBytes() + " bytes; the changes were stored, and local writes that grow the store"
+                    + " are refused");
         }
     }
 
@@ -2117,6 +2151,7 @@ public final class LocalStore implements AutoCloseable {
         long now = clock.millis();
         int applied = 0;
         try {
+            long pagesBefore = settings.quotaBytes() == Long.MAX_VALUE ? 0 : pages();
             Map<String, List<String>> idsByCollection = new LinkedHashMap<>();
             Map<String, List<String>> ownIdsByCollection = new LinkedHashMap<>();
             for (PulledPage.Pulled change : changes) {
@@ -2200,6 +2235,9 @@ public final class LocalStore implements AutoCloseable {
             putMeta(statements, "hlc", hlc.last());
             commitRecoverable();
             lastPageAllNew = allNew;
+            if (settings.quotaBytes() != Long.MAX_VALUE) {
+                notePullPastQuota(pagesBefore, changes.size());
+            }
             return applied;
         } catch (SQLException e) {
             rollback(e);
