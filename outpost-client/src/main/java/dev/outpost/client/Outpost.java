@@ -71,13 +71,16 @@ public final class Outpost implements AutoCloseable {
     }
 
     /**
-     * Opens the local store, creating it and this device's id on first use.
+     * Opens the local store, creating it and this device's id on first use. A store file is
+     * open in one place at a time: it holds a lock (the file {@code <store file>.lock} beside
+     * it) until {@link #close()} or the end of the process.
      *
      * @throws OutpostException STORAGE if the file cannot be opened or was written by a newer
-     *     Outpost; VALIDATION {@code SCOPE_CHANGED} if a collection holding records on this device
-     *     was moved to another scope ({@link OutpostConfig.Builder#sharedScope}); an exception
-     *     the app's {@link NetworkMonitor} throws from {@code subscribe} or {@code start} is
-     *     thrown as it is, after the store was closed
+     *     Outpost; STORAGE {@code STORE_IN_USE} if another Outpost, in this process or another,
+     *     has it open; VALIDATION {@code SCOPE_CHANGED} if a collection holding records on this
+     *     device was moved to another scope ({@link OutpostConfig.Builder#sharedScope}); an
+     *     exception the app's {@link NetworkMonitor} throws from {@code subscribe} or
+     *     {@code start} is thrown as it is, after the store was closed
      */
     public static Outpost open(OutpostConfig config) throws OutpostException {
         Objects.requireNonNull(config, "config");

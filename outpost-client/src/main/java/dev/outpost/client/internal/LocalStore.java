@@ -124,6 +124,8 @@ public final class LocalStore implements AutoCloseable {
      * integrity check and recovers, however large the store.
      */
     private volatile boolean damageSeen;
+    /** Keeps the file to this store from open to close; null for a store in memory. */
+    private StoreLock lock;
     /** Set when a pulled page grew the store past its quota; see {@link #quotaPassedByPull()}. */
     private OutpostException pulledPastQuota;
 
@@ -160,8 +162,40 @@ public final class LocalStore implements AutoCloseable {
      * Opens the store at {@code file}, creating it (and a device id) on first use. A damaged
      * file is moved aside and the newest usable backup restored (or a new store begun); if no
      * file storage works, the store lives in memory. {@link #report()} says which happened.
+     * A file that another open store holds, in this process or another, is refused
+     * (STORE_IN_USE), see {@link StoreLock}.
      */
     public static LocalStore open(Path file, Clock clock, QueueSettings settings, StorageSettings storage)
+            throws OutpostException {
+        StoreLock lock;
+        try {
+            lock = StoreLock.tryAcquire(file);
+        } catch (IOException e) {
+            if (!storage.memoryOnlyFallback()) {
+                throw openFailure("cannot lock the local store " + file + ": " + e.getMessage(), e);
+            }
+            return openInMemory(file, clock, settings, storage, "its lock file could not be made: " + e.getMessage());
+        }
+        if (lock == null) {
+            throw new OutpostException(Category.STORAGE, "STORE_IN_USE", "the local store " + file + " is open already,"
+                    + " in this process or another (it holds " + StoreLock.fileOf(file) + "); close that one first");
+        }
+        LocalStore store;
+        try {
+            store = openLocked(file, clock, settings, storage);
+        } catch (OutpostException | RuntimeException | Error e) {
+            lock.close();
+            throw e;
+        }
+        if (store.inMemory) {
+            lock.close();
+        } else {
+            store.lock = lock;
+        }
+        return store;
+    }
+
+    private static LocalStore openLocked(Path file, Clock clock, QueueSettings settings, StorageSettings storage)
             throws OutpostException {
         try {
             LocalStore store = openFile(file, clock, settings, storage);
@@ -2660,5 +2694,9 @@ public final class LocalStore implements AutoCloseable {
         }
         statements.close();
         closeQuietly(db);
+        if (lock != null) {
+            lock.close();
+            lock = null;
+        }
     }
 }
