@@ -16,8 +16,9 @@ import java.time.Duration;
  * counts itself offline and does not count an attempt against the ops. Once the
  * request may have gone out, a connection that breaks or an answer that does not come in time
  * is SERVER, like a 5xx: the server was reached, and an op that makes it hang or drop the
- * connection is narrowed down and in the end dead-lettered rather than taken for a network that
- * is away. AUTH on HTTP 401, VALIDATION on other 4xx answers with the server's error code, and
+ * connection is narrowed down and waits out backoffs alone rather than holding back the queue;
+ * as a link that drops mid-request looks the same, it counts no attempt and is never
+ * dead-lettered for it. AUTH on HTTP 401, VALIDATION on other 4xx answers with the server's error code, and
  * SERVER (retried) on 5xx, 408, 429 or an answer that is not protocol v1, with the wait a
  * Retry-After header asks for ({@link OutpostException#retryAfter()}; a push failure that
  * carries one holds every push until then).

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -59,7 +61,13 @@ class UnreadableOpTest {
 
     @Test
     void anOpWhosePayloadIsPastTheReadersLimitsIsDeadLetteredAndTheOthersSync() throws Exception {
-        try (Outpost phone = Outpost.open(config("phone.db").build())) {
+        List<DeadLetter> told = new CopyOnWriteArrayList<>();
+        try (Outpost phone = Outpost.open(config("phone.db").listener(new OutpostListener() {
+            @Override
+            public void deadLettered(DeadLetter letter) {
+                told.add(letter);
+            }
+        }).build())) {
             phone.put("notes", "bad", "{\"title\":\"one\"}");
             phone.put("notes", "good", "{\"title\":\"two\"}");
             sql("phone.db", "UPDATE ops SET data = ? WHERE record_id = 'bad'", "{\"n\":" + TOO_LONG_NUMBER + "}");
@@ -75,6 +83,10 @@ class UnreadableOpTest {
                         .contains("replay it with new data or discard it");
             });
             assertThat(phone.get("notes", "bad").orElseThrow().state()).isEqualTo(SyncState.FAILED);
+            assertThat(told).as("the app is told").extracting(DeadLetter::recordId).containsExactly("bad");
+            phone.update("notes", "bad", "{\"tag\":\"later\"}");
+            assertThat(phone.ops(OpQuery.builder().record("notes", "bad").states(OpState.PENDING).build()))
+                    .as("a later write of the record waits behind the dead op").hasSize(1);
 
             phone.put("notes", "good", "{\"title\":\"two again\"}");
             assertThat(phone.sync().status()).as("later draws go on").isEqualTo(SyncResult.Status.COMPLETED);

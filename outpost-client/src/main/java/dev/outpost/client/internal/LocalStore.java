@@ -273,9 +273,12 @@ public final class LocalStore implements AutoCloseable {
             forceThrough(commitUnsynced());
         } catch (SQLException e) {
             rollback(e);
+            // The failure first, so damage it reports is seen before the close, which then
+            // keeps the marker that makes the next open check the store again.
+            OutpostException failure = storage("the store " + file + " was restored from a backup, but its ops could not"
+                    + " be marked as possibly sent: " + e.getMessage(), e);
             close();
-            throw storage("the store " + file + " was restored from a backup, but its ops could not be marked as"
-                    + " possibly sent: " + e.getMessage(), e);
+            throw failure;
         }
     }
 
@@ -2692,11 +2695,14 @@ public final class LocalStore implements AutoCloseable {
                 }
             }
         }
-        statements.close();
-        closeQuietly(db);
-        if (lock != null) {
-            lock.close();
-            lock = null;
+        try {
+            statements.close();
+            closeQuietly(db);
+        } finally {
+            if (lock != null) {
+                lock.close();
+                lock = null;
+            }
         }
     }
 }

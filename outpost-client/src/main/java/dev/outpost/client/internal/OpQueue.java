@@ -61,7 +61,8 @@ final class OpQueue {
 
     /**
      * An op of a record's open chain (pending or dead), as stored; {@code base} is its base
-     * version, null while it waits behind another open op of its record (see {@link #insert}).
+     * version, null while it waits behind another open op of its record (see {@link #insert});
+     * {@code data} is null for a DELETE and for a payload the store cannot read back.
      */
     record OpenOp(long seq, OpType type, ObjectNode data, Priority priority, String status, boolean sent, Long base) {
     }
@@ -99,7 +100,8 @@ final class OpQueue {
         List<OpenOp> open = openChain(collection, id);
         OpenOp last = open.isEmpty() ? null : open.get(open.size() - 1);
         if (settings.coalescing() && last != null && unsent(last)) {
-            if (type == OpType.UPDATE && last.type() == OpType.UPDATE && last.base() == null && open.size() > 1) {
+            if (type == OpType.UPDATE && last.type() == OpType.UPDATE && last.base() == null && open.size() > 1
+                    && last.data() != null) {
                 ObjectNode merged = JsonMergePatch.compose(last.data(), data);
                 if (merged != null) {
                     // The merged op ends where the later write would have: the record's clock
@@ -277,7 +279,16 @@ final class OpQueue {
         List<OpenOp> chain = new ArrayList<>();
         try (ResultSet rows = select.executeQuery()) {
             while (rows.next()) {
-                ObjectNode data = cipher.open(collection, id, Payloads.read(rows, 3, 7));
+                ObjectNode data;
+                try {
+                    data = cipher.open(collection, id, Payloads.read(rows, 3, 7));
+                } catch (SQLException e) {
+                    if (!Payloads.undecodable(e)) {
+                        throw e;
+                    }
+                    // Dead-lettered at its draw; a later write of the record waits behind it.
+                    data = null;
+                }
                 rows.getLong(6);
                 boolean sent = !rows.wasNull();
                 long stored = rows.getLong(8);

@@ -225,6 +225,7 @@ public final class SyncEngine {
         int streak = store.serverFailures();
         int size = Math.max(1, pushBatch >> Math.min(streak, 20));
         Deque<Sent> flying = new ArrayDeque<>();
+        OutpostException lostAlone = null;
         Set<Long> unrecorded = new HashSet<>();
         send(session, flying, unrecorded, size, streak > 0 ? 1 : pushesInFlight);
         while (!flying.isEmpty()) {
@@ -259,13 +260,24 @@ public final class SyncEngine {
                     case SERVER -> {
                         String error = e.code() + ": " + e.getMessage();
                         store.serverFailures(streak + 1);
-                        if (batch.size() > 1) {
+                        if (batch.size() > 1 || lostAfterSending(e)) {
+                            // A link that drops while a request travels looks the same as a
+                            // server that drops it: the op is narrowed down and waits out a
+                            // backoff, as the server's failure, but counts no attempt, so
+                            // it is never dead-lettered because the network went away.
                             store.postpone(batch, error, streak + 1, e.retryAfter().orElse(null));
                         } else {
                             counts.dead += store.retryLater(batch, error, e.retryAfter().orElse(null));
                         }
                         if (e.retryAfter().isPresent()) {
                             store.holdPushes(e.retryAfter().get());
+                        } else if (batch.size() == 1 && lostAfterSending(e)) {
+                            // Narrowed down to one op, which now waits out its backoff: the
+                            // other records' ops go on in this sync, which still ends failed.
+                            streak++;
+                            lostAlone = e;
+                            send(session, flying, unrecorded, size, 1);
+                            continue;
                         }
                         throw e;
                     }
@@ -286,6 +298,9 @@ public final class SyncEngine {
             // The answers just recorded may have freed ops (a record's next op, a change
             // settled on the device): the push ends only when nothing is left to draw.
             send(session, flying, unrecorded, size, pushesInFlight);
+        }
+        if (lostAlone != null) {
+            throw lostAlone;
         }
     }
 
@@ -326,18 +341,36 @@ public final class SyncEngine {
     /**
      * Waits for the requests already sent after one that failed, and records the answers that
      * come, in the order the batches went: they hold no op of the failed batch's records, whose
-     * next ops wait for it. A batch that fails too, or whose answer cannot be recorded, leaves
-     * its ops queued.
+     * next ops wait for it. A batch that fails too leaves its ops queued. A failure of the store
+     * while recording is thrown once every request has ended: it, not the push's failure, is
+     * what ends the sync.
      */
-    private void settle(Deque<Sent> flying, Counts counts) {
+    private void settle(Deque<Sent> flying, Counts counts) throws OutpostException {
+        OutpostException storage = null;
         for (Sent sent = flying.poll(); sent != null; sent = flying.poll()) {
             List<PendingOp> batch = sent.drawn().ops();
+            PushResponse response;
             try {
-                PushResponse response = await(sent.answer(), "push");
-                counts.answered(batch.size(), store.recordResults(batch, response.results()));
+                response = await(sent.answer(), "push");
             } catch (OutpostException | RuntimeException e) {
-                LOG.debug("a push sent while an earlier one failed was not recorded: {}", e.toString());
+                LOG.debug("a push sent while an earlier one failed failed too: {}", e.toString());
+                continue;
             }
+            if (storage != null) {
+                continue;
+            }
+            try {
+                counts.answered(batch.size(), store.recordResults(batch, response.results()));
+            } catch (OutpostException e) {
+                if (e.category() == Category.STORAGE) {
+                    storage = e;
+                } else {
+                    LOG.debug("the answer to a push sent while an earlier one failed was not recorded: {}", e.toString());
+                }
+            }
+        }
+        if (storage != null) {
+            throw storage;
         }
     }
 
@@ -353,6 +386,11 @@ public final class SyncEngine {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /** Whether the exchange failed after the request went out: the link or the server may have dropped it. */
+    private static boolean lostAfterSending(OutpostException e) {
+        return e.code().equals("CONNECTION_LOST") || e.code().equals("NO_ANSWER");
     }
 
     /** Whether a refusal of a whole push says the batch was too large. */

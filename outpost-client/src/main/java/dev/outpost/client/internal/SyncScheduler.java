@@ -179,6 +179,7 @@ public final class SyncScheduler implements AutoCloseable {
         } finally {
             syncThread = null;
             boolean again;
+            boolean startedNext = false;
             CompletableFuture<SyncResult> next;
             synchronized (this) {
                 running = null;
@@ -187,13 +188,14 @@ public final class SyncScheduler implements AutoCloseable {
                 requestedNext = null;
                 if (next != null && !closed) {
                     start(SyncReason.REQUESTED, next);
+                    startedNext = true;
                     again = false;
                 } else {
                     again = writtenWhileRunning;
                     writtenWhileRunning = false;
                 }
             }
-            if (next != null && closed) {
+            if (next != null && !startedNext) {
                 next.completeExceptionally(new IllegalStateException("Outpost is closed"));
             }
             if (result != null) {
