@@ -35,4 +35,12 @@ import java.time.Instant;
 public record Conflict(String id, String collection, String recordId, String opId, ObjectNode base, ObjectNode local,
         ObjectNode remote, long remoteVersion, boolean remoteDeleted, String localHlc, String remoteHlc,
         Instant detectedAt, String error, String remoteRecordId) {
+
+    /** A conflict on a record the server holds under the device's id, as before {@code remoteRecordId}. */
+    public Conflict(String id, String collection, String recordId, String opId, ObjectNode base, ObjectNode local,
+            ObjectNode remote, long remoteVersion, boolean remoteDeleted, String localHlc, String remoteHlc,
+            Instant detectedAt, String error) {
+        this(id, collection, recordId, opId, base, local, remote, remoteVersion, remoteDeleted, localHlc, remoteHlc,
+                detectedAt, error, recordId);
+    }
 }
