@@ -251,7 +251,7 @@ class DurabilityKillTest {
     }
 
     /** The child JVM: this test JVM's java, with the module path and class path as one class path. */
-    private static List<String> childCommand(Path file, String prefix, int threads, Durability durability) {
+    static List<String> childCommand(Path file, String prefix, int threads, Durability durability) {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> entries = new ArrayList<>();
         for (String property : new String[] {"jdk.module.path", "java.class.path"}) {

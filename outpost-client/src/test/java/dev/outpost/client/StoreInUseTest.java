@@ -4,12 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,7 +47,8 @@ class StoreInUseTest {
     @Test
     void aStoreOpenInAnotherProcessIsRefusedUntilThatProcessEnds() throws Exception {
         Path file = dir.resolve("shared.db");
-        Process child = new ProcessBuilder(childCommand(file)).redirectError(dir.resolve("child-errors.txt").toFile()).start();
+        Process child = new ProcessBuilder(DurabilityKillTest.childCommand(file, "child-", 1, Durability.DURABLE))
+                .redirectError(dir.resolve("child-errors.txt").toFile()).start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
             assertThat(out.readLine()).isEqualTo("ready");
@@ -65,17 +63,4 @@ class StoreInUseTest {
         }
     }
 
-    /** A child JVM that opens the store and writes to it until it is killed ({@link KillLoopWriter}). */
-    private static List<String> childCommand(Path file) {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> entries = new ArrayList<>();
-        for (String property : new String[] {"jdk.module.path", "java.class.path"}) {
-            String value = System.getProperty(property);
-            if (value != null && !value.isEmpty()) {
-                entries.add(value);
-            }
-        }
-        return List.of(java, "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", String.join(File.pathSeparator, entries),
-                KillLoopWriter.class.getName(), file.toString(), "child-", "1", Durability.DURABLE.name());
-    }
 }
