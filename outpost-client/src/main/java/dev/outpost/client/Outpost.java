@@ -767,9 +767,7 @@ public final class Outpost implements AutoCloseable {
             if (pastQuota != null) {
                 tell(listener -> listener.quotaExceeded(pastQuota));
             }
-            // Not only when the result counts dead ops: an op the store could not read back is
-            // dead-lettered while its batch is drawn, and is told here too.
-            if (!listeners.isEmpty()) {
+            if (result.dead() > 0 && !listeners.isEmpty()) {
                 java.util.Set<String> known = new java.util.HashSet<>();
                 deadBefore.forEach(letter -> known.add(letter.opId()));
                 for (DeadLetter letter : store.deadLetters()) {

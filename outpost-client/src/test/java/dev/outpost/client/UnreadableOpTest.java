@@ -75,6 +75,7 @@ class UnreadableOpTest {
             SyncResult result = phone.sync();
 
             assertThat(result.status()).isEqualTo(SyncResult.Status.COMPLETED);
+            assertThat(result.dead()).isEqualTo(1);
             assertThat(server.records("ann")).containsKey("notes/good").doesNotContainKey("notes/bad");
             assertThat(phone.deadLetters()).singleElement().satisfies(letter -> {
                 assertThat(letter.recordId()).isEqualTo("bad");

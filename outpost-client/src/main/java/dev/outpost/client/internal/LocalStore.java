@@ -1730,15 +1730,20 @@ public final class LocalStore implements AutoCloseable {
     synchronized Drawn nextBatch(int max, Set<Long> inFlight) throws OutpostException {
         try {
             List<PendingOp> batch = queue.nextBatch(max, clock.millis(), this::serverVersion, inFlight);
-            return new Drawn(batch, commitUnsynced());
+            int unreadable = queue.takeDeadAtDraw();
+            return new Drawn(batch, commitUnsynced(), unreadable);
         } catch (SQLException | RuntimeException e) {
+            queue.takeDeadAtDraw();
             rollback(e);
             throw storage("cannot read the op queue: " + e.getMessage(), e);
         }
     }
 
-    /** Ops drawn to push, and the number of the commit that marked them sent. */
-    record Drawn(List<PendingOp> ops, long commit) {
+    /**
+     * Ops drawn to push, the number of the commit that marked them sent, and how many ops the
+     * draw dead-lettered as unreadable.
+     */
+    record Drawn(List<PendingOp> ops, long commit, int unreadable) {
         boolean isEmpty() {
             return ops.isEmpty();
         }

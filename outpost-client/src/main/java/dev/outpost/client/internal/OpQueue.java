@@ -49,6 +49,8 @@ final class OpQueue {
     private final QueueSettings settings;
     private final FieldCipher cipher;
     private final Map<Priority, Long> roundRobin = new EnumMap<>(Priority.class);
+    /** Ops dead-lettered as unreadable by draws since {@link #takeDeadAtDraw} last ran. */
+    private int deadAtDraw;
 
     OpQueue(Statements statements, QueueSettings settings, FieldCipher cipher) {
         this.statements = statements;
@@ -431,7 +433,14 @@ final class OpQueue {
                 + why + "); replay it with new data or discard it");
         update.setLong(2, now);
         update.setLong(3, seq);
-        update.executeUpdate();
+        deadAtDraw += update.executeUpdate();
+    }
+
+    /** How many ops draws dead-lettered as unreadable since the last call. */
+    int takeDeadAtDraw() {
+        int dead = deadAtDraw;
+        deadAtDraw = 0;
+        return dead;
     }
 
     /**

@@ -227,14 +227,14 @@ public final class SyncEngine {
         Deque<Sent> flying = new ArrayDeque<>();
         OutpostException lostAlone = null;
         Set<Long> unrecorded = new HashSet<>();
-        send(session, flying, unrecorded, size, streak > 0 ? 1 : pushesInFlight);
+        send(session, counts, flying, unrecorded, size, streak > 0 ? 1 : pushesInFlight);
         while (!flying.isEmpty()) {
             Sent oldest = flying.poll();
             List<PendingOp> batch = oldest.drawn().ops();
             LocalStore.Outcomes outcomes;
             try {
                 PushResponse response = await(oldest.answer(), "push");
-                send(session, flying, unrecorded, size, pushesInFlight);
+                send(session, counts, flying, unrecorded, size, pushesInFlight);
                 outcomes = store.recordResults(batch, response.results());
             } catch (OutpostException e) {
                 // Batches already sent are let finish and the answers that come are recorded;
@@ -254,7 +254,7 @@ public final class SyncEngine {
                             store.kill(batch.get(0), "the server refused this op: " + e.code() + ": " + e.getMessage());
                             counts.dead++;
                         }
-                        send(session, flying, unrecorded, size, 1);
+                        send(session, counts, flying, unrecorded, size, 1);
                         continue;
                     }
                     case SERVER -> {
@@ -276,7 +276,7 @@ public final class SyncEngine {
                             // other records' ops go on in this sync, which still ends failed.
                             streak++;
                             lostAlone = e;
-                            send(session, flying, unrecorded, size, 1);
+                            send(session, counts, flying, unrecorded, size, 1);
                             continue;
                         }
                         throw e;
@@ -297,7 +297,7 @@ public final class SyncEngine {
             counts.answered(batch.size(), outcomes);
             // The answers just recorded may have freed ops (a record's next op, a change
             // settled on the device): the push ends only when nothing is left to draw.
-            send(session, flying, unrecorded, size, pushesInFlight);
+            send(session, counts, flying, unrecorded, size, pushesInFlight);
         }
         if (lostAlone != null) {
             throw lostAlone;
@@ -312,10 +312,11 @@ public final class SyncEngine {
      * Draws and sends batches of up to {@code size} ops, leaving out the ops sent but not yet
      * recorded, until {@code depth} requests are on their way or nothing is ready.
      */
-    private void send(Session session, Deque<Sent> flying, Set<Long> unrecorded, int size, int depth)
+    private void send(Session session, Counts counts, Deque<Sent> flying, Set<Long> unrecorded, int size, int depth)
             throws OutpostException {
         while (flying.size() < depth) {
             LocalStore.Drawn drawn = store.nextBatch(size, unrecorded);
+            counts.dead += drawn.unreadable();
             if (drawn.isEmpty()) {
                 return;
             }
